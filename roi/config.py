@@ -1,0 +1,451 @@
+"""The service config: TOML read with tomllib into strict pydantic models.
+
+Every problem is reported as ``<file>: <key.path>: <what is wrong>``, and a
+config with problems is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from .domain import DIMENSIONS
+from .errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _relative_path(value: str, info: ValidationInfo) -> str:
+    base = (info.context or {}).get("base_dir")
+    if base is None or os.path.isabs(value):
+        return value
+    return str(Path(base) / value)
+
+
+RelPath = Annotated[str, AfterValidator(_relative_path)]
+
+
+def _cron(value: str | None) -> str | None:
+    if value is None:
+        return value
+    from .scheduler import parse_cron  # apscheduler lives behind the scheduler module
+
+    parse_cron(value)
+    return value
+
+
+Cron = Annotated[str | None, AfterValidator(_cron)]
+Dimension = Literal["tenant", "channel", "topic", "language", "plan_tier", "provider", "model"]
+Match = dict[Dimension, str | list[str]]
+
+
+class ServiceSection(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    database_url: str = "sqlite:///roi.db"
+    currency: str = "USD"
+    timezone: str = "UTC"
+    models_dir: RelPath = "models"
+    reports_dir: RelPath = "reports"
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as USD")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone such as UTC or Europe/Paris") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str, info: ValidationInfo) -> str:
+        prefix = "sqlite:///"
+        base = (info.context or {}).get("base_dir")
+        if value.startswith(prefix) and base is not None:
+            path = value[len(prefix) :]
+            if path and path != ":memory:" and not os.path.isabs(path):
+                return prefix + str(Path(base) / path)
+        return value
+
+
+class StoreSection(Strict):
+    dimensions: list[Dimension] = Field(default_factory=lambda: list(DIMENSIONS))
+
+    @field_validator("dimensions")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a dimension is listed twice")
+        # keep the canonical order whatever order the file uses
+        return [name for name in DIMENSIONS if name in value]
+
+
+class ReportSection(Strict):
+    group_by: list[Dimension] = Field(default_factory=lambda: ["tenant", "channel"])
+    schedule: Cron = "0 6 2 * *"
+    close_after_days: int | None = Field(default=None, ge=0)
+
+
+class SourceConfig(Strict):
+    """Options common to every source; the connector's own options are checked by its Config."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    type: str
+    schedule: Cron = None
+    enabled: bool = True
+    reprice: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a source name (letters, digits, '_', '-', '.')")
+        return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class FixedCost(Strict):
+    name: str
+    amount: float = Field(ge=0)
+    allocate_by: Literal["requests", "cases", "resolved", "token_cost"] = "requests"
+    match: Match = Field(default_factory=dict)
+    description: str = ""
+
+
+class Assignment(Strict):
+    match: Match = Field(default_factory=dict)
+    model: str
+
+
+class PriceOverride(Strict):
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class PricingSection(Strict):
+    overrides: dict[str, PriceOverride] = Field(default_factory=dict)
+
+    @field_validator("overrides")
+    @classmethod
+    def _keys(cls, value: dict[str, PriceOverride]) -> dict[str, PriceOverride]:
+        for key in value:
+            provider, _, model = key.partition("/")
+            if not provider or not model:
+                raise ValueError(f'{key!r} is not "provider/model", e.g. "openai/gpt-4o-mini"')
+        return {key.lower(): override for key, override in value.items()}
+
+
+class ApiToken(Strict):
+    name: str
+    token: SecretStr
+    role: Literal["reader", "admin"] = "reader"
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("a token must be at least 16 characters")
+        return value
+
+
+class ApiSection(Strict):
+    tokens: list[ApiToken] = Field(default_factory=list)
+    metrics_open: bool = False
+
+
+class ModelVersion(Strict):
+    effective_from: date
+    value_per_resolution: float = Field(ge=0)
+    escalation_cost: float = Field(default=0.0, ge=0)
+    reopen_cost: float = Field(default=0.0, ge=0)
+    abandonment_cost: float = Field(default=0.0, ge=0)
+    review_cost_per_hour: float = Field(default=0.0, ge=0)
+    notes: str = ""
+
+
+class ValueModel(Strict):
+    name: str
+    description: str = ""
+    currency: str = "USD"
+    versions: list[ModelVersion] = Field(min_length=1)
+
+    @field_validator("versions")
+    @classmethod
+    def _ordered(cls, value: list[ModelVersion]) -> list[ModelVersion]:
+        days = [version.effective_from for version in value]
+        if len(set(days)) != len(days):
+            raise ValueError("two versions share an effective_from date")
+        return sorted(value, key=lambda version: version.effective_from)
+
+    def version_on(self, day: date) -> ModelVersion | None:
+        chosen = None
+        for version in self.versions:
+            if version.effective_from <= day:
+                chosen = version
+        return chosen
+
+
+class Settings(Strict):
+    service: ServiceSection = Field(default_factory=ServiceSection)
+    store: StoreSection = Field(default_factory=StoreSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    fixed_costs: list[FixedCost] = Field(default_factory=list)
+    assignments: list[Assignment] = Field(default_factory=list)
+    pricing: PricingSection = Field(default_factory=PricingSection)
+    api: ApiSection = Field(default_factory=ApiSection)
+
+    # Filled by load_config, not by the file.
+    path: str = Field(default="", exclude=True)
+    value_models: dict[str, ValueModel] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        return tuple(self.store.dimensions)
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.path).parent if self.path else Path.cwd()
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(source.name for source in self.sources) or "none"
+        raise ConfigError(f"{self.path}: no source named {name!r} (sources: {known})")
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of everything that changes a figure (not schedules, tokens or paths)."""
+        payload = {
+            "currency": self.service.currency,
+            "timezone": self.service.timezone,
+            "dimensions": list(self.store.dimensions),
+            "fixed_costs": [cost.model_dump(mode="json") for cost in self.fixed_costs],
+            "assignments": [rule.model_dump(mode="json") for rule in self.assignments],
+            "pricing": self.pricing.model_dump(mode="json"),
+            "models": {name: model.model_dump(mode="json") for name, model in sorted(self.value_models.items())},
+        }
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _interpolate(value: Any, loc: str, problems: list[str], label: str) -> Any:
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                problems.append(f"{label}: {loc}: environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return _ENV_REF.sub(lookup, value)
+    if isinstance(value, dict):
+        return {key: _interpolate(item, _join(loc, key), problems, label) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(item, f"{loc}[{index}]", problems, label) for index, item in enumerate(value)]
+    return value
+
+
+def _join(loc: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{loc}[{key}]"
+    return f"{loc}.{key}" if loc else str(key)
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text = _join(text, part)
+    return text or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"{error['input']!r} is not allowed; expected {expected}"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return message
+
+
+def validation_problems(label: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        problems.append(f"{label}: {format_location(prefix + loc)}: {_describe(error)}")
+    return problems
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+
+
+def load_value_models(models_dir: Path, currency: str) -> dict[str, ValueModel]:
+    if not models_dir.is_dir():
+        raise ConfigError(f"{models_dir}: models_dir is not a folder")
+    models: dict[str, ValueModel] = {}
+    problems: list[str] = []
+    for file in sorted(models_dir.glob("*.toml")):
+        label = str(file)
+        try:
+            data = _read_toml(file, label)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        try:
+            model = ValueModel.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(validation_problems(label, exc))
+            continue
+        if model.currency != currency:
+            problems.append(f"{label}: currency: {model.currency!r} differs from the service currency {currency!r}")
+        if model.name in models:
+            problems.append(f"{label}: name: {model.name!r} is already defined by another model file")
+        models[model.name] = model
+    if problems:
+        raise ConfigError(problems)
+    return models
+
+
+def _check_matches(settings: Settings, label: str) -> list[str]:
+    problems = []
+    stored = set(settings.dimensions)
+    groups = [("assignments", settings.assignments), ("fixed_costs", settings.fixed_costs)]
+    for section, items in groups:
+        for index, item in enumerate(items):
+            for key in item.match:
+                if key not in stored:
+                    problems.append(
+                        f"{label}: {section}[{index}].match.{key}: {key!r} is not a stored dimension "
+                        f"(store.dimensions: {', '.join(settings.dimensions)})"
+                    )
+    for index, key in enumerate(settings.report.group_by):
+        if key not in stored:
+            problems.append(f"{label}: report.group_by[{index}]: {key!r} is not a stored dimension")
+    return problems
+
+
+def _check_references(settings: Settings, label: str) -> list[str]:
+    problems = []
+    for index, rule in enumerate(settings.assignments):
+        if rule.model not in settings.value_models:
+            known = ", ".join(sorted(settings.value_models)) or "none"
+            problems.append(f"{label}: assignments[{index}].model: no value model named {rule.model!r} (models: {known})")
+    if not any(not rule.match for rule in settings.assignments):
+        problems.append(
+            f"{label}: assignments: no rule has match = {{}}, so a cell that fits no rule would have no value "
+            "model; end the list with a catch-all rule"
+        )
+    seen: set[str] = set()
+    for index, source in enumerate(settings.sources):
+        if source.name in seen:
+            problems.append(f"{label}: sources[{index}].name: {source.name!r} is used by another source")
+        seen.add(source.name)
+    names = [cost.name for cost in settings.fixed_costs]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            problems.append(f"{label}: fixed_costs[{index}].name: {name!r} is used by another fixed cost")
+    return problems
+
+
+def _check_sources(settings: Settings, label: str, base_dir: Path) -> list[str]:
+    from .connectors import registry
+
+    problems = []
+    for index, source in enumerate(settings.sources):
+        try:
+            registry.connector_class(source.type)
+        except KeyError:
+            problems.append(
+                f"{label}: sources[{index}].type: {source.type!r} is not a connector; "
+                f"available: {', '.join(registry.available())}"
+            )
+            continue
+        try:
+            registry.validate_options(source, base_dir)
+        except ValidationError as exc:
+            problems.extend(validation_problems(label, exc, ("sources", index)))
+    return problems
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
+    if path:
+        return Path(path)
+    return Path(os.environ.get("ROI_CONFIG") or "roi.toml")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read, interpolate and validate a config and its value models."""
+    config_path = resolve_config_path(path)
+    label = str(config_path)
+    raw = _read_toml(config_path, label)
+    problems: list[str] = []
+    data = _interpolate(raw, "", problems, label)
+    if problems:
+        raise ConfigError(problems)
+    base_dir = config_path.resolve().parent
+    try:
+        settings = Settings.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(label, exc)) from None
+    models = load_value_models(Path(settings.service.models_dir), settings.service.currency)
+    settings = settings.model_copy(update={"path": str(config_path), "value_models": models})
+    problems = _check_matches(settings, label) + _check_references(settings, label)
+    problems += _check_sources(settings, label, base_dir)
+    if problems:
+        raise ConfigError(problems)
+    return settings

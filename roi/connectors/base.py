@@ -1,0 +1,115 @@
+"""The connector contract and its registry.
+
+A connector turns one upstream system into *batches*. A batch is the unit of
+idempotent ingest (one file, one API window): ingesting it again replaces what
+it stored before. Reading a batch yields chunks, each a canonical event frame
+plus the rows that could not be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from ..domain import Reject
+
+# Columns of a canonical event frame. `ts` (UTC) or `day` (already local) says
+# when; `cost` NaN means "price it from the tokens"; `event_id` (may be absent)
+# deduplicates within a batch.
+FRAME_COUNTS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "resolved",
+    "escalated",
+    "abandoned",
+    "reopened",
+)
+FRAME_FLOATS = ("cost", "human_review_minutes")
+
+
+class ConnectorOptions(BaseModel):
+    """Base of every connector's own options: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(slots=True)
+class Chunk:
+    frame: pd.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+    rows_read: int = 0
+
+
+@dataclass(slots=True)
+class Window:
+    """The time range a pull covers: start inclusive, end exclusive (UTC-aware)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass
+class Batch:
+    """One idempotent unit: the same key ingested again replaces the earlier result."""
+
+    key: str
+    label: str
+    fingerprint: str
+    read: Callable[[], Iterator[Chunk]]
+    files: int = 1
+
+
+class Connector:
+    """Base class: subclasses set Options and implement check() and batches()."""
+
+    Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+
+    def __init__(self, name: str, options: ConnectorOptions):
+        self.name = name
+        self.options = options
+
+    def check(self) -> None:
+        """Raise ConnectorError when the source cannot be read at all."""
+
+    def batches(self, window: Window) -> Iterator[Batch]:
+        raise NotImplementedError
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Connector]] = {}
+
+    def register(self, key: str) -> Callable[[type[Connector]], type[Connector]]:
+        def decorate(cls: type[Connector]) -> type[Connector]:
+            if key in self._classes:
+                raise RuntimeError(f"connector {key!r} registered twice")
+            self._classes[key] = cls
+            return cls
+
+        return decorate
+
+    def available(self) -> list[str]:
+        return sorted(self._classes)
+
+    def connector_class(self, key: str) -> type[Connector]:
+        return self._classes[key]
+
+    def validate_options(self, source: Any, base_dir: Path) -> ConnectorOptions:
+        cls = self.connector_class(source.type)
+        return cls.Options.model_validate(source.options, context={"base_dir": base_dir})
+
+    def create(self, source: Any, base_dir: Path) -> Connector:
+        options = self.validate_options(source, base_dir)
+        return self.connector_class(source.type)(source.name, options)
+
+
+registry = Registry()
+register = registry.register

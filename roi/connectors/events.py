@@ -1,0 +1,226 @@
+"""The `events` connector: CSV or JSON Lines files of model calls and outcomes.
+
+One file is one batch. Files stream in chunks, so memory follows the chunk
+size, not the file size.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from pydantic import Field
+
+from ..config import RelPath
+from ..errors import ConnectorError
+from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
+from .columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
+
+_BLOCK_BYTES = 16 << 20
+
+
+class EventsOptions(ConnectorOptions):
+    path: RelPath = Field(description="A file or a glob of files, relative to the config's folder.")
+    format: Literal["auto", "csv", "jsonl"] = "auto"
+    chunk_rows: int = Field(default=250_000, ge=1_000)
+
+
+def file_fingerprint(path: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while block := handle.read(4 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_format(path: str, configured: str) -> str:
+    if configured != "auto":
+        return configured
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    return "csv"
+
+
+def _line_numbers(first_row: int, count: int, invalid_lines: list[int], header_lines: int) -> np.ndarray:
+    """File lines of emitted rows, knowing which lines the parser skipped."""
+    rows = np.arange(first_row, first_row + count)
+    if not invalid_lines:
+        return rows + header_lines + 1
+    invalid = np.asarray(invalid_lines)
+    # valid rows that come before the i-th skipped line
+    before = invalid - header_lines - 1 - np.arange(len(invalid))
+    return rows + header_lines + 1 + np.searchsorted(before, rows, side="right")
+
+
+def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
+    invalid: list[Reject] = []
+    invalid_lines: list[int] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        line = int(row.number) if row.number is not None else None
+        if line is not None:
+            invalid_lines.append(line)
+        invalid.append(
+            Reject(path, line, f"expected {row.expected_columns} columns, found {row.actual_columns}", row.text[:2000])
+        )
+        return "skip"
+
+    try:
+        with open(path, "rb") as handle:
+            header = handle.readline().decode("utf-8-sig").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
+    names = [name.strip() for name in header.split(",")]
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise ConnectorError(f"{path}: line 1: the header lacks {', '.join(missing)} (found: {header[:200]!r})")
+    wanted = [name for name in names if name in EVENT_COLUMNS]
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8"),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                include_columns=wanted,
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
+    emitted = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    def flush() -> Chunk:
+        nonlocal emitted, pending, pending_rows
+        if pending:
+            table = pa.Table.from_batches(pending).combine_chunks()
+            columns = {name: table.column(name).combine_chunks() for name in table.column_names}
+        else:
+            columns = {name: pa.array([], pa.string()) for name in wanted}
+        count = len(next(iter(columns.values())))
+        lines = _line_numbers(emitted, count, invalid_lines, 1)
+        emitted += count
+        blank = None
+        for column in columns.values():
+            null = column.is_null()
+            blank = null if blank is None else pc.and_(blank, null)
+        raw = RawTable(columns, lines, path)
+        rejects, invalid[:] = list(invalid), []
+        if blank is not None and pc.any(blank).as_py():
+            keep = pc.invert(blank)
+            raw = RawTable({k: v.filter(keep) for k, v in columns.items()},
+                           lines[keep.to_numpy(zero_copy_only=False)], path)
+        chunk = to_chunk(raw, rows_read=len(raw.lines) + len(rejects))
+        chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
+        pending, pending_rows = [], 0
+        return chunk
+
+    try:
+        for record_batch in reader:
+            pending.append(record_batch)
+            pending_rows += record_batch.num_rows
+            if pending_rows >= chunk_rows:
+                yield flush()
+    except pa.ArrowInvalid as exc:
+        raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
+    if pending or invalid:
+        yield flush()
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"  # a boolean is never a valid count or text here
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
+    try:
+        handle = open(path, encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
+    with handle:
+        columns: dict[str, list[str | None]] = {name: [] for name in EVENT_COLUMNS}
+        lines: list[int] = []
+        rejects: list[Reject] = []
+        read = 0
+
+        def flush() -> Chunk:
+            nonlocal columns, lines, rejects, read
+            arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+            chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path), rows_read=read)
+            chunk.rejects = rejects + chunk.rejects
+            columns = {name: [] for name in EVENT_COLUMNS}
+            lines, rejects, read = [], [], 0
+            return chunk
+
+        try:
+            for number, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                read += 1
+                try:
+                    record = json.loads(text)
+                    if not isinstance(record, dict):
+                        raise ValueError("not a JSON object")
+                except ValueError as exc:
+                    rejects.append(Reject(path, number, f"not a JSON object: {exc}", text.strip()[:2000]))
+                    continue
+                for name, values in columns.items():
+                    values.append(_json_text(record.get(name)))
+                lines.append(number)
+                if len(lines) >= chunk_rows:
+                    yield flush()
+        except UnicodeDecodeError as exc:
+            raise ConnectorError(f"{path}: not UTF-8 text: {exc}") from None
+        if lines or rejects:
+            yield flush()
+
+
+@register("events")
+class EventsConnector(Connector):
+    """Files in the events format (DESIGN section 3), matched by a path or glob."""
+
+    Options = EventsOptions
+    options: EventsOptions
+
+    def files(self) -> list[str]:
+        pattern = self.options.path
+        found = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
+        return found
+
+    def check(self) -> None:
+        if not self.files():
+            raise ConnectorError(f"source {self.name!r}: no file matches path {self.options.path!r}")
+
+    def batches(self, window: Window) -> Iterator[Batch]:
+        self.check()
+        for path in self.files():
+            yield Batch(
+                key=f"file:{os.path.abspath(path)}",
+                label=path,
+                fingerprint=file_fingerprint(path),
+                read=lambda path=path: self.read_file(path),
+            )
+
+    def read_file(self, path: str) -> Iterator[Chunk]:
+        if _file_format(path, self.options.format) == "jsonl":
+            return read_jsonl(path, self.options.chunk_rows)
+        return read_csv(path, self.options.chunk_rows)
