@@ -4,6 +4,18 @@ A connector turns one upstream system into *batches*. A batch is the unit of
 idempotent ingest (one file, one API window): ingesting it again replaces what
 it stored before. Reading a batch yields chunks, each a canonical event frame
 plus the rows that could not be read.
+
+File connectors (events, otlp) make one batch per file and ignore the window.
+Pulled connectors (HTTP APIs, sql) split the window they are given into one
+batch per UTC day, keyed ``day:YYYY-MM-DD``: pulling a day again replaces that
+day, so overlapping pulls never double count. A batch whose read raises
+ConnectorError stores nothing (never half a batch).
+
+A canonical event frame has the columns: ``event_id`` (optional, dedup within
+the batch), either ``ts`` (UTC-aware datetimes) or ``day`` (local dates, for
+pre-aggregated rows), the seven dimensions (strings, "" when missing), the
+counts in FRAME_COUNTS (int), ``cost`` (float, NaN = price it from the tokens
+with provider/model/ts) and ``human_review_minutes`` (float).
 """
 
 from __future__ import annotations
