@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import PriceOverride
 
@@ -97,21 +98,29 @@ class Pricer:
             self._catalogue = _Catalogue()
         return self._catalogue
 
-    def price(self, frame: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def price(self, table: pa.Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cost of the rows selected by `rows` (a bool mask); also which of them could not be priced."""
-        cost = np.zeros(len(frame))
-        unpriced = np.zeros(len(frame), dtype=bool)
+        cost = np.zeros(table.num_rows)
+        unpriced = np.zeros(table.num_rows, dtype=bool)
         if not rows.any():
             return cost, unpriced
-        selected = frame.loc[rows, ["provider", "model"]]
-        groups = selected.groupby(["provider", "model"], sort=False).indices
         positions = np.flatnonzero(rows)
-        input_tokens = frame["input_tokens"].to_numpy(dtype=np.float64)
-        cached = frame["cached_input_tokens"].to_numpy(dtype=np.float64)
-        output = frame["output_tokens"].to_numpy(dtype=np.float64)
-        for (provider, model), local in groups.items():
+        selected = pa.array(rows)
+        pairs = pc.binary_join_element_wise(
+            pc.cast(table.column("provider").filter(selected), pa.string()),
+            pc.cast(table.column("model").filter(selected), pa.string()),
+            "\x1f",
+        ).combine_chunks().dictionary_encode()
+        codes = pairs.indices.to_numpy()
+        order = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes, minlength=len(pairs.dictionary))
+        input_tokens = table.column("input_tokens").to_numpy().astype(np.float64)
+        cached = table.column("cached_input_tokens").to_numpy().astype(np.float64)
+        output = table.column("output_tokens").to_numpy().astype(np.float64)
+        for pair, local in zip(pairs.dictionary.to_pylist(), np.split(order, np.cumsum(counts)[:-1]), strict=True):
             index = positions[local]
-            provider, model = str(provider).strip().lower(), str(model).strip()
+            provider, _, model = pair.partition("\x1f")
+            provider, model = provider.strip().lower(), model.strip()
             rates = self._overrides.get(f"{provider}/{model.lower()}")
             if rates is not None:
                 cost[index] = rates.cost(input_tokens[index], cached[index], output[index])
@@ -120,13 +129,13 @@ class Pricer:
             if info is None:
                 unpriced[index] = True
                 continue
-            self._price_catalogued(frame, index, info, (provider, model), cost, input_tokens, cached, output)
+            self._price_catalogued(table, index, info, (provider, model), cost, input_tokens, cached, output)
         return cost, unpriced
 
-    def _price_catalogued(self, frame, index, info, key, cost, input_tokens, cached, output) -> None:
+    def _price_catalogued(self, table, index, info, key, cost, input_tokens, cached, output) -> None:
         catalogue = self._genai()
         step = 60 * 10**9 if catalogue.time_of_day_priced(info) else 86_400 * 10**9
-        nanos = frame["ts"].to_numpy(dtype="datetime64[ns]")[index].astype(np.int64)
+        nanos = pc.cast(table.column("ts"), pa.int64()).to_numpy()[index]
         moments, groups, counts = np.unique(nanos // step, return_inverse=True, return_counts=True)
         ordered = index[np.argsort(groups, kind="stable")]
         for moment, rows in zip(moments, np.split(ordered, np.cumsum(counts)[:-1]), strict=True):

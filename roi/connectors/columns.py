@@ -29,7 +29,7 @@ _WHOLE = r"^\s*\d+\s*$"
 _DECIMAL = r"^\s*(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _OFFSET = r"(?i)(z|[+-]\d\d(:?\d\d)?)\s*$"
 _DATED = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
-_OUTCOME_SET = pa.array(("",) + OUTCOMES)
+_OUTCOME_NAMES = frozenset(("",) + OUTCOMES)
 
 
 @dataclass(slots=True)
@@ -87,6 +87,14 @@ def _raw_text(table: RawTable, index: int, names: list[str]) -> str:
 def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _Problems) -> np.ndarray:
     if column is None:
         return np.zeros(length, dtype=np.int64)
+    try:
+        # fast path: Arrow's strict integer parser; blanks are nulls
+        values = pc.cast(column, pa.int64())
+        negative = pc.less(values, 0)
+        if not pc.any(negative).as_py():
+            return values.fill_null(0).to_numpy()
+    except pa.ArrowInvalid:
+        pass
     given = _present(column)
     ok = pc.match_substring_regex(column.fill_null("0"), _WHOLE)
     problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a whole number >= 0", column)
@@ -98,6 +106,13 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     """Numbers >= 0; NaN where blank."""
     if column is None:
         return np.full(length, np.nan)
+    try:
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        finite = np.isfinite(values)
+        if ((values >= 0) | np.isnan(values)).all() and (finite | pc.is_null(column).to_numpy(zero_copy_only=False)).all():
+            return values
+    except pa.ArrowInvalid:
+        pass
     given = _present(column)
     ok = pc.match_substring_regex(column.fill_null("0"), _DECIMAL)
     problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a number >= 0", column)
@@ -108,7 +123,14 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     return np.where(bad_inf, np.nan, values)
 
 
-def _timestamps(column: pa.Array, problems: _Problems) -> np.ndarray:
+def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
+    """UTC timestamps (ns); bad values become the epoch and are marked bad."""
+    try:
+        parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
+        if parsed.null_count == 0:
+            return parsed
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     given = _present(column)
     problems.add(pc.invert(given), "ts is missing")
     text = pc.utf8_trim_whitespace(column.fill_null(""))
@@ -118,8 +140,7 @@ def _timestamps(column: pa.Array, problems: _Problems) -> np.ndarray:
     problems.add(pc.and_(no_offset, dated), "ts has no UTC offset (write Z or +HH:MM)", column)
     problems.add(pc.and_(no_offset, pc.invert(dated)), "ts is not an ISO 8601 timestamp", column)
     try:
-        parsed = pc.cast(pc.if_else(has_offset, text, "1970-01-01T00:00:00Z"), pa.timestamp("ns", "UTC"))
-        return parsed.to_numpy(zero_copy_only=False)
+        return pc.cast(pc.if_else(has_offset, text, "1970-01-01T00:00:00Z"), pa.timestamp("ns", "UTC"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     # Some value is not ISO 8601: parse with pandas, which marks just the bad ones.
@@ -129,17 +150,33 @@ def _timestamps(column: pa.Array, problems: _Problems) -> np.ndarray:
         zero_copy_only=False
     )
     problems.add(unparsed, "ts is not an ISO 8601 timestamp", column)
-    return parsed.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns"))
+    nanos = parsed.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns"))
+    return pa.array(nanos.astype(np.int64), pa.int64()).cast(pa.timestamp("ns", "UTC"))
+
+
+def _dimension(column: pa.Array | None, length: int) -> pa.Array:
+    if column is None:
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(length, dtype=np.int32)), pa.array([""]))
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    # trim and fill on the (small) dictionary, not on every row
+    dictionary = pc.utf8_trim_whitespace(encoded.dictionary)
+    indices = encoded.indices
+    if indices.null_count:
+        dictionary = pa.concat_arrays([dictionary, pa.array([""])])
+        indices = indices.fill_null(len(dictionary) - 1)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def to_chunk(table: RawTable, rows_read: int) -> Chunk:
-    """Validate one table of text columns; good rows become the frame, bad rows rejects."""
+    """Validate one table of text columns; good rows become the frame (an Arrow table), bad rows rejects."""
     names = list(table.columns)
     length = len(table.lines)
     problems = _Problems(length)
     get = table.columns.get
 
-    event_id = pc.utf8_trim_whitespace(_filled(get("event_id"), length).fill_null(""))
+    event_id = _filled(get("event_id"), length)
+    if event_id.null_count or pc.any(pc.match_substring_regex(event_id, r"^\s|\s$")).as_py():
+        event_id = pc.utf8_trim_whitespace(event_id.fill_null(""))
     problems.add(pc.equal(event_id, ""), "event_id is missing")
     ts = _timestamps(_filled(get("ts"), length), problems)
     tokens = {name: _whole_numbers(get(name), length, name, problems) for name in TOKEN_COLUMNS}
@@ -149,12 +186,13 @@ def to_chunk(table: RawTable, rows_read: int) -> Chunk:
     )
     cost = _decimals(get("cost_usd"), length, "cost_usd", problems)
     review = _decimals(get("human_review_minutes"), length, "human_review_minutes", problems)
-    outcome = pc.utf8_lower(pc.utf8_trim_whitespace(_filled(get("outcome"), length).fill_null("")))
-    problems.add(
-        pc.invert(pc.is_in(outcome, value_set=_OUTCOME_SET)),
-        f"outcome is not one of {', '.join(OUTCOMES)}",
-        _filled(get("outcome"), length),
-    )
+    outcome = _dimension(get("outcome"), length)
+    outcome = pa.DictionaryArray.from_arrays(outcome.indices, pc.utf8_lower(outcome.dictionary))
+    outcome_text = outcome.dictionary.to_pylist()
+    codes = outcome.indices.to_numpy(zero_copy_only=False)
+    known = np.array([value in _OUTCOME_NAMES for value in outcome_text], dtype=bool)
+    if not known.all():
+        problems.add(~known[codes], f"outcome is not one of {', '.join(OUTCOMES)}", get("outcome"))
 
     good = ~problems.bad
     rejects = [
@@ -162,24 +200,19 @@ def to_chunk(table: RawTable, rows_read: int) -> Chunk:
         for index, reason in sorted(problems.reasons().items())
     ]
 
-    data: dict[str, object] = {"event_id": event_id.to_numpy(zero_copy_only=False)}
-    data["ts"] = ts
-    for dim in DIMENSIONS:
-        column = get(dim)
-        if column is None:
-            data[dim] = np.full(length, "", dtype=object)
-        else:
-            data[dim] = pc.utf8_trim_whitespace(column.fill_null("")).to_numpy(zero_copy_only=False)
-    data.update(tokens)
     has_tokens = (tokens["input_tokens"] + tokens["output_tokens"]) > 0
-    data["requests"] = (has_tokens | ~np.isnan(cost)).astype(np.int64)
-    data["cost"] = cost
-    outcome_values = outcome.to_numpy(zero_copy_only=False)
+    columns: dict[str, pa.Array] = {"event_id": event_id, "ts": ts}
+    for dim in DIMENSIONS:
+        columns[dim] = _dimension(get(dim), length)
+    for name, values in tokens.items():
+        columns[name] = pa.array(values)
+    columns["requests"] = pa.array((has_tokens | ~np.isnan(cost)).astype(np.int64))
+    columns["cost"] = pa.array(cost)
     for name in OUTCOMES:
-        data[name] = (outcome_values == name).astype(np.int64)
-    data["human_review_minutes"] = np.nan_to_num(review, nan=0.0)
-    frame = pd.DataFrame(data)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        matches = np.array([value == name for value in outcome_text], dtype=bool)
+        columns[name] = pa.array(matches[codes].astype(np.int64))
+    columns["human_review_minutes"] = pa.array(np.nan_to_num(review, nan=0.0))
+    frame = pa.table(columns)
     if not good.all():
-        frame = frame.loc[good].reset_index(drop=True)
+        frame = frame.filter(pa.array(good))
     return Chunk(frame=frame, rejects=rejects, rows_read=rows_read)

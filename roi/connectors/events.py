@@ -6,10 +6,13 @@ size, not the file size.
 
 from __future__ import annotations
 
+import csv
 import glob
 import hashlib
 import json
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -21,25 +24,28 @@ import pyarrow.csv as pacsv
 from pydantic import Field
 
 from ..config import RelPath
+from ..domain import DIMENSIONS
 from ..errors import ConnectorError
 from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
 from .columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
 
-_BLOCK_BYTES = 16 << 20
+_BLOCK_BYTES = 4 << 20
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 class EventsOptions(ConnectorOptions):
     path: RelPath = Field(description="A file or a glob of files, relative to the config's folder.")
     format: Literal["auto", "csv", "jsonl"] = "auto"
-    chunk_rows: int = Field(default=250_000, ge=1_000)
+    chunk_rows: int = Field(default=100_000, ge=1_000)
 
 
 def file_fingerprint(path: str) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while block := handle.read(4 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of the content (hardware-accelerated: about 1.5 GB/s here)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
 
 
 def _file_format(path: str, configured: str) -> str:
@@ -62,6 +68,45 @@ def _line_numbers(first_row: int, count: int, invalid_lines: list[int], header_l
     return rows + header_lines + 1 + np.searchsorted(before, rows, side="right")
 
 
+def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """Iterate `items` in a background thread, `depth` items ahead.
+
+    Arrow parses without the GIL, so the next block is parsed while the
+    current one is validated and summed.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            slots.put(exc)
+
+    worker = threading.Thread(target=produce, name="roi-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
 def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
     invalid: list[Reject] = []
     invalid_lines: list[int] = []
@@ -80,7 +125,7 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             header = handle.readline().decode("utf-8-sig").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
-    names = [name.strip() for name in header.split(",")]
+    names = [name.strip() for name in next(csv.reader([header]), [])]
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise ConnectorError(f"{path}: line 1: the header lacks {', '.join(missing)} (found: {header[:200]!r})")
@@ -91,7 +136,9 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             read_options=pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8"),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
+                # dimensions are parsed straight into dictionaries: small codes, not strings per row
+                column_types={name: _DICTIONARY if name in DIMENSIONS or name == "outcome" else pa.string()
+                              for name in names},
                 include_columns=wanted,
                 strings_can_be_null=True,
                 null_values=[""],
@@ -130,7 +177,7 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         return chunk
 
     try:
-        for record_batch in reader:
+        for record_batch in read_ahead(reader):
             pending.append(record_batch)
             pending_rows += record_batch.num_rows
             if pending_rows >= chunk_rows:

@@ -1,0 +1,179 @@
+"""Ingest benchmark: `roi ingest` on a generated events CSV vs DuckDB's GROUP BY on the same file.
+
+Prints rows/s, peak memory (RSS of the `roi ingest` process) and the ratio to DuckDB.
+Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+HERE = Path(__file__).resolve().parent
+ROI = Path(sys.executable).with_name("roi")
+
+CHANNELS = np.array(["web", "chat", "email", "voice", "slack"])
+TOPICS = np.array([f"topic-{i:02d}" for i in range(12)])
+LANGUAGES = np.array(["en", "de", "fr", "es", "ja"])
+PLANS = np.array(["free", "pro", "enterprise"])
+MODELS = [("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-3-5-haiku-latest"),
+          ("openai", "gpt-4.1-mini"), ("google", "gemini-2.0-flash")]
+OUTCOMES = np.array(["", "", "", "", "resolved", "resolved", "escalated", "abandoned", "reopened"])
+
+
+def generate(path: Path, rows: int, seed: int = 7, tenants: int = 40, days: int = 30) -> None:
+    """A month of realistic events: each tenant has one plan tier, mostly one language, one or two models.
+
+    Written in blocks so generation itself stays small in memory.
+    """
+    rng = np.random.default_rng(seed)
+    tenant_names = np.array([f"tenant-{i:03d}" for i in range(tenants)])
+    tenant_plan = PLANS[rng.integers(0, len(PLANS), tenants)]
+    tenant_language = LANGUAGES[rng.integers(0, len(LANGUAGES), tenants)]
+    tenant_models = rng.integers(0, len(MODELS), (tenants, 2))
+    topic_weights = 1 / np.arange(1, len(TOPICS) + 1)
+    topic_weights /= topic_weights.sum()
+    start = np.datetime64("2026-03-01T00:00:00", "s").astype(np.int64)
+    span = days * 86_400
+    block = 500_000
+    writer = None
+    with pa.OSFile(str(path), "wb") as sink:
+        for offset in range(0, rows, block):
+            n = min(block, rows - offset)
+            tenant = rng.integers(0, tenants, n)
+            ts = np.sort(rng.integers(start, start + span, n)).astype("datetime64[s]")
+            language = np.where(rng.random(n) < 0.95, tenant_language[tenant], LANGUAGES[rng.integers(0, 5, n)])
+            model_index = tenant_models[tenant, (rng.random(n) < 0.3).astype(int)]
+            inputs = rng.integers(200, 4000, n)
+            cached = (inputs * rng.random(n) * 0.5).astype(np.int64)
+            priced = rng.random(n) < 0.5
+            cost = np.where(priced, np.round(inputs * 2.5e-7 + 1e-5, 8), np.nan)
+            table = pa.table({
+                "event_id": pa.array(np.char.add("ev-", np.arange(offset, offset + n).astype(str))),
+                "ts": pa.array(np.char.add(np.datetime_as_string(ts, unit="s"), "Z")),
+                "tenant": pa.array(tenant_names[tenant]),
+                "channel": pa.array(CHANNELS[rng.choice(len(CHANNELS), n, p=[0.5, 0.25, 0.15, 0.05, 0.05])]),
+                "topic": pa.array(TOPICS[rng.choice(len(TOPICS), n, p=topic_weights)]),
+                "language": pa.array(language),
+                "plan_tier": pa.array(tenant_plan[tenant]),
+                "provider": pa.array(np.array([m[0] for m in MODELS])[model_index]),
+                "model": pa.array(np.array([m[1] for m in MODELS])[model_index]),
+                "input_tokens": inputs,
+                "output_tokens": rng.integers(20, 800, n),
+                "cached_input_tokens": cached,
+                "cost_usd": pa.array(cost, from_pandas=True),
+                "outcome": pa.array(OUTCOMES[rng.integers(0, len(OUTCOMES), n)]),
+                "human_review_minutes": np.where(rng.random(n) < 0.05, 2.5, 0.0),
+            })
+            if writer is None:
+                writer = pacsv.CSVWriter(sink, table.schema, write_options=pacsv.WriteOptions(quoting_style="none"))
+            writer.write_table(table)
+        writer.close()
+
+
+def write_project(folder: Path, data: Path) -> Path:
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    (folder / "models" / "m.toml").write_text(textwrap.dedent("""
+        name = "m"
+        [[versions]]
+        effective_from = 2025-01-01
+        value_per_resolution = 6.5
+    """))
+    config = folder / "roi.toml"
+    config.write_text(textwrap.dedent(f"""
+        [service]
+        database_url = "sqlite:///{folder / 'bench.db'}"
+        [[sources]]
+        name = "bench"
+        type = "events"
+        path = "{data}"
+        [[assignments]]
+        match = {{}}
+        model = "m"
+    """))
+    return config
+
+
+def time_roi_ingest(config: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one `roi ingest` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run([str(ROI), "--config", str(config), "ingest"], check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        peak = before  # ru_maxrss of children is the max over all of them
+    return elapsed, peak / 1024
+
+
+def time_duckdb(data: Path) -> float:
+    import duckdb
+
+    query = f"""
+        SELECT CAST(ts AS DATE) AS day, tenant, channel, topic, language, plan_tier, provider, model,
+               count(*) AS requests, sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
+               sum(cost_usd), sum(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END),
+               sum(CASE WHEN outcome = 'escalated' THEN 1 ELSE 0 END),
+               sum(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END),
+               sum(CASE WHEN outcome = 'reopened' THEN 1 ELSE 0 END), sum(human_review_minutes)
+        FROM read_csv('{data}', header = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ')
+        GROUP BY ALL
+    """
+    connection = duckdb.connect()
+    started = time.perf_counter()
+    connection.execute(query).fetchall()
+    return time.perf_counter() - started
+
+
+def run(rows_list: list[int]) -> None:
+    print("== ingest: roi ingest (end to end, fresh SQLite) vs DuckDB GROUP BY into daily cells ==")
+    with tempfile.TemporaryDirectory(prefix="roi-bench-") as tmp:
+        for rows in rows_list:
+            folder = Path(tmp) / f"r{rows}"
+            folder.mkdir()
+            data = folder / "events.csv"
+            generate(data, rows)
+            size = data.stat().st_size / 1e6
+            config = write_project(folder, data)
+            # Peak memory is read per process: run each size in its own child to isolate ru_maxrss.
+            elapsed, peak = _isolated_ingest(config)
+            duck = time_duckdb(data)
+            rate = rows / elapsed
+            print(
+                f"rows {rows:>9,}  file {size:7.1f} MB  roi {elapsed:6.2f} s = {rate:>9,.0f} rows/s  "
+                f"peak {peak:6.0f} MB  duckdb {duck:5.2f} s = {rows / duck:>10,.0f} rows/s  "
+                f"roi/duckdb speed {duck / elapsed:5.2f}"
+            )
+            os.remove(data)
+
+
+def _isolated_ingest(config: Path) -> tuple[float, float]:
+    code = (
+        "import sys, resource, subprocess, time;"
+        f"t=time.perf_counter(); subprocess.run([{str(ROI)!r}, '--config', {str(config)!r}, 'ingest'], check=True,"
+        " stdout=subprocess.DEVNULL); e=time.perf_counter()-t;"
+        "print(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def main(rows: list[int] | None = None) -> None:
+    run(rows or [1_000_000, 5_000_000])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    main(parser.parse_args().rows)
