@@ -135,7 +135,7 @@ class Pricer:
     def _price_catalogued(self, table, index, info, key, cost, input_tokens, cached, output) -> None:
         catalogue = self._genai()
         step = 60 * 10**9 if catalogue.time_of_day_priced(info) else 86_400 * 10**9
-        nanos = pc.cast(table.column("ts"), pa.int64()).to_numpy()[index]
+        nanos = pc.cast(pc.cast(table.column("ts"), pa.timestamp("ns", "UTC")), pa.int64()).to_numpy()[index]
         moments, groups, counts = np.unique(nanos // step, return_inverse=True, return_counts=True)
         ordered = index[np.argsort(groups, kind="stable")]
         for moment, rows in zip(moments, np.split(ordered, np.cumsum(counts)[:-1]), strict=True):

@@ -147,12 +147,25 @@ def any_project(tmp_path: Path, database_url: str) -> Project:
     return proj
 
 
+def _drop_pg_database(name: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
 def pg_settings(tmp_path: Path) -> Settings:
     if not PG_URL:
         pytest.skip("ROI_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
-    url, _ = _fresh_pg_database()
-    proj = Project(tmp_path, url)
-    proj.write_model("support", BASE_MODEL)
-    proj.write_config()
-    return proj.settings()
+    url, name = _fresh_pg_database()
+    try:
+        proj = Project(tmp_path, url)
+        proj.write_model("support", BASE_MODEL)
+        proj.write_config()
+        yield proj.settings()
+    finally:
+        _drop_pg_database(name)

@@ -25,9 +25,10 @@ EVENT_COLUMNS = (
 )
 REQUIRED_COLUMNS = ("event_id", "ts")
 
-_WHOLE = r"^\s*\d+\s*$"
+_WHOLE = r"^\s*\d{1,18}\s*$"  # int64 holds every 18-digit number
 _DECIMAL = r"^\s*(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-_OFFSET = r"(?i)(z|[+-]\d\d(:?\d\d)?)\s*$"
+_OFFSET = r"(?i)[T ]\d\d:\d\d(:\d\d([.,]\d*)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"
+_SHORTEST_TIMESTAMP = len("2026-01-01T00:00Z")
 _DATED = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
 _OUTCOME_NAMES = frozenset(("",) + OUTCOMES)
 
@@ -39,6 +40,7 @@ class RawTable:
     columns: dict[str, pa.Array]
     lines: np.ndarray
     file: str
+    raw: list[str] | None = None  # the original text of each row, where the reader has it
 
 
 def _filled(column: pa.Array | None, length: int) -> pa.Array:
@@ -77,6 +79,8 @@ class _Problems:
 
 
 def _raw_text(table: RawTable, index: int, names: list[str]) -> str:
+    if table.raw is not None:
+        return table.raw[index][:2000]
     values = []
     for name in names:
         value = table.columns[name][index].as_py()
@@ -126,9 +130,11 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
 def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
     """UTC timestamps (ns); bad values become the epoch and are marked bad."""
     try:
-        parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
-        if parsed.null_count == 0:
-            return parsed
+        # fast path, only when every value has a time (Arrow would read a bare date as UTC midnight)
+        if column.null_count == 0 and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP:
+            parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
+            if parsed.null_count == 0:
+                return parsed
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     given = _present(column)

@@ -125,6 +125,8 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             header = handle.readline().decode("utf-8-sig").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
+    if not header and os.path.getsize(path) == 0:
+        return  # an empty file (e.g. still being created) holds no rows yet
     names = [name.strip() for name in next(csv.reader([header]), [])]
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
@@ -133,7 +135,10 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8"),
+            # our own (trimmed) header names, so " ts " in a header still means ts
+            read_options=pacsv.ReadOptions(
+                use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8", column_names=names, skip_rows=1
+            ),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 # dimensions are parsed straight into dictionaries: small codes, not strings per row
@@ -206,16 +211,17 @@ def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
     with handle:
         columns: dict[str, list[str | None]] = {name: [] for name in EVENT_COLUMNS}
         lines: list[int] = []
+        texts: list[str] = []
         rejects: list[Reject] = []
         read = 0
 
         def flush() -> Chunk:
-            nonlocal columns, lines, rejects, read
+            nonlocal columns, lines, texts, rejects, read
             arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
-            chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path), rows_read=read)
-            chunk.rejects = rejects + chunk.rejects
+            chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path, texts), rows_read=read)
+            chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
             columns = {name: [] for name in EVENT_COLUMNS}
-            lines, rejects, read = [], [], 0
+            lines, texts, rejects, read = [], [], [], 0
             return chunk
 
         try:
@@ -233,6 +239,7 @@ def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
                 for name, values in columns.items():
                     values.append(_json_text(record.get(name)))
                 lines.append(number)
+                texts.append(text.strip())
                 if len(lines) >= chunk_rows:
                     yield flush()
         except UnicodeDecodeError as exc:

@@ -1,0 +1,336 @@
+"""The `events` connector (DESIGN section 3): CSV and JSON Lines read into canonical rows plus rejects."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from roi.config import SourceConfig
+from roi.connectors import Window, registry
+from roi.errors import ConnectorError
+
+HEADER = "event_id,ts,tenant,channel,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes"
+GOOD = "e{n},2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,100,20,0,,resolved,"
+
+
+def connector(project, path: str, **options):
+    source = SourceConfig(name="bot", type="events", path=path, **options)
+    return registry.create(source, project.root)
+
+
+def read_all(project, path: str, **options):
+    """Every batch of the source read fully: (frames concatenated per file, rejects, rows read)."""
+    found = {}
+    for batch in connector(project, path, **options).batches(Window()):
+        frames, rejects, read = [], [], 0
+        for chunk in batch.read():
+            frames.append(chunk.frame)
+            rejects.extend(chunk.rejects)
+            read += chunk.rows_read
+        found[batch.label] = (frames, rejects, read)
+    return found
+
+
+def as_pandas(frame) -> pd.DataFrame:
+    """A chunk's canonical frame (Arrow or pandas) as pandas, to read in assertions."""
+    return frame.to_pandas() if isinstance(frame, pa.Table) else frame
+
+
+def only(found):
+    (value,) = found.values()
+    frames, rejects, read = value
+    return pd.concat([as_pandas(f) for f in frames], ignore_index=True) if frames else None, rejects, read
+
+
+def reasons(rejects):
+    return [(reject.line, reject.reason) for reject in rejects]
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def test_csv_good_rows(project):
+    path = project.write_data(
+        "a.csv",
+        HEADER + "\n"
+        "e1,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1000,200,100,0.25,resolved,1.5\n"
+        "e2,2026-01-10T11:00:00+02:00,beta,,anthropic,claude,5,6,0,,,\n",
+    )
+    frame, rejects, read = only(read_all(project, str(path)))
+    assert rejects == [] and read == 2
+    assert list(frame["event_id"]) == ["e1", "e2"]
+    assert list(frame["ts"].astype(str)) == ["2026-01-10 10:00:00+00:00", "2026-01-10 09:00:00+00:00"]
+    assert list(frame["channel"]) == ["web", ""]
+    assert list(frame["input_tokens"]) == [1000, 5]
+    assert list(frame["cached_input_tokens"]) == [100, 0]
+    assert frame["cost"].iloc[0] == 0.25 and frame["cost"].isna().iloc[1]
+    assert list(frame["resolved"]) == [1, 0]
+    assert list(frame["requests"]) == [1, 1]
+    assert list(frame["human_review_minutes"]) == [1.5, 0.0]
+
+
+BAD_ROWS = [
+    ("e2,not-a-date,acme,web,openai,gpt-4o-mini,1,1,0,,resolved,", "ts is not an ISO 8601 timestamp (got 'not-a-date')"),
+    ("e3,2026-01-10T10:00:00,acme,web,openai,gpt-4o-mini,1,1,0,,resolved,",
+     "ts has no UTC offset (write Z or +HH:MM) (got '2026-01-10T10:00:00')"),
+    ("e4,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,-5,1,0,,resolved,",
+     "input_tokens is not a whole number >= 0 (got '-5')"),
+    ("e5,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,lots,0,,resolved,",
+     "output_tokens is not a whole number >= 0 (got 'lots')"),
+    ("e6,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,0,,solved,",
+     "outcome is not one of resolved, escalated, abandoned, reopened (got 'solved')"),
+    (",2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,0,,resolved,", "event_id is missing"),
+    ("e8,2026-01-10T10:00:00Z,acme,web", "expected 12 columns, found 4"),
+    ("e9,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,0,-0.5,,", "cost_usd is not a number >= 0 (got '-0.5')"),
+    ("e10,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,0,,,-2",
+     "human_review_minutes is not a number >= 0 (got '-2')"),
+    ("e11,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,5,,,",
+     "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)"),
+    ("e12,,acme,web,openai,gpt-4o-mini,1,1,0,,,", "ts is missing"),
+    ("e13,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1.5,1,0,,,",
+     "input_tokens is not a whole number >= 0 (got '1.5')"),
+]
+
+
+def test_csv_each_bad_row_kind_is_quarantined_with_line_and_reason(project):
+    lines = [HEADER, GOOD.format(n=1)] + [row for row, _ in BAD_ROWS] + [GOOD.format(n=99)]
+    path = project.write_data("a.csv", "\n".join(lines) + "\n")
+    frame, rejects, read = only(read_all(project, str(path)))
+    assert read == len(lines) - 1
+    assert list(frame["event_id"]) == ["e1", "e99"]
+    # the header is line 1, the first good row line 2, the bad rows lines 3..
+    assert reasons(rejects) == [(index + 3, reason) for index, (_, reason) in enumerate(BAD_ROWS)]
+    assert {reject.file for reject in rejects} == {str(path)}
+    assert rejects[0].raw.startswith("e2,not-a-date,acme")
+    assert rejects[6].raw == "e8,2026-01-10T10:00:00Z,acme,web"
+
+
+def test_a_row_with_several_problems_lists_them_all(project):
+    path = project.write_data("a.csv", HEADER + "\n,nope,acme,web,,,x,1,0,,maybe,\n")
+    _, rejects, _ = only(read_all(project, str(path)))
+    assert reasons(rejects) == [(2, "event_id is missing; ts is not an ISO 8601 timestamp (got 'nope'); "
+                                   "input_tokens is not a whole number >= 0 (got 'x'); "
+                                   "outcome is not one of resolved, escalated, abandoned, reopened (got 'maybe')")]
+
+
+def test_blank_lines_are_skipped_and_lines_still_count(project):
+    path = project.write_data(
+        "a.csv",
+        HEADER + "\n" + GOOD.format(n=1) + "\n\n\n" + BAD_ROWS[0][0] + "\n\n",
+    )
+    frame, rejects, read = only(read_all(project, str(path)))
+    assert list(frame["event_id"]) == ["e1"]
+    assert reasons(rejects) == [(5, BAD_ROWS[0][1])]
+    assert read == 2
+
+
+@pytest.mark.xfail(strict=True, reason="CSV line numbers count records, not file lines, after a quoted newline")
+def test_line_numbers_after_a_quoted_newline(project):
+    path = project.write_data(
+        "a.csv",
+        HEADER + '\n"e1",2026-01-10T10:00:00Z,"acme\ncorp",web,,,1,1,0,,,\n' + BAD_ROWS[0][0] + "\n",
+    )
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert list(frame["tenant"]) == ["acme\ncorp"]
+    assert reasons(rejects) == [(4, BAD_ROWS[0][1])]
+
+
+def test_a_count_too_large_is_quarantined(project):
+    path = project.write_data(
+        "a.csv",
+        HEADER + "\n" + GOOD.format(n=1) + "\n"
+        "e2,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,99999999999999999999,1,0,,,\n",
+    )
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert list(frame["event_id"]) == ["e1"]
+    assert [reject.line for reject in rejects] == [3]
+
+
+@pytest.mark.parametrize("name", ["a.csv", "a.jsonl"])
+def test_a_date_without_offset_is_quarantined(project, name):
+    if name.endswith(".csv"):
+        text = "event_id,ts,outcome\ne1,2026-01-10,resolved\n"
+    else:
+        text = json.dumps({"event_id": "e1", "ts": "2026-01-10", "outcome": "resolved"}) + "\n"
+    path = project.write_data(name, text)
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert len(frame) == 0
+    assert reasons(rejects) == [(2 if name.endswith(".csv") else 1, "ts has no UTC offset (write Z or +HH:MM) (got '2026-01-10')")]
+
+
+def test_header_in_any_order_with_extra_columns_and_bom(project):
+    path = project.root / "data" / "a.csv"
+    path.write_bytes(
+        "\ufeffnote,outcome,ts,event_id,tenant\r\n"
+        "hello,resolved,2026-01-10T10:00:00Z,e1,acme\r\n"
+        "bye,escalated,2026-01-10T10:00:00Z,e2,beta\r\n".encode()
+    )
+    frame, rejects, read = only(read_all(project, str(path)))
+    assert rejects == [] and read == 2
+    assert list(frame["tenant"]) == ["acme", "beta"]
+    assert list(frame["resolved"]) == [1, 0] and list(frame["escalated"]) == [0, 1]
+    # outcome-only rows are not requests
+    assert list(frame["requests"]) == [0, 0]
+
+
+def test_spaces_around_header_names(project):
+    path = project.write_data("a.csv", "event_id, ts , outcome\ne1,2026-01-10T10:00:00Z,resolved\n")
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert list(frame["event_id"]) == ["e1"] and list(frame["resolved"]) == [1]
+
+
+def test_missing_header_column_cannot_be_read(project):
+    path = project.write_data("a.csv", "id,ts,tenant\ne1,2026-01-10T10:00:00Z,acme\n")
+    with pytest.raises(ConnectorError) as caught:
+        only(read_all(project, str(path)))
+    assert str(caught.value) == f"{path}: line 1: the header lacks event_id (found: 'id,ts,tenant')"
+
+
+def test_no_matching_file(project):
+    with pytest.raises(ConnectorError) as caught:
+        read_all(project, "data/none-*.csv")
+    assert str(caught.value) == f"source 'bot': no file matches path '{project.root / 'data' / 'none-*.csv'}'"
+
+
+def test_quoted_fields_and_spaces(project):
+    path = project.write_data(
+        "a.csv",
+        HEADER + '\n"e1", 2026-01-10T10:00:00Z ,"Acme, Inc.", web ,openai,gpt-4o-mini, 7 ,1,0, 0.5 ,Resolved,\n',
+    )
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert rejects == []
+    assert list(frame["tenant"]) == ["Acme, Inc."]
+    assert list(frame["channel"]) == ["web"]
+    assert list(frame["input_tokens"]) == [7]
+    assert list(frame["cost"]) == [0.5]
+    assert list(frame["resolved"]) == [1]
+
+
+def test_line_numbers_across_csv_blocks(project):
+    # a file bigger than one read block (16 MiB) so rows arrive in several chunks
+    pad = "x" * 230
+    lines = ["note," + HEADER]
+    bad = {30_000: "e,2026-01-10T10:00:00Z", 70_000: None, 95_000: None}
+    for number in range(2, 100_002):
+        if number == 30_000:
+            lines.append(f"{pad},e{number},2026-01-10T10:00:00Z")
+        elif number in bad:
+            lines.append(f"{pad},e{number},2026-01-10T10:00:00Z,a,b,c,d,-1,1,0,,,")
+        else:
+            lines.append(f"{pad},e{number},2026-01-10T10:00:00Z,a,b,c,d,1,1,0,,,")
+    path = project.write_data("big.csv", "\n".join(lines) + "\n")
+    assert path.stat().st_size > 20 << 20
+    (batch,) = connector(project, str(path), chunk_rows=1000).batches(Window())
+    chunks = list(batch.read())
+    assert len(chunks) >= 2
+    rejects = [reject for chunk in chunks for reject in chunk.rejects]
+    assert [(reject.line, reject.reason) for reject in rejects] == [
+        (30_000, "expected 13 columns, found 3"),
+        (70_000, "input_tokens is not a whole number >= 0 (got '-1')"),
+        (95_000, "input_tokens is not a whole number >= 0 (got '-1')"),
+    ]
+    assert sum(chunk.rows_read for chunk in chunks) == 100_000
+    assert sum(len(chunk.frame) for chunk in chunks) == 100_000 - 3
+    for reject in rejects[1:]:
+        assert reject.raw.startswith(f"e{reject.line},")
+
+
+# ------------------------------------------------------------------ JSON Lines
+
+
+def test_jsonl_rows_and_bad_lines(project):
+    records = [
+        {"event_id": "j1", "ts": "2026-01-10T10:00:00+01:00", "tenant": "beta", "input_tokens": 10,
+         "output_tokens": 5, "cost_usd": 0.1, "outcome": "resolved", "human_review_minutes": 2},
+        "{not json",
+        [1, 2],
+        {"event_id": "j2", "ts": "2026-01-10T10:00:00Z", "input_tokens": -1},
+        {"event_id": "j3", "ts": "2026-01-10T10:00:00Z", "input_tokens": 1.5},
+        "",
+        {"event_id": "j4", "ts": "2026-01-10T10:00:00Z", "outcome": "abandoned"},
+        {"ts": "2026-01-10T10:00:00Z", "outcome": "abandoned"},
+        {"event_id": 17, "ts": "2026-01-10T10:00:00Z", "tenant": "t", "input_tokens": 3.0, "cost_usd": None},
+        {"event_id": "j5", "ts": "2026-01-10T10:00:00Z", "input_tokens": True},
+        {"event_id": "j6", "ts": "2026-01-10T10:00:00", "outcome": "resolved"},
+    ]
+    text = "\n".join(item if isinstance(item, str) else json.dumps(item) for item in records) + "\n"
+    path = project.write_data("a.jsonl", text)
+    frame, rejects, read = only(read_all(project, str(path)))
+    assert read == 10  # the blank line is not a row
+    assert list(frame["event_id"]) == ["j1", "j4", "17"]
+    assert list(frame["requests"]) == [1, 0, 1]
+    assert list(frame["input_tokens"]) == [10, 0, 3]
+    assert list(frame["human_review_minutes"]) == [2.0, 0.0, 0.0]
+    assert list(frame["ts"].astype(str))[0] == "2026-01-10 09:00:00+00:00"
+    found = reasons(rejects)
+    assert found[0] == (2, "not a JSON object: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
+    assert found[1] == (3, "not a JSON object: not a JSON object")
+    assert found[2:] == [
+        (4, "input_tokens is not a whole number >= 0 (got '-1')"),
+        (5, "input_tokens is not a whole number >= 0 (got '1.5')"),
+        (8, "event_id is missing"),
+        (10, "input_tokens is not a whole number >= 0 (got 'true')"),
+        (11, "ts has no UTC offset (write Z or +HH:MM) (got '2026-01-10T10:00:00')"),
+    ]
+    assert {reject.file for reject in rejects} == {str(path)}
+
+
+def test_jsonl_chunks_keep_line_numbers(project):
+    lines = []
+    for number in range(1, 2_501):
+        count = -1 if number in (1_500, 2_400) else 1
+        lines.append(json.dumps({"event_id": f"j{number}", "ts": "2026-01-10T10:00:00Z", "input_tokens": count}))
+    path = project.write_data("a.jsonl", "\n".join(lines) + "\n")
+    (batch,) = connector(project, str(path), chunk_rows=1000).batches(Window())
+    chunks = list(batch.read())
+    assert [chunk.rows_read for chunk in chunks] == [1000, 1000, 500]
+    assert [reject.line for chunk in chunks for reject in chunk.rejects] == [1_500, 2_400]
+    assert sum(len(chunk.frame) for chunk in chunks) == 2_498
+
+
+def test_format_option_overrides_the_suffix(project):
+    path = project.write_data("events.log", json.dumps({"event_id": "j1", "ts": "2026-01-10T10:00:00Z"}) + "\n")
+    frame, rejects, _ = only(read_all(project, str(path), format="jsonl"))
+    assert list(frame["event_id"]) == ["j1"] and rejects == []
+
+
+def test_options_are_checked(project):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        connector(project, "data/*.csv", chunk_rows=10)
+    with pytest.raises(ValidationError):
+        connector(project, "data/*.csv", format="xml")
+
+
+# ------------------------------------------------------------------ globs and batches
+
+
+def test_glob_over_several_files_one_batch_each(project):
+    (project.root / "data" / "jan").mkdir()
+    project.write_data("jan/a.csv", HEADER + "\n" + GOOD.format(n=1) + "\n")
+    project.write_data("jan/b.csv", HEADER + "\n" + GOOD.format(n=2) + "\n" + GOOD.format(n=3) + "\n")
+    project.write_data("jan/c.jsonl", json.dumps({"event_id": "j1", "ts": "2026-01-10T10:00:00Z"}) + "\n")
+    project.write_data("jan/ignored.txt", "nothing")
+    csv_only = read_all(project, "data/**/*.csv")
+    assert sorted(label.rsplit("/", 1)[-1] for label in csv_only) == ["a.csv", "b.csv"]
+    assert sorted(read for _, _, read in csv_only.values()) == [1, 2]
+    both = read_all(project, "data/jan/*.*sv*")
+    assert len(both) == 2
+    every = read_all(project, "data/jan/[abc].*")
+    assert len(every) == 3
+
+
+def test_batch_keys_and_fingerprints(project):
+    first = project.write_data("a.csv", HEADER + "\n" + GOOD.format(n=1) + "\n")
+    project.write_data("b.csv", HEADER + "\n" + GOOD.format(n=1) + "\n")
+    batches = list(connector(project, "data/*.csv").batches(Window()))
+    assert [batch.key for batch in batches] == [f"file:{first}", f"file:{project.root / 'data' / 'b.csv'}"]
+    # same content, same fingerprint; different content, a different one
+    assert batches[0].fingerprint == batches[1].fingerprint
+    first.write_text(HEADER + "\n" + GOOD.format(n=2) + "\n")
+    again = list(connector(project, "data/*.csv").batches(Window()))
+    assert again[0].fingerprint != batches[0].fingerprint

@@ -1,0 +1,365 @@
+"""`roi ingest` and services.ingest: counts, quarantine, dedup, idempotence, days, dimensions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from roi import services
+from roi.cli import main
+
+HEADER = "event_id,ts,tenant,channel,topic,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes"
+
+
+def row(event_id: str, ts: str = "2026-01-10T10:00:00Z", tenant: str = "acme", channel: str = "web",
+        topic: str = "", provider: str = "openai", model: str = "gpt-4o-mini", tokens: str = "100,20,0",
+        cost: str = "0.5", outcome: str = "resolved", review: str = "") -> str:
+    return f"{event_id},{ts},{tenant},{channel},{topic},{provider},{model},{tokens},{cost},{outcome},{review}"
+
+
+def write_csv(project, name: str, *rows: str):
+    return project.write_data(name, "\n".join([HEADER, *rows]) + "\n")
+
+
+def ingest(project, runner, *args: str):
+    return runner.invoke(main, ["--config", str(project.config_path), "ingest", *args])
+
+
+def table(output: str) -> dict[str, list[str]]:
+    lines = output.splitlines()
+    assert lines[0].split() == ["source", "files", "unchanged", "rows", "read", "stored", "duplicates",
+                                "quarantined", "unpriced"]
+    return {line.split()[0]: line.split()[1:] for line in lines[1:]}
+
+
+def errors(stderr: str) -> list[str]:
+    """The error lines of stderr (progress lines may be there too)."""
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def stored_cells(project, start=date(2000, 1, 1), end=date(2100, 1, 1)) -> pd.DataFrame:
+    cells = services.store_for(project.settings()).cells(start, end)
+    return cells.sort_values(list(cells.columns[:8])).reset_index(drop=True)
+
+
+def store_state(project):
+    store = services.store_for(project.settings())
+    batches = [(b.source, b.batch_key, b.rows_read, b.rows_stored, b.duplicates, b.quarantined, b.unpriced, b.cells)
+               for b in store.batches()]
+    quarantine = [(q.source, q.file, q.line, q.reason, q.raw) for q in store.quarantine(limit=10_000)]
+    return stored_cells(project).to_dict("records"), batches, sorted(quarantine)
+
+
+# ------------------------------------------------------------------ counts and quarantine
+
+
+def test_ingest_prints_counts_per_source(project, runner):
+    write_csv(
+        project, "a.csv",
+        row("e1"), row("e2", model="no-such-model", cost=""), row("e1", cost="9"),
+        row("e3", ts="bad"), row("e4", tokens="-1,0,0"),
+    )
+    write_csv(project, "b.csv", row("e1"), row("e5", outcome="won"))
+    result = ingest(project, runner)
+    assert result.exit_code == 0, result.output
+    # files, unchanged, rows read, stored, duplicates, quarantined, unpriced
+    assert table(result.stdout) == {"bot": ["2", "0", "7", "3", "1", "3", "1"]}
+    assert errors(result.stderr) == []
+
+
+def test_bad_rows_are_quarantined_and_good_rows_land(project, runner):
+    path = write_csv(
+        project, "a.csv",
+        row("e1"), row("e2", ts="2026-01-10T10:00:00"), row("e3", outcome="closed"), row("", cost="1"),
+        "e5,2026-01-10T10:00:00Z,acme", row("e6", tokens="1,x,0"), row("e7", cost="0.25"),
+    )
+    result = ingest(project, runner)
+    assert result.exit_code == 0
+    store = services.store_for(project.settings())
+    found = [(q.source, q.file, q.line, q.reason) for q in store.quarantine()]
+    file = str(path)
+    assert found == [
+        ("bot", file, 3, "ts has no UTC offset (write Z or +HH:MM) (got '2026-01-10T10:00:00')"),
+        ("bot", file, 4, "outcome is not one of resolved, escalated, abandoned, reopened (got 'closed')"),
+        ("bot", file, 5, "event_id is missing"),
+        ("bot", file, 6, "expected 13 columns, found 3"),
+        ("bot", file, 7, "output_tokens is not a whole number >= 0 (got 'x')"),
+    ]
+    cells = stored_cells(project)
+    assert cells["requests"].sum() == 2
+    assert cells["token_cost"].sum() == pytest.approx(0.75)
+    assert cells["resolved"].sum() == 2
+
+
+def test_unreadable_file_exits_1_and_the_rest_lands(project, runner):
+    project.write_config(
+        """
+        [[sources]]
+        name = "other"
+        type = "events"
+        path = "other/*.jsonl"
+        """
+    )
+    (project.root / "other").mkdir()
+    (project.root / "other" / "x.jsonl").write_text(json.dumps({"event_id": "o1", "ts": "2026-01-10T10:00:00Z",
+                                                                 "outcome": "escalated"}) + "\n")
+    write_csv(project, "a.csv", row("e1"))
+    broken = project.write_data("b.csv", "id,ts,tenant\n1,2026-01-10T10:00:00Z,acme\n")
+    write_csv(project, "c.csv", row("e3"))
+    result = ingest(project, runner)
+    assert result.exit_code == 1
+    assert errors(result.stderr) == [f"error: {broken}: line 1: the header lacks event_id (found: 'id,ts,tenant')"]
+    counts = table(result.stdout)
+    assert counts["bot"] == ["3", "0", "2", "2", "0", "0", "0"]
+    assert counts["other"] == ["1", "0", "1", "1", "0", "0", "0"]
+    cells = stored_cells(project)
+    assert cells["requests"].sum() == 2
+    assert cells["escalated"].sum() == 1
+
+
+def test_source_with_no_file_fails_the_run_but_not_the_others(project, runner):
+    project.write_config(
+        """
+        [[sources]]
+        name = "empty"
+        type = "events"
+        path = "nothing/*.csv"
+        """
+    )
+    write_csv(project, "a.csv", row("e1"))
+    result = ingest(project, runner)
+    assert result.exit_code == 1
+    assert errors(result.stderr) == [f"error: source 'empty': no file matches path '{project.root / 'nothing' / '*.csv'}'"]
+    assert table(result.stdout)["bot"][3] == "1"
+    assert stored_cells(project)["requests"].sum() == 1
+
+
+def test_only_the_named_source(project, runner):
+    project.write_config(
+        """
+        [[sources]]
+        name = "other"
+        type = "events"
+        path = "nothing/*.csv"
+        """
+    )
+    write_csv(project, "a.csv", row("e1"))
+    result = ingest(project, runner, "--source", "bot")
+    assert result.exit_code == 0
+    assert list(table(result.stdout)) == ["bot"]
+    unknown = ingest(project, runner, "--source", "nope")
+    assert unknown.exit_code == 2
+    assert errors(unknown.stderr) == [f"error: {project.config_path}: no source named 'nope' (sources: bot, other)"]
+
+
+def test_disabled_sources_are_skipped(project, runner):
+    project.write_config(
+        """
+        [[sources]]
+        name = "off"
+        type = "events"
+        path = "nothing/*.csv"
+        enabled = false
+        """
+    )
+    write_csv(project, "a.csv", row("e1"))
+    result = ingest(project, runner)
+    assert result.exit_code == 0
+    assert list(table(result.stdout)) == ["bot"]
+
+
+def test_outcome_only_rows_count_outcomes_but_not_requests(project, runner):
+    write_csv(
+        project, "a.csv",
+        row("e1", tokens="100,20,0", cost="", outcome=""),
+        row("e2", provider="", model="", tokens=",,", cost="", outcome="resolved", review="4"),
+        row("e3", provider="", model="", tokens="0,0,0", cost="", outcome="reopened"),
+        row("e4", provider="", model="", tokens="0,0,0", cost="0", outcome="escalated"),
+    )
+    assert ingest(project, runner).exit_code == 0
+    cells = stored_cells(project)
+    # e1 is a priced request; e2 and e3 only outcomes; e4 has a cost (0), so it is a request
+    assert cells["requests"].sum() == 2
+    assert cells["unpriced_requests"].sum() == 0
+    assert (cells["resolved"].sum(), cells["reopened"].sum(), cells["escalated"].sum()) == (1, 1, 1)
+    assert cells["human_review_minutes"].sum() == 4.0
+    outcome_only = cells[cells["model"] == ""]
+    assert outcome_only["requests"].sum() == 1  # e4
+
+
+# ------------------------------------------------------------------ days and timezone
+
+
+@pytest.mark.parametrize(
+    ("timezone", "ts", "day"),
+    [
+        ("Europe/Paris", "2026-01-31T23:30:00Z", date(2026, 2, 1)),
+        ("Europe/Paris", "2026-01-31T22:59:59Z", date(2026, 1, 31)),
+        ("Europe/Paris", "2026-02-01T00:30:00+01:00", date(2026, 2, 1)),
+        ("UTC", "2026-01-31T23:30:00Z", date(2026, 1, 31)),
+        ("UTC", "2026-02-01T00:30:00+01:00", date(2026, 1, 31)),
+        ("America/New_York", "2026-02-01T03:00:00Z", date(2026, 1, 31)),
+        ("America/New_York", "2026-02-01T05:00:00Z", date(2026, 2, 1)),
+        # summer time: Paris is UTC+2 from 29 March 2026
+        ("Europe/Paris", "2026-06-30T22:30:00Z", date(2026, 7, 1)),
+        ("Europe/Paris", "2026-06-30T21:30:00Z", date(2026, 6, 30)),
+        ("Asia/Kolkata", "2026-03-31T18:30:00Z", date(2026, 4, 1)),
+    ],
+)
+def test_days_are_in_the_configured_timezone(project, runner, timezone, ts, day):
+    project.write_config(timezone=timezone)
+    write_csv(project, "a.csv", row("e1", ts=ts))
+    assert ingest(project, runner).exit_code == 0
+    cells = stored_cells(project)
+    assert list(cells["day"]) == [day]
+
+
+def test_month_boundary_moves_a_row_between_reports(project, runner):
+    project.write_config(timezone="Europe/Paris")
+    write_csv(project, "a.csv", row("e1", ts="2026-01-31T23:30:00Z"), row("e2", ts="2026-01-31T12:00:00Z"))
+    assert ingest(project, runner).exit_code == 0
+    for period, requests in (("2026-01", 1), ("2026-02", 1)):
+        result = runner.invoke(main, ["--config", str(project.config_path), "report", "--period", period])
+        assert json.loads(result.stdout)["totals"]["requests"] == requests
+
+
+# ------------------------------------------------------------------ the dimensions knob
+
+
+def test_store_dimensions_drop_the_others_and_merge_cells(project, runner):
+    project.write_config(
+        body=project.config_path.read_text().replace("[report]", '[store]\ndimensions = ["tenant"]\n\n[report]')
+        .replace('group_by = ["tenant", "channel"]', 'group_by = ["tenant"]')
+    )
+    write_csv(
+        project, "a.csv",
+        row("e1", channel="web", topic="billing", cost="1"),
+        row("e2", channel="voice", topic="login", model="gpt-4o", cost="2"),
+        row("e3", tenant="beta", cost="4"),
+    )
+    assert ingest(project, runner).exit_code == 0
+    cells = stored_cells(project)
+    assert len(cells) == 2
+    assert list(cells["tenant"]) == ["acme", "beta"]
+    for name in ("channel", "topic", "language", "plan_tier", "provider", "model"):
+        assert set(cells[name]) == {""}
+    assert list(cells["token_cost"]) == [3.0, 4.0]
+    assert list(cells["requests"]) == [2, 1]
+
+
+def test_dimensions_are_kept_as_written(project, runner):
+    write_csv(project, "a.csv", row("e1", tenant="Acme Corp", channel="", topic="Billing/Refunds"))
+    assert ingest(project, runner).exit_code == 0
+    cells = stored_cells(project)
+    assert (cells["tenant"][0], cells["channel"][0], cells["topic"][0]) == ("Acme Corp", "", "Billing/Refunds")
+    assert cells["language"][0] == ""
+
+
+def test_pricing_uses_the_stored_row_not_the_dropped_dimensions(project, runner):
+    # provider and model are dropped from the store but still price the row
+    project.write_config(
+        body=project.config_path.read_text().replace("[report]", '[store]\ndimensions = ["tenant", "channel"]\n\n[report]'),
+        extra='[pricing.overrides]\n"openai/gpt-4o-mini" = { input_per_mtok = 1.0, output_per_mtok = 2.0 }\n',
+    )
+    write_csv(project, "a.csv", row("e1", tokens="1000000,1000000,0", cost=""))
+    assert ingest(project, runner).exit_code == 0
+    cells = stored_cells(project)
+    assert cells["token_cost"].sum() == pytest.approx(3.0)
+    assert cells["model"][0] == ""
+
+
+# ------------------------------------------------------------------ dedup and idempotence
+
+
+def test_duplicate_event_ids_within_a_batch_first_wins(project, runner):
+    write_csv(
+        project, "a.csv",
+        row("e1", cost="1", outcome="resolved"),
+        row("e2", cost="2"),
+        row("e1", cost="100", outcome="escalated", tenant="beta"),
+        row("e1", cost="1000", outcome="abandoned"),
+    )
+    result = ingest(project, runner)
+    assert table(result.stdout)["bot"][4] == "2"
+    cells = stored_cells(project)
+    assert list(cells["tenant"]) == ["acme"]
+    assert cells["token_cost"].sum() == 3.0
+    assert (cells["resolved"].sum(), cells["escalated"].sum(), cells["abandoned"].sum()) == (2, 0, 0)
+
+
+def test_duplicates_across_chunks_count_once(project, runner):
+    project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
+                                                                      'path = "data/*.jsonl"\nchunk_rows = 1000'))
+    lines = [json.dumps({"event_id": f"j{n % 1800}", "ts": "2026-01-10T10:00:00Z", "cost_usd": n})
+             for n in range(2500)]
+    project.write_data("a.jsonl", "\n".join(lines) + "\n")
+    result = ingest(project, runner)
+    assert table(result.stdout)["bot"][2:5] == ["2,500", "1,800", "700"]
+    cells = stored_cells(project)
+    assert cells["requests"].sum() == 1800
+    assert cells["token_cost"].sum() == sum(range(1800))  # the first occurrence of each id
+
+
+def test_the_same_event_id_in_two_files_is_two_events(project, runner):
+    write_csv(project, "a.csv", row("e1", cost="1"))
+    write_csv(project, "b.csv", row("e1", cost="2"))
+    assert ingest(project, runner).exit_code == 0
+    assert stored_cells(project)["token_cost"].sum() == 3.0
+
+
+def test_ingesting_twice_equals_once(project, runner):
+    write_csv(project, "a.csv", row("e1"), row("e2", ts="nope"), row("e1"), row("e3", tenant="beta"))
+    write_csv(project, "b.csv", row("x1", outcome="escalated", review="3"))
+    first = ingest(project, runner)
+    once = store_state(project)
+    second = ingest(project, runner)
+    assert second.exit_code == 0
+    assert table(second.stdout)["bot"] == ["2", "2", "0", "0", "0", "0", "0"]
+    assert store_state(project) == once
+    forced = ingest(project, runner, "--force")
+    assert table(forced.stdout) == table(first.stdout)
+    assert store_state(project) == once
+
+
+def test_a_changed_file_replaces_what_it_stored(project, runner):
+    path = write_csv(project, "a.csv", row("e1", cost="1"), row("e2", ts="bad"))
+    assert ingest(project, runner).exit_code == 0
+    path.write_text("\n".join([HEADER, row("e1", cost="5"), row("e3", cost="7", tenant="beta")]) + "\n")
+    result = ingest(project, runner)
+    assert table(result.stdout)["bot"][:4] == ["1", "0", "2", "2"]
+    cells = stored_cells(project)
+    assert list(cells["token_cost"]) == [5.0, 7.0]
+    store = services.store_for(project.settings())
+    assert store.quarantine() == []
+    assert len(store.batches()) == 1
+
+
+def test_a_config_change_that_shapes_cells_rereads(project, runner):
+    write_csv(project, "a.csv", row("e1", ts="2026-01-31T23:30:00Z"))
+    assert ingest(project, runner).exit_code == 0
+    project.write_config(timezone="Europe/Paris")
+    result = ingest(project, runner)
+    assert table(result.stdout)["bot"][1] == "0"  # not "unchanged": the timezone moved its day
+    assert list(stored_cells(project)["day"]) == [date(2026, 2, 1)]
+
+
+def test_services_ingest_returns_runs(project):
+    write_csv(project, "a.csv", row("e1"), row("e1"), row("e2", ts="x"), row("e3", model="mystery", cost=""))
+    settings = project.settings()
+    (run,) = services.ingest(settings, services.store_for(settings))
+    assert (run.source, run.files, run.batches, run.rows_read, run.stored, run.duplicates, run.quarantined,
+            run.unpriced, run.failed) == ("bot", 1, 1, 4, 2, 1, 1, 1, False)
+
+
+def test_duplicates_across_chunks_with_a_very_long_id(project, runner):
+    project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
+                                                                      'path = "data/*.jsonl"\nchunk_rows = 1000'))
+    lines = [json.dumps({"event_id": f"e{n}", "ts": "2026-01-10T10:00:00Z", "cost_usd": 1}) for n in range(1000)]
+    lines.append(json.dumps({"event_id": "e1", "ts": "2026-01-10T10:00:00Z", "cost_usd": 1}))
+    lines.append(json.dumps({"event_id": "x" * 5000, "ts": "2026-01-10T10:00:00Z", "cost_usd": 1}))
+    project.write_data("a.jsonl", "\n".join(lines) + "\n")
+    result = ingest(project, runner)
+    assert table(result.stdout)["bot"][2:5] == ["1,002", "1,001", "1"]
