@@ -83,6 +83,8 @@ class Connector:
     """Base class: subclasses set Options and implement check() and batches()."""
 
     Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+    # The configured timezone (cells' days are local days); the service sets it after create().
+    timezone: str = "UTC"
 
     def __init__(self, name: str, options: ConnectorOptions):
         self.name = name
