@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from . import services
+from .connectors import registry
 from .config import Settings, load_config
 from .domain import Period, display_dimension, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
@@ -23,12 +25,21 @@ class Context:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
         self._settings: Settings | None = None
+        self._store = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_config(self.config_path)
         return self._settings
+
+    @property
+    def store(self):
+        """The command's store, opened once and closed (pool disposed) when the command ends."""
+        if self._store is None:
+            self._store = services.store_for(self.settings)
+            click.get_current_context().call_on_close(self._store.close)
+        return self._store
 
 
 def handle_errors(command):
@@ -88,7 +99,9 @@ def config_check(obj: Context) -> None:
     for source in settings.sources:
         state = "" if source.enabled else " (disabled)"
         schedule = f", schedule {source.schedule}" if source.schedule else ""
-        options = ", ".join(f"{key}={value}" for key, value in sorted(source.options.items()))
+        # validated options: secrets are SecretStr there and print as '**********'
+        validated = registry.validate_options(source, settings.base_dir).model_dump(exclude_defaults=True)
+        options = ", ".join(f"{key}={value}" for key, value in sorted(validated.items()))
         click.echo(f"  {source.name}: {source.type}{schedule}{' reprice' if source.reprice else ''}{state} [{options}]")
     click.echo(f"value models ({len(settings.value_models)}):")
     for model in settings.value_models.values():
@@ -113,19 +126,30 @@ def config_check(obj: Context) -> None:
 @main.command()
 @click.option("--source", "source_name", default=None, help="Only this source.")
 @click.option("--force", is_flag=True, help="Re-read batches even when unchanged since the last ingest.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Pulled sources: pull from this day (YYYY-MM-DD, configured timezone) instead of the watermark.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Pulled sources: pull up to and including this day (default: today).")
 @click.pass_obj
 @handle_errors
-def ingest(obj: Context, source_name: str | None, force: bool) -> None:
-    """Run the connectors once now."""
-    settings = obj.settings
-    store = services.store_for(settings)
-    progress = None
-    if sys.stderr.isatty():
-        def progress(message: str) -> None:
-            click.echo(f"\r{message}", err=True, nl=False)
+def ingest(obj: Context, source_name: str | None, force: bool, since, until) -> None:
+    """Run the connectors once now (pulled sources: from their watermark, or --since/--until)."""
+    from .pulling import pull
 
-    runs = services.ingest(settings, store, source_name, force=force, progress=progress)
-    if progress:
+    settings = obj.settings
+    if since and until and until < since:
+        raise UsageError(f"--until: {until:%Y-%m-%d} is before --since {since:%Y-%m-%d}", "until")
+    store = obj.store
+    terminal = sys.stderr.isatty()
+    progress = None
+    if terminal:
+        def progress(message: str) -> None:
+            click.echo(f"\r\033[K{message}", err=True, nl=False)
+
+    results = pull(settings, store, source_name, force=force, progress=progress, on_batch=_batch_progress(terminal),
+                   since=since.date() if since else None, until=until.date() if until else None)
+    runs = [result.run for result in results]
+    if terminal:
         click.echo("", err=True)
     header = f"{'source':<20} {'files':>6} {'unchanged':>9} {'rows read':>11} {'stored':>11} {'duplicates':>10} {'quarantined':>11} {'unpriced':>9}"
     click.echo(header)
@@ -134,12 +158,42 @@ def ingest(obj: Context, source_name: str | None, force: bool) -> None:
             f"{run.source:<20} {run.files:>6} {run.unchanged:>9} {run.rows_read:>11,} {run.stored:>11,} "
             f"{run.duplicates:>10,} {run.quarantined:>11,} {run.unpriced:>9,}"
         )
+    _print_windows(results)
     failed = [run for run in runs if run.failed]
     for run in failed:
         for error in run.errors:
             click.echo(f"error: {error}", err=True)
     if failed:
         sys.exit(1)
+
+
+def _batch_progress(terminal: bool):
+    """A bar on a terminal; plain lines (one per batch) in logs."""
+
+    def show(source: str, key: str, done: int, total: int) -> None:
+        kind, _, name = key.partition(":")
+        if kind != "day":
+            if not terminal:
+                click.echo(f"{source}: read {name}", err=True)
+            return
+        if terminal:
+            width = 30
+            filled = width * min(done, total) // max(total, 1)
+            bar = "#" * filled + "-" * (width - filled)
+            click.echo(f"\r\033[K{source} [{bar}] {done}/{total} days, {name}", err=True, nl=False)
+        else:
+            click.echo(f"{source}: day {name} read ({done}/{total})", err=True)
+
+    return show
+
+
+def _print_windows(results) -> None:
+    for result in results:
+        if result.run.windowed and result.window is not None and not result.run.failed:
+            last = result.window.end - timedelta(days=1)
+            mark = result.watermark.isoformat(timespec="seconds") if result.watermark else "none"
+            click.echo(f"{result.run.source}: days {result.window.start:%Y-%m-%d} to {last:%Y-%m-%d} (UTC); "
+                       f"watermark {mark}")
 
 
 def _period_option(value: str | None) -> Period | None:
@@ -159,9 +213,11 @@ def report(obj: Context, period: str, group_by: str | None, fmt: str, output: Pa
     settings = obj.settings
     month = Period.parse(period)
     groups = parse_group_by(group_by, settings.dimensions, "--group-by") if group_by is not None else None
-    store = services.store_for(settings)
-    frame = services.build_report(settings, store, month, groups)
-    rendered = services.render(frame, fmt, settings=settings, store=store)
+    store = obj.store
+    rendered = _closed_report(settings, store, month, groups, fmt)
+    if rendered is None:
+        frame = services.build_report(settings, store, month, groups)
+        rendered = services.render(frame, fmt, settings=settings, store=store)
     if output is None and fmt == "xlsx":
         output = services.default_report_path(settings, month, "xlsx")
     if output is None:
@@ -184,6 +240,184 @@ def demo(directory: Path) -> None:
     from .demo import run_demo
 
     run_demo(directory, echo=click.echo)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (connections kept alive; 1: one request at a time).")
+@click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+@click.pass_obj
+@handle_errors
+def serve(obj: Context, host: str, port: int, workers: int, threads: int, no_access_log: bool) -> None:
+    """The JSON API (gunicorn) and the scheduler."""
+    from .api.server import serve as run_server
+    from .logs import configure_logging
+    from .scheduler import SchedulerProcess
+
+    settings = obj.settings
+    configure_logging(verbose=True)
+    # on_ready runs once, in the master, when the server listens: it starts the one scheduler process
+    scheduler = SchedulerProcess(settings.path) if settings.scheduler.enabled else None
+    try:
+        run_server(settings, host=host, port=port, workers=workers, threads=threads,
+                   access_log=not no_access_log, on_ready=scheduler.start if scheduler else None)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Run the jobs that are due now (missed ones within grace), then exit.")
+@click.option("--exit-with-parent", is_flag=True, hidden=True)
+@click.pass_obj
+@handle_errors
+def scheduler_command(obj: Context, once: bool, exit_with_parent: bool) -> None:
+    """The scheduler alone: sources on their schedule, the monthly report (until SIGTERM)."""
+    from . import scheduler as scheduling
+    from .logs import configure_logging
+
+    settings = obj.settings
+    configure_logging(verbose=True)
+    store = obj.store
+    if once:
+        for run in scheduling.run_once(settings, store):
+            click.echo(_run_line(run))
+        return
+    scheduling.run_forever(settings, store, watch_parent=exit_with_parent)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--job", "job_id", default=None, help="Only this job's runs, e.g. source:NAME or report:monthly.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Runs to show.")
+@click.pass_context
+@handle_errors
+def jobs(ctx: click.Context, job_id: str | None, limit: int) -> None:
+    """The scheduled jobs, their next run, and the latest runs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .jobs import find_job, job_specs
+    from .scheduler import stored_next_runs
+    from .store import state
+
+    settings = ctx.obj.settings
+    store = ctx.obj.store
+    if job_id is not None:
+        find_job(settings, job_id)
+    next_runs = stored_next_runs(settings, store)
+    last = state.last_runs(store.engine)
+    click.echo(f"{'job':<28} {'schedule':<16} {'next run':<26} last run")
+    for spec in job_specs(settings):
+        upcoming = next_runs.get(spec.id)
+        recent = last.get(spec.id)
+        click.echo(
+            f"{spec.id:<28} {spec.schedule or '(on demand)':<16} "
+            f"{upcoming.isoformat(timespec='minutes') if upcoming else '-':<26} "
+            f"{recent.status + ' ' + recent.started_at.isoformat(timespec='seconds') if recent else '-'}"
+        )
+    runs = state.job_runs(store.engine, job_id=job_id, limit=limit)
+    click.echo("")
+    click.echo(f"runs (latest {limit}):" if runs else "no runs yet")
+    for run in runs:
+        click.echo(_run_line(run))
+
+
+@jobs.command("run")
+@click.argument("job_id")
+@click.pass_obj
+@handle_errors
+def jobs_run(obj: Context, job_id: str) -> None:
+    """Run one job now (recorded like a scheduled run)."""
+    from .jobs import JobRunner
+
+    settings = obj.settings
+    record = JobRunner(settings, obj.store).run_now(job_id, trigger="cli")
+    click.echo(_run_line(record))
+    if record.status != "succeeded":
+        sys.exit(1)
+
+
+def _run_line(run) -> str:
+    took = ""
+    if run.finished_at and run.started_at:
+        took = f" in {(run.finished_at - run.started_at).total_seconds():.1f}s"
+    line = (f"#{run.id} {run.job_id} {run.status} scheduled {run.scheduled_for.isoformat(timespec='seconds')} "
+            f"({run.trigger}){took}: {run.batches} batches, {run.rows:,} rows, {run.quarantined:,} quarantined")
+    if run.detail:
+        line += f"; {run.detail}"
+    if run.error:
+        line += f"; error: {run.error}"
+    return line
+
+
+def _closed_report(settings: Settings, store, month: Period, groups: list[str] | None, fmt: str) -> str | bytes | None:
+    """A closed month's stored export, with a note on data that arrived after the close; None if open."""
+    from .closing import export_report, period_state
+
+    state = period_state(settings, store, month)
+    if not state.closed:
+        return None
+    closed = f"{month} is closed (revision {state.revision}, {state.closed_at:%Y-%m-%d %H:%M} UTC)"
+    if groups is not None and tuple(groups) != tuple(settings.report.group_by):
+        click.echo(f"note: {closed}; this grouping is computed from today's data and config, not the revision",
+                   err=True)
+        return None
+    if state.late_rows or state.late_cost:
+        click.echo(
+            f"note: {closed}: {state.late_rows:,} rows and {state.late_cost:,.2f} {settings.service.currency} of "
+            f"token cost arrived after the close and are not in this report; "
+            f"roi close --period {month} --revise issues revision {state.revision + 1} with them",
+            err=True,
+        )
+    else:
+        click.echo(f"note: {closed}: served as stored", err=True)
+    content = export_report(settings, store, month, fmt).content
+    return content if fmt == "xlsx" else content.decode("utf-8")
+
+
+@main.command("close")
+@click.option("--period", required=True, help="The month to close, YYYY-MM (it must have ended).")
+@click.option("--revise", is_flag=True, help="Issue the next revision of a closed month (with a Changes sheet).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the closed workbook (default reports/YYYY-MM/roi-YYYY-MM.xlsx).")
+@click.pass_obj
+@handle_errors
+def close(obj: Context, period: str, revise: bool, output: Path | None) -> None:
+    """Close a month: store its report as a revision that never changes."""
+    from .closing import close_period, export_report
+
+    settings = obj.settings
+    month = Period.parse(period, "--period")
+    store = obj.store
+    state = close_period(settings, store, month, revise=revise)
+    click.echo(f"closed {month}: revision {state.revision} at {state.closed_at:%Y-%m-%d %H:%M:%S} UTC")
+    output = output or services.default_report_path(settings, month, "xlsx")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(export_report(settings, store, month, "xlsx").content)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command("periods")
+@click.pass_obj
+@handle_errors
+def periods(obj: Context) -> None:
+    """List the months with data or closed: open or closed, revision, closed at, data arrived since."""
+    from .closing import list_periods
+
+    settings = obj.settings
+    states = list_periods(settings, obj.store)
+    currency = settings.service.currency
+    click.echo(f"{'period':<8} {'state':<6} {'revision':>8} {'closed at (UTC)':<16} {'late rows':>10} "
+               f"{'late cost (' + currency + ')':>16}")
+    for state in states:
+        revision = str(state.revision) if state.revision is not None else "-"
+        closed_at = f"{state.closed_at:%Y-%m-%d %H:%M}" if state.closed_at else "-"
+        click.echo(f"{state.period!s:<8} {state.state:<6} {revision:>8} {closed_at:<16} {state.late_rows:>10,} "
+                   f"{state.late_cost:>16,.2f}")
+    if not states:
+        click.echo("(no months with data yet)", err=True)
 
 
 def cohort_label(cohort: dict[str, str]) -> str:

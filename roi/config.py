@@ -30,7 +30,7 @@ from pydantic import (
 from .domain import DIMENSIONS
 from .errors import ConfigError
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -117,6 +117,17 @@ class ReportSection(Strict):
     close_after_days: int | None = Field(default=None, ge=0)
 
 
+class SchedulerSection(Strict):
+    """How scheduled jobs run (`roi serve`, `roi scheduler`)."""
+
+    enabled: bool = True
+    # a job whose firing was missed (service down) still runs when the service is back within this
+    misfire_grace_seconds: int = Field(default=86_400, ge=1)
+    retry_attempts: int = Field(default=3, ge=1, le=20)
+    retry_wait_seconds: float = Field(default=2.0, ge=0)
+    retry_max_wait_seconds: float = Field(default=60.0, ge=0)
+
+
 class SourceConfig(Strict):
     """Options common to every source; the connector's own options are checked by its Config."""
 
@@ -127,6 +138,9 @@ class SourceConfig(Strict):
     schedule: Cron = None
     enabled: bool = True
     reprice: bool = False
+    # pulled sources: how far back the first pull starts, and the overlap re-pulled each run for late data
+    initial_lookback_days: int = Field(default=7, ge=0)
+    lookback_days: int = Field(default=2, ge=0)
 
     @field_validator("name")
     @classmethod
@@ -231,9 +245,11 @@ class Settings(Strict):
     assignments: list[Assignment] = Field(default_factory=list)
     pricing: PricingSection = Field(default_factory=PricingSection)
     api: ApiSection = Field(default_factory=ApiSection)
+    scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
 
     # Filled by load_config, not by the file.
     path: str = Field(default="", exclude=True)
+    root: str = Field(default="", exclude=True)  # the config's folder, absolute
     value_models: dict[str, ValueModel] = Field(default_factory=dict, exclude=True)
 
     @property
@@ -242,7 +258,10 @@ class Settings(Strict):
 
     @property
     def base_dir(self) -> Path:
-        return Path(self.path).parent if self.path else Path.cwd()
+        # absolute, so that relative paths keep following the config whatever the working directory
+        if self.root:
+            return Path(self.root)
+        return Path(self.path).resolve().parent if self.path else Path.cwd()
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -274,7 +293,9 @@ def _interpolate(value: Any, loc: str, problems: list[str], label: str) -> Any:
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
-            name = match.group(1)
+            name, default = match.group(1), match.group(2)
+            if name not in os.environ and default is not None:
+                return default
             if name not in os.environ:
                 problems.append(f"{label}: {loc}: environment variable {name} is not set")
                 return ""
@@ -435,6 +456,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     raw = _read_toml(config_path, label)
     problems: list[str] = []
     data = _interpolate(raw, "", problems, label)
+    # fields load_config fills are not keys of the file
+    problems += [f"{label}: {key}: unknown key" for key in ("path", "root", "value_models") if key in data]
     if problems:
         raise ConfigError(problems)
     base_dir = config_path.resolve().parent
@@ -442,8 +465,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         settings = Settings.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(validation_problems(label, exc)) from None
-    models = load_value_models(Path(settings.service.models_dir), settings.service.currency)
-    settings = settings.model_copy(update={"path": str(config_path), "value_models": models})
+    models_dir = Path(settings.service.models_dir)
+    if not models_dir.is_dir():
+        raise ConfigError(f"{label}: service.models_dir: {models_dir} is not a folder")
+    models = load_value_models(models_dir, settings.service.currency)
+    settings = settings.model_copy(update={"path": str(config_path), "root": str(base_dir), "value_models": models})
     problems = _check_matches(settings, label) + _check_references(settings, label)
     problems += _check_sources(settings, label, base_dir)
     if problems:

@@ -19,6 +19,10 @@ class ConnectorError(RoiError):
     """A source that cannot be read at all (missing file, unreachable API)."""
 
 
+class TransientError(ConnectorError):
+    """A read that may work if tried again (timeout, dropped connection, 429/5xx): pulls retry it."""
+
+
 class ValuationError(RoiError):
     """Data the value models cannot value (no version effective on a day)."""
 

@@ -37,14 +37,16 @@ def hash_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
     lengths = np.diff(offsets)
     if len(lengths) == 0:
         return np.zeros(0, dtype=np.uint64)
-    if lengths.max() > len(_WEIGHTS):
-        return pd.util.hash_array(np.asarray(array.to_pylist(), dtype=object))
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[first:last].astype(np.uint64) + np.uint64(1)
     starts = offsets[:-1] - first
     marker = np.zeros(len(data), dtype=np.int64)
     marker[starts[lengths > 0]] = starts[lengths > 0]
     position = np.arange(len(data), dtype=np.int64) - np.maximum.accumulate(marker)
-    sums = np.add.reduceat(data * _WEIGHTS[position], np.minimum(starts, max(len(data) - 1, 0))) if len(data) else \
+    weights = _WEIGHTS[position % len(_WEIGHTS)]
+    if len(position) and position.max() >= len(_WEIGHTS):
+        # very long ids: later 4 KiB blocks get their own odd multiplier, so weights stay distinct
+        weights = weights * (np.uint64(2) * (position // len(_WEIGHTS)).astype(np.uint64) + np.uint64(1))
+    sums = np.add.reduceat(data * weights, np.minimum(starts, max(len(data) - 1, 0))) if len(data) else \
         np.zeros(len(lengths), dtype=np.uint64)
     sums = np.where(lengths > 0, sums, np.uint64(0))
     return sums ^ (lengths.astype(np.uint64) * _LENGTH_MIX)
@@ -89,7 +91,7 @@ def as_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
         return frame
     frame = frame.copy()
     if "ts" in frame:
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")
     for name in DIMENSIONS:
         frame[name] = frame[name].fillna("").astype(str) if name in frame else ""
     for name in _COUNTS:
@@ -137,10 +139,20 @@ class CellBuilder:
         requests = _numpy(table, "requests", np.int64)
         given = _numpy(table, "cost", np.float64)
         to_price = (requests > 0) & (np.isnan(given) | self.reprice)
+        aggregated = "unpriced_requests" in table.column_names
+        if aggregated:
+            # pre-aggregated rows (sql) bring their own cost and unpriced count: a sum of calls
+            # cannot be priced like one call (tiered prices), so they are never priced here
+            to_price[:] = False
         priced, unpriced = self.pricer.price(table, to_price)
         cost = np.where(to_price, priced, np.nan_to_num(given, nan=0.0))
-        cost[requests == 0] = 0.0
+        if self.reprice:
+            # A billed amount without requests (openai_usage cost = "billed") stays, unless the
+            # source asks to price tokens instead; outcome-only rows have NaN, hence 0, anyway.
+            cost[requests == 0] = 0.0
         unpriced_requests = np.where(unpriced, requests, 0)
+        if aggregated:
+            unpriced_requests = _numpy(table, "unpriced_requests", np.int64)
         self.result.unpriced += int(unpriced_requests.sum())
 
         columns: dict[str, pa.Array] = {"day": self._days(table)}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ class SourceRun:
     quarantined: int = 0
     unpriced: int = 0
     errors: list[str] = field(default_factory=list)
+    windowed: bool = False  # pulled in day batches (so it has a watermark)
 
     @property
     def failed(self) -> bool:
@@ -65,6 +67,24 @@ def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch_fingerpr
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
 
 
+DAY_BATCH = "day:"
+
+
+def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
+                progress: Callable[[str], None] | None) -> tuple[CellBuilder, list]:
+    """Read one batch whole into cells; raises ConnectorError with nothing kept."""
+    builder = CellBuilder(
+        dimensions=settings.dimensions, timezone=settings.service.timezone, pricer=pricer, reprice=source.reprice
+    )
+    rejects = []
+    for chunk in batch.read():
+        builder.add(chunk)
+        rejects.extend(chunk.rejects)
+        if progress:
+            progress(f"{source.name}: {batch.label}: {builder.result.rows_read:,} rows")
+    return builder, rejects
+
+
 def ingest_source(
     settings: Settings,
     store: Store,
@@ -73,58 +93,68 @@ def ingest_source(
     window: Window | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    retry: Callable[[Callable[[], Any]], Any] | None = None,
+    on_batch: Callable[[str], None] | None = None,
 ) -> SourceRun:
+    """Ingest a source's batches. File batches land one by one; the day batches of a pulled
+    window land together, and only when every one of them was read (a failed pull stores nothing).
+    `retry` wraps each batch read (the pull use-case retries transient errors with it)."""
     run = SourceRun(source.name)
     pricer = Pricer(settings.pricing.overrides)
+    staged: list[dict] = []
     try:
         connector = registry.create(source, settings.base_dir)
+        connector.timezone = settings.service.timezone
         batches = connector.batches(window or Window())
         for batch in batches:
+            day_batch = batch.key.startswith(DAY_BATCH)
+            run.windowed = run.windowed or day_batch
             run.files += batch.files
             fingerprint = _ingest_fingerprint(settings, source, batch.fingerprint)
             if not force and store.batch_fingerprint(source.name, batch.key) == fingerprint:
                 run.unchanged += 1
                 continue
             started = datetime.now(UTC)
-            builder = CellBuilder(
-                dimensions=settings.dimensions,
-                timezone=settings.service.timezone,
-                pricer=pricer,
-                reprice=source.reprice,
-            )
-            rejects = []
             try:
-                for chunk in batch.read():
-                    builder.add(chunk)
-                    rejects.extend(chunk.rejects)
-                    if progress:
-                        progress(f"{source.name}: {batch.label}: {builder.result.rows_read:,} rows")
+                builder, rejects = (retry or _once)(
+                    lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
+                )
             except ConnectorError as exc:
-                # this batch cannot be read at all: nothing of it is stored, the others go on
                 run.errors.append(str(exc))
-                log.error("source %s: %s", source.name, exc)
-                continue
-            result = builder.result
-            store.replace_batch(
-                source=source.name,
-                key=batch.key,
-                label=batch.label,
-                fingerprint=fingerprint,
-                started_at=started,
-                cells=builder.cells(),
-                rejects=rejects,
-                result=result,
-            )
-            run.batches += 1
-            run.rows_read += result.rows_read
-            run.stored += result.rows_stored
-            run.duplicates += result.duplicates
-            run.quarantined += result.quarantined
-            run.unpriced += result.unpriced
+                log.info("source %s: %s", source.name, exc)
+                if day_batch:
+                    break  # the window fails as a whole: no point reading its other days
+                continue  # this file cannot be read: nothing of it is stored, the others go on
+            if on_batch:
+                on_batch(batch.key)
+            item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
+                        started_at=started, cells=builder.cells(), rejects=rejects, result=builder.result)
+            if day_batch:
+                staged.append(item)
+            else:
+                _store_batch(store, run, item)
     except ConnectorError as exc:
         run.errors.append(str(exc))
-        log.error("source %s: %s", source.name, exc)
+        log.info("source %s: %s", source.name, exc)
+    if not run.failed:
+        for item in staged:
+            _store_batch(store, run, item)
     return run
+
+
+def _once(read: Callable[[], Any]) -> Any:
+    return read()
+
+
+def _store_batch(store: Store, run: SourceRun, item: dict) -> None:
+    store.replace_batch(**item)
+    result = item["result"]
+    run.batches += 1
+    run.rows_read += result.rows_read
+    run.stored += result.rows_stored
+    run.duplicates += result.duplicates
+    run.quarantined += result.quarantined
+    run.unpriced += result.unpriced
 
 
 def ingest(
@@ -176,15 +206,19 @@ def build_report(
     period: Period,
     group_by: list[str] | tuple[str, ...] | None = None,
     filters: dict[str, list[str]] | None = None,
+    *,
+    valued: tuple[Valuation, str] | None = None,
 ) -> ReportFrame:
-    """One month's report frame, the single source of the JSON, CSV and workbook."""
+    """One month's report frame, the single source of the JSON, CSV and workbook.
+
+    `valued`: the month as value_month returned it, when the caller keeps it (the API caches it)."""
     group = tuple(settings.report.group_by if group_by is None else group_by)
     for name in group:
         if name not in settings.dimensions:
             raise UsageError(
                 f"group_by: {name!r} is not a stored dimension; allowed: {', '.join(settings.dimensions)}", "group_by"
             )
-    valuation, fingerprint = value_month(settings, store, period)
+    valuation, fingerprint = valued if valued is not None else value_month(settings, store, period)
     if filters:
         mask = np.ones(len(valuation.cells), dtype=bool)
         for name, values in filters.items():
@@ -221,7 +255,146 @@ def render(frame: ReportFrame, fmt: str, *, settings: Settings | None = None, st
     if fmt == "csv":
         return render_csv(frame)
     if fmt == "xlsx":
+        if settings is not None and store is not None:
+            return workbook_for(settings, store, frame)
         from .reporting.excel import render_workbook
 
         return render_workbook(frame)
     raise UsageError(f"format: {fmt!r} is not one of json, csv, xlsx", "format")
+
+
+# ------------------------------------------------------------------ the workbook
+
+TREND_MONTHS = 12
+QUARANTINE_SAMPLES = 5
+
+
+def build_workbook(settings: Settings, store: Store, period: Period) -> bytes:
+    """The workbook of a month as it stands now (closed months are served by closing.export_report)."""
+    return workbook_for(settings, store, build_report(settings, store, period))
+
+
+def workbook_for(settings: Settings, store: Store, frame: ReportFrame, revision: Any = None) -> bytes:
+    """The workbook of a report frame, with its trend, data quality and closed-month notes."""
+    from .reporting.excel import render_workbook
+    from .reporting.workbook_layout import WorkbookExtras
+
+    trend, late = _trend_months(settings, store, frame)
+    sources, samples, unpriced = _data_quality(store, frame.period)
+    extras = WorkbookExtras(trend=trend, sources=sources, quarantine=samples, unpriced=unpriced, late=late,
+                            revision=revision)
+    return render_workbook(frame, extras)
+
+
+def _trend_months(settings: Settings, store: Store, frame: ReportFrame) -> tuple[list, list]:
+    """The months before the frame's (figures as reported), and late data of the closed ones."""
+    from .reporting.workbook_layout import LateData, TrendMonth
+    from .store import revisions
+    from .valuation import summarize, totals
+
+    closed = revisions.latest_revisions(store.engine)
+    with_data = {Period.of(day) for day in store.days_with_data()}
+    months: list[TrendMonth] = []
+    late: list[LateData] = []
+    period = frame.period
+    earlier = []
+    for _ in range(TREND_MONTHS - 1):
+        period = period.previous()
+        earlier.insert(0, period)
+    group = list(frame.group_by)
+    # valuing cells summed over every other dimension (and over days within a version) gives the same
+    # cohort figures, from far fewer rows
+    shaping = {*group, *frame.filters}
+    for rule in [*settings.assignments, *settings.fixed_costs]:
+        shaping.update(rule.match)
+    for month in earlier:
+        revision = closed.get(str(month))
+        if revision is not None:
+            snapshot = revisions.revision_snapshot(store.engine, str(month), revision.revision)
+            rows, cost = revisions.late_data(store.cells(month.start, month.end), snapshot)
+            late.append(LateData(month, revision.revision, revision.closed_at, rows, cost))
+            if not frame.filters and revision.group_by == frame.group_by:
+                document = json.loads(revisions.revision_content(store.engine, str(month), revision.revision, "json"))
+                cohorts = {tuple(str(record["cohort"][name]) for name in group):
+                           (record["net_value"], record["cost_per_resolved_case"]) for record in document["cohorts"]}
+                months.append(TrendMonth(month, cohorts, document["totals"], revision.revision))
+                continue
+        if month not in with_data:
+            months.append(TrendMonth(month, {}, {}))
+            continue
+        valuation = value_cells(
+            store.cells_by(month.start, month.end, shaping, _version_changes(settings, month)),
+            models=settings.value_models, assignments=settings.assignments, fixed_costs=settings.fixed_costs,
+        )
+        cells = valuation.cells
+        unallocated = valuation.unallocated_total
+        if frame.filters:
+            mask = np.ones(len(cells), dtype=bool)
+            for name, values in frame.filters.items():
+                mask &= cells[name].isin(values).to_numpy()
+            cells = cells.loc[mask].reset_index(drop=True)
+            unallocated = 0.0
+        summary = summarize(cells, group)
+        keys = summary[group].astype(str).itertuples(index=False, name=None) if group else [()] * len(summary)
+        cohorts = {tuple(key): (net, unit) for key, net, unit in
+                   zip(keys, summary["net_value"], summary["cost_per_resolved_case"], strict=True)}
+        months.append(TrendMonth(month, cohorts, totals(cells, unallocated)))
+    return months, late
+
+
+def _version_changes(settings: Settings, period: Period) -> list:
+    return [version.effective_from for model in settings.value_models.values() for version in model.versions
+            if period.start < version.effective_from < period.end]
+
+
+def _data_quality(store: Store, period: Period) -> tuple[list, list, list]:
+    """Per source: the batches touching the month, the first quarantine reasons, unpriced requests by model."""
+    from .reporting.workbook_layout import QuarantineSample, SourceQuality, UnpricedModel
+
+    touching: dict[str, list] = {}
+    for batch in store.batches():
+        if batch.first_day is None or (batch.first_day < period.end and batch.last_day >= period.start):
+            touching.setdefault(batch.source, []).append(batch)
+    sources, samples = [], []
+    for source, batches in sorted(touching.items()):
+        finished = [batch.finished_at for batch in batches if batch.finished_at is not None]
+        sources.append(SourceQuality(
+            source=source, batches=len(batches), rows_read=sum(batch.rows_read for batch in batches),
+            rows_stored=sum(batch.rows_stored for batch in batches),
+            duplicates=sum(batch.duplicates for batch in batches),
+            quarantined=sum(batch.quarantined for batch in batches), unpriced=sum(batch.unpriced for batch in batches),
+            last_ingest=max(finished) if finished else None,
+        ))
+        if not any(batch.quarantined for batch in batches):
+            continue
+        ids = {batch.id for batch in batches}
+        after, scanned, found = 0, 0, []
+        while len(found) < QUARANTINE_SAMPLES and scanned < 5_000:
+            page = store.quarantine(source, after_id=after, limit=500)
+            if not page:
+                break
+            scanned += len(page)
+            after = page[-1].id
+            found += [QuarantineSample(source, row.file, row.line, row.reason) for row in page if row.batch_id in ids]
+        samples += found[:QUARANTINE_SAMPLES]
+    unpriced = [UnpricedModel(*row) for row in store.unpriced_by_model(period.start, period.end)]
+    return sources, samples, unpriced
+
+
+def write_reports(settings: Settings, store: Store, period: Period, frame: ReportFrame | None = None) -> list[Path]:
+    """Write a month's JSON, CSV and workbook to reports/YYYY-MM/; returns the paths."""
+    frame = frame or build_report(settings, store, period)
+    written = []
+    for extension, content in (
+        ("json", render_json(frame)),
+        ("csv", render_csv(frame)),
+        ("xlsx", build_workbook(settings, store, period)),
+    ):
+        path = default_report_path(settings, period, extension)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        written.append(path)
+    return written

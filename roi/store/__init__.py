@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import delete, event, func, insert, select, text
+from sqlalchemy import case, delete, event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from ..domain import CELL_METRICS, DIMENSIONS, Reject
 from ..errors import RoiError
+from . import state  # noqa: F401  (its tables: watermarks, job runs)
+from .revisions import PeriodRevisionRecord  # noqa: F401  (so create_all makes closed months' table)
 from .tables import BatchRecord, CellRecord, QuarantineRecord
 
 __all__ = ["Store", "BatchResult", "BatchRecord", "open_store"]
@@ -70,9 +74,27 @@ class Store:
         except OperationalError as exc:
             raise RoiError(f"database: cannot open {_safe_url(str(self.engine.url))}: {exc.orig}") from None
 
+    def close(self) -> None:
+        """Close every pooled connection (a CLI command's store ends with the command)."""
+        self.engine.dispose()
+
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def data_version(self) -> str:
+        """Changes whenever a batch is stored or replaced or a month is closed: a cheap key for caches.
+
+        finished_at is in it because SQLite may give a replaced batch its old id back."""
+        # plain SQL: asked often by the API, so SQLAlchemy's statement building is skipped
+        batches, closed = BatchRecord.__tablename__, PeriodRevisionRecord.__tablename__
+        query = (
+            f"SELECT (SELECT count(id) FROM {batches}), (SELECT max(id) FROM {batches}), "
+            f"(SELECT max(finished_at) FROM {batches}), (SELECT max(id) FROM {closed})"
+        )
+        with self.engine.connect() as connection:
+            count, last_id, last_finished, last_revision = connection.exec_driver_sql(query).one()
+        return f"{count}:{last_id}:{last_finished}:{last_revision}"
 
     # ------------------------------------------------------------- batches
 
@@ -124,8 +146,7 @@ class Store:
                 )
                 .returning(BatchRecord.id)
             ).scalar_one()
-            for rows in _chunks(_cell_rows(cells, batch_id, source)):
-                connection.execute(insert(CellRecord), rows)
+            _insert_cells(connection, cells, batch_id, source)
             quarantine = (
                 {"batch_id": batch_id, "source": source, "file": r.file, "line": r.line, "reason": r.reason,
                  "raw": r.raw}
@@ -155,6 +176,35 @@ class Store:
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object)
         return frame
+
+    def cells_by(self, start: date, end: date, dimensions: Iterable[str], breaks: Iterable[date] = ()) -> pd.DataFrame:
+        """Like cells(), summed over the dimensions not named (left "") and over the days between breaks.
+
+        Each row's day is the first day of its part: valuing these rows equals valuing the daily
+        cells when the named dimensions are all that assignment rules, fixed-cost matches and the
+        grouping look at, and the breaks are every value-model version change inside [start, end).
+        """
+        kept = [name for name in DIMENSIONS if name in set(dimensions)]
+        edges = sorted({day for day in breaks if start < day < end})
+        parts = [case(*((CellRecord.day < edge, index) for index, edge in enumerate(edges)), else_=len(edges))] \
+            if edges else []
+        dims = [getattr(CellRecord, name) for name in kept]
+        sums = [func.sum(getattr(CellRecord, name)).label(name) for name in CELL_METRICS]
+        query = (
+            select(func.min(CellRecord.day), *dims, *sums)
+            .where(CellRecord.day >= start, CellRecord.day < end)
+            .group_by(*parts, *dims)
+        )
+        with self.engine.connect() as connection:
+            # without a GROUP BY column an empty month still yields one row of NULLs
+            rows = [tuple(row) for row in connection.execute(query) if row[0] is not None]
+        frame = pd.DataFrame.from_records(rows, columns=["day", *kept, *CELL_METRICS])
+        for name in CELL_METRICS:
+            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else pd.Series([], dtype=object)
+        for name in DIMENSIONS:
+            frame[name] = frame[name].astype(object) if name in kept else ""
+        return frame[["day", *DIMENSIONS, *CELL_METRICS]]
 
     def days_with_data(self) -> list[date]:
         with self.engine.connect() as connection:
@@ -186,21 +236,67 @@ class Store:
             rows = connection.execute(query.limit(limit)).all()
         return [QuarantineRecord.model_validate(row._mapping) for row in rows]
 
+    def unpriced_by_model(self, start: date, end: date) -> list[tuple[str, str, str, int, int]]:
+        """(source, provider, model, unpriced requests, requests) with day in [start, end), where any is unpriced."""
+        unpriced = func.sum(CellRecord.unpriced_requests)
+        query = (
+            select(CellRecord.source, CellRecord.provider, CellRecord.model, unpriced, func.sum(CellRecord.requests))
+            .where(CellRecord.day >= start, CellRecord.day < end)
+            .group_by(CellRecord.source, CellRecord.provider, CellRecord.model)
+            .having(unpriced > 0)
+            .order_by(CellRecord.source, unpriced.desc(), CellRecord.provider, CellRecord.model)
+        )
+        with self.engine.connect() as connection:
+            return [(s, p, m, int(u), int(r)) for s, p, m, u, r in connection.execute(query)]
 
-def _cell_rows(cells: pd.DataFrame, batch_id: int, source: str) -> Iterable[dict]:
+
+_CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
+_FLOATS = frozenset({"token_cost", "human_review_minutes"})
+
+
+def _cell_tuples(cells: pd.DataFrame, batch_id: int, source: str) -> list[tuple]:
+    """Cells as plain Python tuples in _CELL_COLUMNS order, built column-wise (fast); call on slices."""
+    count = len(cells)
+    columns: list[list] = [[batch_id] * count, [source] * count]
+    columns.append([day.isoformat() for day in cells["day"]])
+    for name in DIMENSIONS:
+        columns.append(cells[name].astype(str).tolist())
+    for name in CELL_METRICS:
+        values = cells[name].to_numpy(dtype=np.float64 if name in _FLOATS else np.int64)
+        columns.append(values.tolist())
+    return list(zip(*columns, strict=True))
+
+
+def _insert_cells(connection, cells: pd.DataFrame, batch_id: int, source: str) -> None:
     if not len(cells):
         return
-    columns = ["day", *DIMENSIONS, *CELL_METRICS]
-    integer = {name for name in CELL_METRICS if name not in ("token_cost", "human_review_minutes")}
-    for values in cells[columns].itertuples(index=False, name=None):
-        row = dict(zip(columns, values, strict=True))
-        for name in integer:
-            row[name] = int(row[name])
-        row["token_cost"] = float(row["token_cost"])
-        row["human_review_minutes"] = float(row["human_review_minutes"])
-        row["batch_id"] = batch_id
-        row["source"] = source
-        yield row
+    names = ", ".join(_CELL_COLUMNS)
+    # slices keep the Python objects of only 20,000 cells alive at a time
+    slices = (cells.iloc[start : start + 20_000] for start in range(0, len(cells), 20_000))
+    if connection.dialect.name == "postgresql":
+        # COPY is an order of magnitude faster than INSERT for many rows
+        cursor = connection.connection.cursor()
+        with cursor.copy(f"COPY roi_cells ({names}) FROM STDIN") as copy:
+            for part in slices:
+                for row in _cell_tuples(part, batch_id, source):
+                    copy.write_row(row)
+        return
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    row = "(" + ", ".join(mark for _ in _CELL_COLUMNS) + ")"
+    cursor = connection.connection.cursor()
+    # many rows per statement: SQLite spends most of an executemany on per-statement work
+    per_statement = 400
+    full = f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * per_statement)
+    for part in slices:
+        rows = _cell_tuples(part, batch_id, source)
+        whole = len(rows) - len(rows) % per_statement
+        if whole:
+            cursor.executemany(
+                full, [tuple(chain.from_iterable(rows[i : i + per_statement])) for i in range(0, whole, per_statement)]
+            )
+        rest = rows[whole:]
+        if rest:
+            cursor.execute(f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * len(rest)), tuple(chain.from_iterable(rest)))
 
 
 def _chunks(rows: Iterable[dict]) -> Iterable[list[dict]]:

@@ -1,0 +1,139 @@
+"""GET /api/v1/periods, /cohorts, /models and /sources: what the service knows about."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Response
+
+from .. import closing
+from ..domain import parse_group_by
+from .context import api_blueprint, cached_answer, dumps, runtime
+from .schemas import Cohorts, CohortsQuery, Models, Periods, Sources
+
+blueprint = api_blueprint("catalog", __name__, "Months, cohorts, value models and sources.")
+
+
+def utc(moment: datetime | None) -> str | None:
+    """RFC 3339 with an offset; SQLite hands back naive datetimes that were stored as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+@blueprint.get("/periods", summary="Months with data, open or closed", responses={200: Periods})
+def periods() -> Response:
+    """Every month with data or a closed revision: its state, revision, and rows that arrived after its close."""
+    state = runtime()
+    found = closing.list_periods(state.settings, state.store)
+    document = {
+        "periods": [
+            {
+                "period": str(item.period),
+                "state": item.state,
+                "revision": item.revision,
+                "closed_at": utc(item.closed_at),
+                "late_rows": int(item.late_rows),
+                "late_cost": float(item.late_cost),
+            }
+            for item in found
+        ]
+    }
+    return Response(dumps(document), mimetype="application/json")
+
+
+@blueprint.get("/cohorts", summary="The known dimension values", responses={200: Cohorts})
+def cohorts(query: CohortsQuery) -> Response:
+    """The values each stored dimension takes in the store ('' is (unattributed))."""
+    state = runtime()
+    if query.group_by:
+        names = list(dict.fromkeys(query.group_by.split(",")))
+        names = parse_group_by(",".join(names), state.settings.dimensions)
+    else:
+        names = list(state.settings.dimensions)
+
+    def render() -> dict[str, Any]:
+        return {"group_by": names, "dimensions": state.store.dimension_values(names)}
+
+    return cached_answer(tuple(names), render)
+
+
+@blueprint.get("/models", summary="Value models, versions and assignment rules", responses={200: Models})
+def models() -> Response:
+    """The value models with every version, the assignment rules in order, and the fixed costs."""
+    settings = runtime().settings
+    document = {
+        "currency": settings.service.currency,
+        "config_hash": settings.config_hash,
+        "models": [model.model_dump(mode="json") for model in settings.value_models.values()],
+        "assignments": [rule.model_dump(mode="json") for rule in settings.assignments],
+        "fixed_costs": [cost.model_dump(mode="json") for cost in settings.fixed_costs],
+    }
+    return Response(dumps(document), mimetype="application/json")
+
+
+def _day(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else date.fromisoformat(str(value)).isoformat()
+
+
+def _source_documents() -> list[dict[str, Any]]:
+    state = runtime()
+    batches = state.store.batches()
+    configured = {source.name: source for source in state.settings.sources}
+    names = list(configured) + sorted({batch.source for batch in batches} - set(configured))
+    now = datetime.now(UTC)
+    found = []
+    for name in names:
+        mine = [batch for batch in batches if batch.source == name]
+        source = configured.get(name)
+        last = max(mine, key=lambda batch: (_aware(batch.finished_at), batch.id or 0)) if mine else None
+        days = [batch.last_day for batch in mine if batch.last_day is not None]
+        found.append(
+            {
+                "name": name,
+                "type": source.type if source else None,
+                "enabled": bool(source.enabled) if source else False,
+                "schedule": source.schedule if source else None,
+                "batches": len(mine),
+                "rows_read": sum(batch.rows_read for batch in mine),
+                "rows_stored": sum(batch.rows_stored for batch in mine),
+                "duplicates": sum(batch.duplicates for batch in mine),
+                "quarantined": sum(batch.quarantined for batch in mine),
+                "unpriced": sum(batch.unpriced for batch in mine),
+                "last_batch": _batch_document(last) if last else None,
+                "last_day": _day(max(days)) if days else None,
+                "freshness_seconds": (now - _aware(last.finished_at)).total_seconds() if last else None,
+            }
+        )
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _batch_document(batch) -> dict[str, Any]:
+    return {
+        "label": batch.label,
+        "started_at": utc(batch.started_at),
+        "finished_at": utc(batch.finished_at),
+        "rows_read": batch.rows_read,
+        "rows_stored": batch.rows_stored,
+        "duplicates": batch.duplicates,
+        "quarantined": batch.quarantined,
+        "unpriced": batch.unpriced,
+        "first_day": _day(batch.first_day),
+        "last_day": _day(batch.last_day),
+    }
+
+
+@blueprint.get("/sources", summary="Per source: last batch, rows, quarantined, unpriced, freshness",
+               responses={200: Sources})
+def sources() -> Response:
+    """Each configured source (and any source still in the store but no longer configured)."""
+    return Response(dumps({"sources": _source_documents()}), mimetype="application/json")

@@ -1,0 +1,57 @@
+"""GET /api/v1/reports/{YYYY-MM}.{xlsx|csv|json}: the month's report as a file, with ETag."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from .. import closing
+from ..domain import Period
+from ..errors import NotFound
+from .context import api_blueprint, runtime
+from .problems import problem_docs
+from .schemas import ConditionalHeaders, ReportPath
+
+blueprint = api_blueprint("reports", __name__, "Report downloads: the workbook, CSV or JSON of a month.")
+
+MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+    "json": "application/json",
+}
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+
+
+@blueprint.get(
+    "/reports/<period>.<fmt>",
+    summary="Download a month's report",
+    responses={
+        200: {
+            "description": "The report file; a closed month serves its stored revision.",
+            "headers": {"ETag": {"description": "Entity tag of the file", "schema": {"type": "string"}}},
+            "content": {media: _FILE for media in MEDIA_TYPES.values()},
+        },
+        304: {"description": "Not modified: the If-None-Match tag is still current."},
+        404: problem_docs(404, "The month has no data and no closed revision."),
+    },
+)
+def download(path: ReportPath, header: ConditionalHeaders) -> Response:
+    """The workbook (xlsx), CSV or JSON of the month, as `roi report` writes it.
+
+    A closed month serves the bytes of its stored revision. Send the ETag back in
+    If-None-Match to get 304 when nothing changed."""
+    state = runtime()
+    period = Period.parse(path.period)
+    known = {item.period for item in closing.list_periods(state.settings, state.store)}
+    if period not in known:
+        raise NotFound(f"period: {period} has no data and no closed revision")
+    export = closing.export_report(state.settings, state.store, period, path.fmt)
+    response = Response(status=200, mimetype=export.media_type)
+    response.set_etag(export.etag)
+    if request.if_none_match.contains(export.etag):
+        response.status_code = 304
+        return response
+    response.set_data(export.content)
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    if export.revision is not None:
+        response.headers["X-Roi-Revision"] = str(export.revision)
+    return response

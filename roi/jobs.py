@@ -1,0 +1,243 @@
+"""The jobs the scheduler runs, and how every run is claimed, locked and recorded.
+
+Jobs: ``source:NAME`` pulls one source (pulling.pull_source); ``report:monthly``
+writes the month just ended as ``reports/YYYY-MM/roi-YYYY-MM.xlsx`` and ``.json``
+and closes it when ``[report] close_after_days`` says so.
+
+A run is first *claimed* (a unique row per job and scheduled time: one process of
+all those sharing the database wins), then the job is *locked* (no two runs of a job
+overlap), then run, then recorded with its counts or its error. No APScheduler here:
+the scheduler, the CLI and the API all run jobs through this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import pulling, services
+from .config import Settings
+from .domain import Period
+from .errors import NotFound, RoiError
+from .store import Store, state
+
+log = logging.getLogger("roi.jobs")
+
+REPORT_JOB = "report:monthly"
+SOURCE_PREFIX = "source:"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    id: str
+    kind: str  # "source" | "report"
+    target: str  # the source's name, or "monthly"
+    schedule: str | None  # cron; None: runs only when asked
+    description: str
+
+
+def job_specs(settings: Settings) -> list[JobSpec]:
+    """Every job the config defines: one per enabled source, and the monthly report."""
+    specs = [
+        JobSpec(f"{SOURCE_PREFIX}{source.name}", "source", source.name, source.schedule,
+                f"pull source {source.name!r} ({source.type})")
+        for source in settings.sources
+        if source.enabled
+    ]
+    specs.append(JobSpec(REPORT_JOB, "report", "monthly", settings.report.schedule,
+                         "write the workbook and JSON of the month just ended"))
+    return specs
+
+
+def find_job(settings: Settings, job_id: str) -> JobSpec:
+    for spec in job_specs(settings):
+        if spec.id == job_id:
+            return spec
+    known = ", ".join(spec.id for spec in job_specs(settings))
+    raise NotFound(f"job: no job named {job_id!r} (jobs: {known})")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a job did, as recorded on its run."""
+
+    status: str = state.SUCCEEDED
+    batches: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    error: str | None = None
+    detail: str | None = None
+
+
+class Claim:
+    """A firing this process won and a lock on its job; execute() runs it and releases both."""
+
+    def __init__(self, runner: JobRunner, spec: JobSpec, run_id: int, lock: state.JobLock, scheduled_for: datetime):
+        self.runner = runner
+        self.spec = spec
+        self.run_id = run_id
+        self.lock = lock
+        self.scheduled_for = scheduled_for
+
+    def execute(self) -> state.JobRunRecord:
+        engine = self.runner.store.engine
+        try:
+            stale = state.interrupt_stale_runs(engine, self.spec.id, keep=self.run_id)
+            if stale:
+                log.warning("job %s: %d earlier run(s) were interrupted (their process stopped)", self.spec.id, stale)
+            log.info("job %s: started (run %d, scheduled for %s)", self.spec.id, self.run_id,
+                     self.scheduled_for.isoformat())
+            try:
+                outcome = self.runner.perform(self.spec, self.scheduled_for)
+            except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never lost
+                log.exception("job %s: failed", self.spec.id)
+                outcome = Outcome(state.FAILED, error=str(exc) or exc.__class__.__name__)
+            state.finish_run(engine, self.run_id, outcome.status, batches=outcome.batches, rows=outcome.rows,
+                             quarantined=outcome.quarantined, error=outcome.error, detail=outcome.detail)
+            log.info("job %s: %s (run %d: %d batches, %d rows, %d quarantined)%s", self.spec.id, outcome.status,
+                     self.run_id, outcome.batches, outcome.rows, outcome.quarantined,
+                     f": {outcome.error}" if outcome.error else "")
+        finally:
+            self.lock.release()
+        record = state.job_run(engine, self.run_id)
+        assert record is not None
+        return record
+
+
+class JobBusy(RoiError):
+    """Another run of the same job is in progress (recorded as a skipped run)."""
+
+    def __init__(self, message: str, run: state.JobRunRecord | None):
+        super().__init__(message)
+        self.run = run
+
+
+class JobRunner:
+    """Runs the config's jobs against one store; `clock` says what time it is (tests set it)."""
+
+    def __init__(self, settings: Settings, store: Store, *, clock: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], None] | None = None):
+        self.settings = settings
+        self.store = store
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.sleep = sleep
+        self.finished: list[state.JobRunRecord] = []  # runs made by this runner, oldest first
+
+    # ---------------------------------------------------------------- claiming
+
+    def claim(self, job_id: str, scheduled_for: datetime, trigger: str) -> Claim | None:
+        """Win the firing and the job's lock, or None when another process has the firing.
+
+        Raises JobBusy (after recording a skipped run) when the job is already running."""
+        spec = find_job(self.settings, job_id)
+        engine = self.store.engine
+        run_id = state.claim_firing(engine, job_id, scheduled_for, trigger)
+        if run_id is None:
+            log.info("job %s: the firing of %s is run by another process", job_id, scheduled_for.isoformat())
+            return None
+        lock = state.JobLock(engine, job_id)
+        if not lock.acquire():
+            message = "skipped: another run of this job is still in progress"
+            state.finish_run(engine, run_id, state.SKIPPED, error=message)
+            log.warning("job %s: %s", job_id, message)
+            raise JobBusy(f"job {job_id}: {message}", state.job_run(engine, run_id))
+        return Claim(self, spec, run_id, lock, scheduled_for)
+
+    def fire(self, job_id: str, scheduled_for: datetime, trigger: str = "schedule") -> state.JobRunRecord | None:
+        """Run one firing if this process wins it; None when another process runs it."""
+        try:
+            claim = self.claim(job_id, scheduled_for, trigger)
+        except JobBusy as exc:
+            record = exc.run
+        else:
+            record = None if claim is None else claim.execute()
+        if record is not None:
+            self.finished.append(record)
+        return record
+
+    def run_now(self, job_id: str, trigger: str = "manual") -> state.JobRunRecord:
+        record = self.fire(job_id, self.clock(), trigger)
+        assert record is not None  # a manual run's time is its own: nobody else claims it
+        return record
+
+    def record_missed(self, job_id: str, scheduled_for: datetime) -> None:
+        """A firing found too late (beyond misfire_grace_seconds): recorded, not run."""
+        grace = self.settings.scheduler.misfire_grace_seconds
+        state.claim_firing(self.store.engine, job_id, scheduled_for, "schedule", status=state.MISSED,
+                           error=f"missed: the service was not running within {grace}s of the scheduled time")
+
+    # ---------------------------------------------------------------- the jobs
+
+    def perform(self, spec: JobSpec, scheduled_for: datetime) -> Outcome:
+        if spec.kind == "source":
+            return self._pull(spec.target)
+        return self._monthly_report(scheduled_for)
+
+    def _pull(self, source_name: str) -> Outcome:
+        source = self.settings.source(source_name)
+        options = {"sleep": self.sleep} if self.sleep else {}
+        result = pulling.pull_source(self.settings, self.store, source, now=self.clock(), **options)
+        run = result.run
+        window = result.window
+        detail = None
+        if run.windowed and window is not None:
+            detail = f"window {window.start:%Y-%m-%d} to {window.end - timedelta(days=1):%Y-%m-%d}"
+            if result.watermark is not None:
+                detail += f"; watermark {result.watermark.isoformat()}"
+        return Outcome(
+            state.FAILED if run.failed else state.SUCCEEDED,
+            batches=run.batches,
+            rows=run.rows_read,
+            quarantined=run.quarantined,
+            error="; ".join(run.errors) or None,
+            detail=detail,
+        )
+
+    def report_period(self, scheduled_for: datetime) -> Period:
+        """The month just ended at the scheduled time, in the configured timezone."""
+        local = scheduled_for.astimezone(ZoneInfo(self.settings.service.timezone)).date()
+        return Period.of(local).previous()
+
+    def _monthly_report(self, scheduled_for: datetime) -> Outcome:
+        from . import closing
+
+        settings = self.settings
+        period = self.report_period(scheduled_for)
+        notes = []
+        after = settings.report.close_after_days
+        today = self.clock().astimezone(ZoneInfo(settings.service.timezone)).date()
+        if after is not None and (today - period.end).days >= after:
+            try:
+                closed = closing.close_period(settings, self.store, period)
+                notes.append(f"closed {period} (revision {closed.revision})")
+            except closing.AlreadyClosed:
+                notes.append(f"{period} was already closed")
+            except NotFound as exc:  # a month without data has nothing to close; its report is still written
+                notes.append(f"{period} not closed: {exc}")
+        written = []
+        for fmt in ("xlsx", "json"):
+            export = closing.export_report(settings, self.store, period, fmt)
+            path = services.default_report_path(settings, period, fmt)
+            write_atomically(path, export.content)
+            written.append(str(path))
+        notes.insert(0, "wrote " + ", ".join(written))
+        return Outcome(state.SUCCEEDED, detail="; ".join(notes))
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

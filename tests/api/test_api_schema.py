@@ -1,0 +1,80 @@
+"""Schemathesis against /api/v1/openapi.json: no 500s, no answer that breaks the document."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from roi.api import create_app
+
+from .conftest import ADMIN_HEADERS, ingest_project, write_api_project
+
+# modest, so the whole run stays well under a minute
+EXAMPLES = 12
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+@pytest.fixture
+def api_schema(project):
+    """The document as a client gets it over HTTP from a real server on loopback (gzip and all)."""
+    write_api_project(project)
+    ingest_project(project)
+    server = make_server("127.0.0.1", 0, create_app(project.settings()), threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield schemathesis.openapi.from_url(
+            f"http://127.0.0.1:{server.server_port}/api/v1/openapi.json", headers=ADMIN_HEADERS
+        )
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_api_keeps_its_openapi_promises(api_schema, mode):
+    """Every operation, with generated valid (positive) or invalid (negative) parameters, runs every default
+    check: no 5xx, documented status codes, content types and headers, answers valid against the schemas,
+    valid data accepted, invalid data rejected, auth not ignored."""
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    # every operation but the document itself, which schemathesis leaves out
+    assert len(operations) == 10, [operation.label for operation in operations]
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        def check(case):
+            case.call_and_validate(headers=ADMIN_HEADERS)
+
+        try:
+            check()
+        except Unsatisfiable:
+            # an operation without parameters has no invalid input to send
+            assert mode is GenerationMode.NEGATIVE and not operation.query and not operation.path_parameters
+
+
+def test_the_document_is_narrowed_to_the_stored_dimensions(project):
+    write_api_project(project)
+    config = project.config_path
+    config.write_text(config.read_text().replace(
+        "[report]", '[store]\ndimensions = ["tenant", "channel"]\n\n[report]'))
+    client = create_app(project.settings()).test_client()
+    document = client.get("/api/v1/openapi.json", headers=ADMIN_HEADERS).get_json()
+    names = [parameter["name"] for parameter in document["paths"]["/api/v1/roi"]["get"]["parameters"]]
+    assert "tenant" in names and "channel" in names and "topic" not in names
+    group_by = next(p for p in document["paths"]["/api/v1/roi"]["get"]["parameters"] if p["name"] == "group_by")
+    assert group_by["schema"]["anyOf"][0]["pattern"] == "^((tenant|channel)(,(tenant|channel))*)?$"
+    assert document["paths"]["/metrics"]["get"]["security"] == [{"bearer": []}]
+    assert not document["paths"]["/healthz"]["get"].get("security")  # no requirement: open

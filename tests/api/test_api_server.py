@@ -1,0 +1,110 @@
+"""`roi serve` as a user starts it: gunicorn on a free loopback port, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ADMIN, READER, READER_HEADERS, ingest_project, run_cli, write_api_project
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fetch(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.fixture
+def server(project, tmp_path):
+    write_api_project(project)
+    ingest_project(project)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    roi = Path(sys.executable).with_name("roi")
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(roi), "--config", str(project.config_path), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "2"],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    def stop() -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if fetch(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield port, project, log, stop
+    finally:
+        stop()
+
+
+def test_roi_serve_answers_over_http(server, runner):
+    port, project, log, stop = server
+    status, _, body = fetch(port, "/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+    status, headers, body = fetch(port, "/api/v1/roi?period=2026-01")
+    assert status == 401 and headers["Content-Type"] == "application/problem+json"
+
+    result = run_cli(runner, project, "report", "--period", "2026-01")
+    expected = json.loads(result.stdout)
+    for _ in range(4):  # both workers, by the Flask path and by the fast path
+        status, headers, body = fetch(port, "/api/v1/roi?period=2026-01", READER_HEADERS)
+        assert status == 200
+        answer = json.loads(body)
+        answer.pop("generated_at")
+        assert answer == {key: value for key, value in expected.items() if key != "generated_at"}
+
+    status, _, body = fetch(port, "/api/v1/roi?period=2026-99", READER_HEADERS)
+    assert status == 400 and json.loads(body)["parameter"] == "period"
+
+    status, _, body = fetch(port, "/api/v1/openapi.json", READER_HEADERS)
+    assert status == 200 and "/api/v1/roi" in json.loads(body)["paths"]
+
+    status, headers, body = fetch(port, "/metrics", {"Authorization": f"Bearer {ADMIN}"})
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    text = body.decode()
+    # counted in every worker, summed by the multiprocess collector
+    served = [line for line in text.splitlines()
+              if line.startswith('roi_http_requests_total{') and 'endpoint="/api/v1/roi"' in line
+              and 'status="200"' in line]
+    assert served and sum(float(line.rsplit(" ", 1)[1]) for line in served) >= 4
+
+    # the access log has the request lines but never a token
+    stop()
+    logged = log.read_text()
+    assert '"GET /api/v1/roi?period=2026-01 HTTP/1.1" 200' in logged
+    assert READER not in logged and ADMIN not in logged
