@@ -127,7 +127,6 @@ def test_blank_lines_are_skipped_and_lines_still_count(project):
     assert read == 2
 
 
-@pytest.mark.xfail(strict=True, reason="CSV line numbers count records, not file lines, after a quoted newline")
 def test_line_numbers_after_a_quoted_newline(project):
     path = project.write_data(
         "a.csv",

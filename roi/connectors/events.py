@@ -68,6 +68,29 @@ def _line_numbers(first_row: int, count: int, invalid_lines: list[int], header_l
     return rows + header_lines + 1 + np.searchsorted(before, rows, side="right")
 
 
+def _has_quotes(path: str) -> bool:
+    """Whether a row has a quote character at all (else no value can hold a newline)."""
+    with open(path, "rb") as handle:
+        handle.readline()  # a quoted header cannot shift the rows' line numbers
+        while block := handle.read(8 << 20):
+            if b'"' in block:
+                return True
+    return False
+
+
+def _newlines_per_row(columns, count: int) -> np.ndarray:
+    inside = np.zeros(count, dtype=np.int64)
+    for column in columns:
+        if pa.types.is_dictionary(column.type):
+            per_value = pc.count_substring(column.dictionary, "\n").to_numpy(zero_copy_only=False)
+            codes = column.indices.fill_null(0).to_numpy(zero_copy_only=False)
+            found = per_value[codes] if len(per_value) else np.zeros(count, dtype=np.int64)
+            inside += np.where(column.is_null().to_numpy(zero_copy_only=False), 0, found)
+        else:
+            inside += pc.count_substring(column.fill_null(""), "\n").to_numpy(zero_copy_only=False)
+    return inside
+
+
 def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
     """Iterate `items` in a background thread, `depth` items ahead.
 
@@ -132,6 +155,7 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
     if missing:
         raise ConnectorError(f"{path}: line 1: the header lacks {', '.join(missing)} (found: {header[:200]!r})")
     wanted = [name for name in names if name in EVENT_COLUMNS]
+    quoted = _has_quotes(path)
     try:
         reader = pacsv.open_csv(
             path,
@@ -139,7 +163,9 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             read_options=pacsv.ReadOptions(
                 use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8", column_names=names, skip_rows=1
             ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=quoted
+            ),
             convert_options=pacsv.ConvertOptions(
                 # dimensions are parsed straight into dictionaries: small codes, not strings per row
                 column_types={name: _DICTIONARY if name in DIMENSIONS or name == "outcome" else pa.string()
@@ -153,11 +179,12 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
     emitted = 0
+    newlines_before = 0  # newlines inside quoted values so far: they shift later rows' line numbers
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
 
     def flush() -> Chunk:
-        nonlocal emitted, pending, pending_rows
+        nonlocal emitted, pending, pending_rows, newlines_before
         if pending:
             table = pa.Table.from_batches(pending).combine_chunks()
             columns = {name: table.column(name).combine_chunks() for name in table.column_names}
@@ -166,6 +193,10 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         count = len(next(iter(columns.values())))
         lines = _line_numbers(emitted, count, invalid_lines, 1)
         emitted += count
+        if quoted and count:
+            inside = _newlines_per_row(columns.values(), count)
+            lines = lines + newlines_before + np.cumsum(inside) - inside
+            newlines_before += int(inside.sum())
         blank = None
         for column in columns.values():
             null = column.is_null()
