@@ -175,6 +175,9 @@ class PriceOverride(Strict):
 
 class PricingSection(Strict):
     overrides: dict[str, PriceOverride] = Field(default_factory=dict)
+    # Token costs arrive in USD (cost_usd, genai-prices, every upstream API); with another
+    # service currency they are converted at this rate (units of the currency per USD).
+    usd_exchange_rate: float | None = Field(default=None, gt=0)
 
     @field_validator("overrides")
     @classmethod
@@ -402,6 +405,12 @@ def _check_matches(settings: Settings, label: str) -> list[str]:
 
 def _check_references(settings: Settings, label: str) -> list[str]:
     problems = []
+    currency = settings.service.currency
+    if currency != "USD" and settings.pricing.usd_exchange_rate is None:
+        problems.append(
+            f"{label}: pricing.usd_exchange_rate: required when service.currency is {currency!r} "
+            f"(token costs arrive in USD); give {currency} per USD, e.g. 0.92"
+        )
     for index, rule in enumerate(settings.assignments):
         if rule.model not in settings.value_models:
             known = ", ".join(sorted(settings.value_models)) or "none"

@@ -299,7 +299,7 @@ def run_demo(folder: Path, echo: Callable[[str], None] = print) -> Path:
              f"{run.duplicates} duplicates, {run.quarantined} quarantined, {run.unpriced:,} unpriced")
     period = Period.of(FIRST_DAY + timedelta(days=DAYS - 1))
     frame = services.build_report(settings, store, period)
-    written = services.write_reports(settings, store, period, frame)
+    written = services.write_reports(settings, store, period)
     echo("")
     echo(summary_table(frame))
     echo("")

@@ -16,7 +16,6 @@ from .domain import CELL_METRICS, DIMENSIONS
 from .pricing import Pricer
 from .store import BatchResult
 
-
 _WEIGHTS = np.random.default_rng(0x5EED).integers(0, 2**63, size=4096, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -112,7 +111,11 @@ def _numpy(table: pa.Table, name: str, dtype) -> np.ndarray:
 class CellBuilder:
     """Accumulates one batch's chunks into cells (Arrow compute in the hot path)."""
 
-    def __init__(self, *, dimensions: tuple[str, ...], timezone: str, pricer: Pricer, reprice: bool = False):
+    def __init__(
+        self, *, dimensions: tuple[str, ...], timezone: str, pricer: Pricer, reprice: bool = False,
+        usd_rate: float = 1.0,
+    ):
+        self.usd_rate = usd_rate  # token costs arrive in USD; cells hold the service currency
         self.dimensions = dimensions
         self.timezone = timezone
         self.pricer = pricer
@@ -151,6 +154,8 @@ class CellBuilder:
             # source asks to price tokens instead; outcome-only rows have NaN, hence 0, anyway.
             cost[requests == 0] = 0.0
         unpriced_requests = np.where(unpriced, requests, 0)
+        if self.usd_rate != 1.0:
+            cost = cost * self.usd_rate
         if aggregated:
             unpriced_requests = _numpy(table, "unpriced_requests", np.int64)
         self.result.unpriced += int(unpriced_requests.sum())

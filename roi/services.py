@@ -17,7 +17,7 @@ import numpy as np
 from .config import Settings, SourceConfig
 from .connectors import Window, registry
 from .domain import UNATTRIBUTED, Period
-from .errors import ConnectorError, RoiError, UsageError
+from .errors import ConnectorError, UsageError
 from .ingestion import CellBuilder
 from .pricing import Pricer
 from .reporting.csv_report import render_csv
@@ -74,7 +74,8 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
                 progress: Callable[[str], None] | None) -> tuple[CellBuilder, list]:
     """Read one batch whole into cells; raises ConnectorError with nothing kept."""
     builder = CellBuilder(
-        dimensions=settings.dimensions, timezone=settings.service.timezone, pricer=pricer, reprice=source.reprice
+        dimensions=settings.dimensions, timezone=settings.service.timezone, pricer=pricer, reprice=source.reprice,
+        usd_rate=settings.pricing.usd_exchange_rate or 1.0,
     )
     rejects = []
     for chunk in batch.read():
@@ -165,13 +166,10 @@ def ingest(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> list[SourceRun]:
-    if source_name is not None:
-        sources = [settings.source(source_name)]
-    else:
-        sources = [source for source in settings.sources if source.enabled]
-    if not sources:
-        raise RoiError(f"{settings.path}: no sources to ingest; add a [[sources]] table")
-    return [ingest_source(settings, store, source, force=force, progress=progress) for source in sources]
+    """Every enabled source (or one) once now; pulled sources over their window (see pulling)."""
+    from .pulling import pull  # the windowed pull builds on ingest_source above
+
+    return [result.run for result in pull(settings, store, source_name, force=force, progress=progress)]
 
 
 # ------------------------------------------------------------------ reports
@@ -307,11 +305,15 @@ def _trend_months(settings: Settings, store: Store, frame: ReportFrame) -> tuple
     shaping = {*group, *frame.filters}
     for rule in [*settings.assignments, *settings.fixed_costs]:
         shaping.update(rule.match)
+    signatures = revisions.batch_signatures(
+        store.engine, [(str(month), month.start, month.end) for month in earlier if str(month) in closed])
     for month in earlier:
         revision = closed.get(str(month))
         if revision is not None:
-            snapshot = revisions.revision_snapshot(store.engine, str(month), revision.revision)
-            rows, cost = revisions.late_data(store.cells(month.start, month.end), snapshot)
+            rows, cost = 0, 0.0
+            if signatures[str(month)] != revision.batches:  # else the month's data is as it was at the close
+                snapshot = revisions.revision_snapshot(store.engine, str(month), revision.revision)
+                rows, cost = revisions.late_data(store.cells(month.start, month.end), snapshot)
             late.append(LateData(month, revision.revision, revision.closed_at, rows, cost))
             if not frame.filters and revision.group_by == frame.group_by:
                 document = json.loads(revisions.revision_content(store.engine, str(month), revision.revision, "json"))
@@ -381,20 +383,14 @@ def _data_quality(store: Store, period: Period) -> tuple[list, list, list]:
     return sources, samples, unpriced
 
 
-def write_reports(settings: Settings, store: Store, period: Period, frame: ReportFrame | None = None) -> list[Path]:
-    """Write a month's JSON, CSV and workbook to reports/YYYY-MM/; returns the paths."""
-    frame = frame or build_report(settings, store, period)
+def write_reports(settings: Settings, store: Store, period: Period) -> list[Path]:
+    """Write a month's JSON, CSV and workbook to reports/YYYY-MM/ (a closed month: its stored revision)."""
+    from .closing import export_report  # closing builds on this module
+
     written = []
-    for extension, content in (
-        ("json", render_json(frame)),
-        ("csv", render_csv(frame)),
-        ("xlsx", build_workbook(settings, store, period)),
-    ):
+    for extension in ("json", "csv", "xlsx"):
         path = default_report_path(settings, period, extension)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
+        path.write_bytes(export_report(settings, store, period, extension).content)
         written.append(path)
     return written

@@ -11,6 +11,14 @@ import pytest
 from roi import services
 from roi.cli import main
 
+BASE_MODEL_EUR = """
+name = "support"
+currency = "EUR"
+[[versions]]
+effective_from = 2025-01-01
+value_per_resolution = 6.0
+"""
+
 HEADER = "event_id,ts,tenant,channel,topic,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes"
 
 
@@ -363,3 +371,29 @@ def test_duplicates_across_chunks_with_a_very_long_id(project, runner):
     project.write_data("a.jsonl", "\n".join(lines) + "\n")
     result = ingest(project, runner)
     assert table(result.stdout)["bot"][2:5] == ["1,002", "1,001", "1"]
+
+
+# ------------------------------------------------------------------ currency
+
+
+def test_another_currency_needs_an_exchange_rate(project, runner):
+    project.write_model("support", BASE_MODEL_EUR)
+    project.write_config(body=project.config_path.read_text().replace('currency = "USD"', 'currency = "EUR"'))
+    result = runner.invoke(main, ["--config", str(project.config_path), "config", "check"])
+    assert result.exit_code == 2
+    assert errors(result.stderr) == [
+        f"error: {project.config_path}: pricing.usd_exchange_rate: required when service.currency is 'EUR' "
+        "(token costs arrive in USD); give EUR per USD, e.g. 0.92"
+    ]
+
+
+def test_token_costs_are_converted_to_the_service_currency(project, runner):
+    project.write_model("support", BASE_MODEL_EUR)
+    text = project.config_path.read_text().replace('currency = "USD"', 'currency = "EUR"')
+    project.write_config(body=text + '\n[pricing]\nusd_exchange_rate = 0.5\n'
+                         '[pricing.overrides]\n"openai/gpt-4o-mini" = { input_per_mtok = 1.0, output_per_mtok = 2.0 }\n')
+    # one call with a reported cost of 0.5 USD, one priced: (1000 x 1.0 + 500 x 2.0) / 1e6 = 0.002 USD
+    write_csv(project, "a.csv", row("e1", cost="0.5"), row("e2", tokens="1000,500,0", cost=""))
+    assert ingest(project, runner).exit_code == 0
+    cells = stored_cells(project)
+    assert cells["token_cost"].sum() == pytest.approx((0.5 + 0.002) * 0.5, abs=1e-12)
