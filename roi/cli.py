@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from . import services
-from .connectors import registry
 from .config import Settings, load_config
+from .connectors import registry
 from .domain import Period, display_dimension, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
 
@@ -58,6 +58,10 @@ def handle_errors(command):
             sys.exit(2)
         except RoiError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except OSError as exc:  # an output path or folder that cannot be written: a reason, not a traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
             sys.exit(1)
 
     return wrapper
@@ -234,12 +238,15 @@ def report(obj: Context, period: str, group_by: str | None, fmt: str, output: Pa
 @main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
               show_default=True, help="Folder for the demo company's data, config, store and reports.")
+@click.option("--upstreams", is_flag=True,
+              help="Also pull a LiteLLM proxy (cost) and a Zendesk account (outcomes), played by local servers "
+                   "for the run, and show their joined cohorts.")
 @handle_errors
-def demo(directory: Path) -> None:
+def demo(directory: Path, upstreams: bool) -> None:
     """Make a demo company, ingest it, and write the latest month's report."""
     from .demo import run_demo
 
-    run_demo(directory, echo=click.echo)
+    run_demo(directory, echo=click.echo, upstreams=upstreams)
 
 
 @main.command()
@@ -271,10 +278,10 @@ def serve(obj: Context, host: str, port: int, workers: int, threads: int, no_acc
 
 @main.command("scheduler")
 @click.option("--once", is_flag=True, help="Run the jobs that are due now (missed ones within grace), then exit.")
-@click.option("--exit-with-parent", is_flag=True, hidden=True)
+@click.option("--parent-pid", type=int, default=None, hidden=True)  # roi serve: stop when the server is gone
 @click.pass_obj
 @handle_errors
-def scheduler_command(obj: Context, once: bool, exit_with_parent: bool) -> None:
+def scheduler_command(obj: Context, once: bool, parent_pid: int | None) -> None:
     """The scheduler alone: sources on their schedule, the monthly report (until SIGTERM)."""
     from . import scheduler as scheduling
     from .logs import configure_logging
@@ -286,7 +293,7 @@ def scheduler_command(obj: Context, once: bool, exit_with_parent: bool) -> None:
         for run in scheduling.run_once(settings, store):
             click.echo(_run_line(run))
         return
-    scheduling.run_forever(settings, store, watch_parent=exit_with_parent)
+    scheduling.run_forever(settings, store, parent_pid=parent_pid)
 
 
 @main.group(invoke_without_command=True)

@@ -62,9 +62,16 @@ class Export:
     revision: int | None  # the closed revision served, None for an open month built now
 
 
-def _state(store: Store, period: Period, revision: revisions.Revision | None) -> PeriodState:
+def _signatures(store: Store, periods) -> dict[str, str]:
+    return revisions.batch_signatures(store.engine, [(str(period), period.start, period.end) for period in periods])
+
+
+def _state(store: Store, period: Period, revision: revisions.Revision | None, signature: str) -> PeriodState:
     if revision is None:
         return PeriodState(period, "open", None, None, 0, 0.0)
+    if signature == revision.batches:
+        # the batches behind the month are those of the close: nothing can have arrived
+        return PeriodState(period, "closed", revision.revision, revision.closed_at, 0, 0.0)
     snapshot = revisions.revision_snapshot(store.engine, str(period), revision.revision)
     rows, cost = revisions.late_data(store.cells(period.start, period.end), snapshot)
     return PeriodState(period, "closed", revision.revision, revision.closed_at, rows, cost)
@@ -73,12 +80,16 @@ def _state(store: Store, period: Period, revision: revisions.Revision | None) ->
 def list_periods(settings: Settings, store: Store) -> list[PeriodState]:
     """Months with data or closed, oldest first."""
     closed = revisions.latest_revisions(store.engine)
-    months = {Period.of(day) for day in store.days_with_data()} | {Period.parse(text) for text in closed}
-    return [_state(store, month, closed.get(str(month))) for month in sorted(months)]
+    months = sorted({Period.of(day) for day in store.days_with_data()} | {Period.parse(text) for text in closed})
+    signatures = _signatures(store, [month for month in months if str(month) in closed])
+    return [_state(store, month, closed.get(str(month)), signatures.get(str(month), "")) for month in months]
 
 
 def period_state(settings: Settings, store: Store, period: Period) -> PeriodState:
-    return _state(store, period, revisions.latest_revision(store.engine, str(period)))
+    """One month's state; cheap for a closed month nothing arrived for since (no cells are read)."""
+    revision = revisions.latest_revision(store.engine, str(period))
+    signature = _signatures(store, [period])[str(period)] if revision is not None else ""
+    return _state(store, period, revision, signature)
 
 
 def _check_format(fmt: str) -> None:
@@ -137,6 +148,8 @@ def close_period(settings: Settings, store: Store, period: Period, *, revise: bo
             f"{period.end.isoformat()}", "period",
         )
     for _attempt in range(3):
+        # the signature first: a batch stored after it only makes a later check read the cells
+        signature = _signatures(store, [period])[str(period)]
         cells = store.cells(period.start, period.end)
         frame = services.build_report(settings, store, period)
         # an ingest between the two reads would make the snapshot disagree with the figures: read again
@@ -167,7 +180,7 @@ def close_period(settings: Settings, store: Store, period: Period, *, revise: bo
     try:
         stored = revisions.add_revision(
             store.engine, period=str(period), revision=number, closed_at=closed_at, config_hash=frame.config_hash,
-            data_fingerprint=frame.data_fingerprint, group_by=frame.group_by, contents=contents,
+            data_fingerprint=frame.data_fingerprint, group_by=frame.group_by, batches=signature, contents=contents,
             snapshot=revisions.encode_snapshot(cells),
         )
     except revisions.RevisionConflict as exc:

@@ -356,6 +356,10 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         raise ConfigError(f"{label}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a folder, no permission, ...: the user's mistake, said in one line
+        raise ConfigError(f"{label}: cannot read the file: {exc.strerror or exc}") from None
 
 
 def load_value_models(models_dir: Path, currency: str) -> dict[str, ValueModel]:

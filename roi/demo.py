@@ -14,6 +14,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -279,29 +280,43 @@ def _models_source() -> Path:
     raise RoiError("roi demo: cannot find the models/ folder of the roi repository; run it from the repository")
 
 
-def run_demo(folder: Path, echo: Callable[[str], None] = print) -> Path:
-    """Create the demo company in `folder`, ingest it and write the latest month's reports."""
+def run_demo(folder: Path, echo: Callable[[str], None] = print, *, upstreams: bool = False) -> Path:
+    """Create the demo company in `folder`, ingest it and write the latest month's reports.
+
+    `upstreams`: also pull a LiteLLM proxy (cost) and a Zendesk account (outcomes) of two more
+    brands, played by servers on 127.0.0.1 for the run (demo_upstreams), and show them joined."""
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("roi.db", "roi.db-wal", "roi.db-shm"):
         (folder / stale).unlink(missing_ok=True)
     shutil.copytree(_models_source(), folder / "models", dirs_exist_ok=True)
-    (folder / "roi.toml").write_text(DEMO_CONFIG, encoding="utf-8")
-    counts = write_data(folder)
-    echo(f"Northwind Commerce demo in {folder}/: {counts['customer']:,} support events, "
-         f"{counts['internal']:,} knowledge-assistant events")
-
-    from .config import load_config
-
-    settings = load_config(folder / "roi.toml")
-    store = services.store_for(settings)
-    for run in services.ingest(settings, store):
-        echo(f"  ingested {run.source}: {run.files} files, {run.rows_read:,} rows read, {run.stored:,} stored, "
-             f"{run.duplicates} duplicates, {run.quarantined} quarantined, {run.unpriced:,} unpriced")
     period = Period.of(FIRST_DAY + timedelta(days=DAYS - 1))
+    with ExitStack() as servers:
+        served = None
+        if upstreams:
+            from .demo_upstreams import serve_upstreams
+
+            served = servers.enter_context(serve_upstreams(period))
+        (folder / "roi.toml").write_text(served.config(DEMO_CONFIG) if served else DEMO_CONFIG, encoding="utf-8")
+        counts = write_data(folder)
+        echo(f"Northwind Commerce demo in {folder}/: {counts['customer']:,} support events, "
+             f"{counts['internal']:,} knowledge-assistant events")
+
+        from .config import load_config
+
+        settings = load_config(folder / "roi.toml")
+        store = services.store_for(settings)
+        for run in services.ingest(settings, store):
+            echo(f"  ingested {run.source}: {run.files} files, {run.rows_read:,} rows read, {run.stored:,} stored, "
+                 f"{run.duplicates} duplicates, {run.quarantined} quarantined, {run.unpriced:,} unpriced")
+        if served:
+            served.pull(settings, store, echo)
     frame = services.build_report(settings, store, period)
     written = services.write_reports(settings, store, period)
     echo("")
     echo(summary_table(frame))
+    if served:
+        echo("")
+        echo(served.joined_table(frame))
     echo("")
     for path in written:
         echo(f"wrote {path}")

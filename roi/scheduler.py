@@ -183,34 +183,35 @@ class ServiceScheduler:
 
 def stored_next_runs(settings: Settings, store: Store) -> dict[str, datetime | None]:
     """Next run times as the job store holds them, without starting anything (for status pages)."""
-    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename=JOBS_TABLE)
-    probe = StepScheduler(timezone=settings.service.timezone)
-    jobstore.start(probe, "default")
-    try:
-        return {job.id: job.next_run_time for job in jobstore.get_all_jobs()}
-    finally:
-        jobstore.shutdown()
+    from .store import state
+
+    return state.next_run_times(store.engine, JOBS_TABLE)
 
 
 def run_forever(settings: Settings, store: Store, *, stop: threading.Event | None = None,
-                watch_parent: bool = False) -> None:
-    """For `roi scheduler`: run until SIGTERM or SIGINT (or, with watch_parent, until the process
-    that started it is gone), then let running jobs finish."""
+                parent_pid: int | None = None) -> None:
+    """For `roi scheduler`: run until SIGTERM or SIGINT (or, given parent_pid, until that process,
+    the one that started it, is gone), then let running jobs finish."""
     stop = stop or threading.Event()
     scheduler = ServiceScheduler(settings, store)
-    parent = os.getppid()
 
     def request_stop(signum, _frame) -> None:
         log.info("received %s: stopping after the running jobs", signal.Signals(signum).name)
         stop.set()
 
+    def orphaned() -> bool:
+        return parent_pid is not None and os.getppid() != parent_pid
+
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+    if orphaned():
+        log.warning("the process that started the scheduler is gone: not starting")
+        return
     scheduler.start()
     try:
-        while not stop.wait(5.0 if watch_parent else None):
-            if watch_parent and os.getppid() != parent:
+        while not stop.wait(2.0 if parent_pid is not None else None):
+            if orphaned():
                 log.warning("the process that started the scheduler is gone: stopping")
                 break
     finally:
@@ -229,7 +230,8 @@ class SchedulerProcess:
         self._watcher: threading.Thread | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "roi.cli", "--config", self.config_path, "scheduler", "--exit-with-parent"]
+        return [sys.executable, "-m", "roi.cli", "--config", self.config_path, "scheduler",
+                "--parent-pid", str(os.getpid())]
 
     def start(self) -> None:
         self._spawn()

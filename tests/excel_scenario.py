@@ -106,6 +106,9 @@ name = "fax-gateway"
 amount = {fax}
 allocate_by = "requests"
 match = {{ channel = "fax" }}
+
+[pricing]
+usd_exchange_rate = 1.0   # token costs arrive in USD; 1:1 keeps the figures simple
 """
 BASE = {"feb_value": 7.0, "feb_review": 45.0, "mar_value": 7.25, "voice_escalation": 3.0, "platform": 1000.0,
         "fax": 50.0}

@@ -109,6 +109,22 @@ def test_report_to_a_file(loaded, runner, tmp_path):
     assert json.loads(json_target.read_text())["period"] == "2026-01"
 
 
+def test_an_output_that_cannot_be_written_exits_1_with_a_reason(loaded, runner, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "jan.json"  # a folder that is a file: cannot be created
+    result = run(loaded, runner, "report", "--period", "2026-01", "-o", str(target))
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert errors(result.stderr) == [f"error: {blocker}: File exists"]
+
+
+def test_a_config_that_is_a_folder_exits_2(tmp_path, runner):
+    result = runner.invoke(main, ["--config", str(tmp_path), "config", "check"])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path}: cannot read the file: Is a directory\n"
+
+
 def test_a_month_without_data_reports_fixed_costs_unallocated(project, runner):
     project.write_config(extra="[[fixed_costs]]\nname = 'db'\namount = 99.5\n")
     result = run(project, runner, "report", "--period", "2030-05")

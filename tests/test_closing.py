@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +62,8 @@ def test_a_closed_month_is_served_byte_for_byte_after_new_data_and_a_config_chan
     assert stored["revision"] == 1 and stored["state"] == "closed"
     assert stored["cohorts"] == before_close["cohorts"] and stored["totals"] == before_close["totals"]
 
+    _assert_trend_month_equals_json(first["xlsx"].content, json_report(config, "2026-02"))
+
     _add_late_data(config)
     _change_config(config)
     assert json_report(config, "2026-02")["config_hash"] != before_close["config_hash"]  # the change took
@@ -89,9 +92,28 @@ def test_a_closed_month_is_served_byte_for_byte_after_new_data_and_a_config_chan
     assert march.closed_at.tzinfo is not None and march.closed_at <= datetime.now(UTC)
 
 
+def _assert_trend_month_equals_json(content: bytes, document: dict) -> None:
+    """An earlier month on the Trend sheet (values, no recalculation needed) equals its JSON report."""
+    sheet = load_workbook(io.BytesIO(content))["Trend"]
+    column = next(cell.column for cell in sheet[4] if cell.value == document["period"])
+    found = {}
+    for row in range(5, sheet.max_row + 1):
+        key = tuple("" if sheet.cell(row, c).value == "(unattributed)" else sheet.cell(row, c).value for c in (1, 2))
+        found[key] = (sheet.cell(row, column).value, sheet.cell(row, column + 13).value)
+    for record in document["cohorts"]:
+        net, unit = found[label(record["cohort"])]
+        assert net == pytest.approx(record["net_value"], abs=1e-9)
+        assert unit == (pytest.approx(record["cost_per_resolved_case"], abs=1e-9)
+                        if record["cost_per_resolved_case"] is not None else None)
+    total = found[("Total (incl. unallocated fixed cost)", None)]
+    assert total[0] == pytest.approx(document["totals"]["net_value"], abs=1e-9)
+
+
 def test_roi_periods_lists_months_with_their_state(tmp_path):
     config = make_scenario(tmp_path / "project")
     cli(config, "close", "--period", "2026-02")
+    cli(config, "ingest", "--force")  # the same data stored again: new batches, nothing late
+    assert cli(config, "periods").stdout.splitlines()[1].split()[-2:] == ["0", "0.00"]
     _add_late_data(config, [["late-f", "2026-02-20T09:00:00Z", "acme", "web", "openai", "gpt-4o-mini",
                              10, 5, 0, "1.25", "resolved", ""]])
     lines = cli(config, "periods").stdout.splitlines()

@@ -150,6 +150,23 @@ def test_config_that_is_not_toml(project):
     assert "line" in found
 
 
+def test_config_that_is_a_folder_is_a_config_error(tmp_path):
+    assert problems(tmp_path) == [f"{tmp_path}: cannot read the file: Is a directory"]
+
+
+def test_config_that_is_not_utf8_is_a_config_error(tmp_path):
+    path = tmp_path / "roi.toml"
+    path.write_bytes(b'[service]\ncurrency = "caf\xe9"\n')
+    assert problems(path) == [f"{path}: not valid TOML: not UTF-8 text (invalid continuation byte at byte 25)"]
+
+
+def test_model_file_that_is_a_folder_names_it(project):
+    path = write(project, HEAD, SOURCE, CATCH_ALL)
+    folder = project.root / "models" / "broken.toml"
+    folder.mkdir()
+    assert problems(path) == [f"{folder}: cannot read the file: Is a directory"]
+
+
 def test_missing_models_dir_names_the_config_and_key(project):
     path = write(project, HEAD.replace('"models"', '"no-such-folder"'), SOURCE, CATCH_ALL)
     folder = project.root / "no-such-folder"

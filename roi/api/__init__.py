@@ -14,7 +14,7 @@ from flask_openapi3 import Info, OpenAPI
 
 from ..config import Settings
 from ..store import Store
-from . import catalog, downloads, health, metrics, quarantine, report, spec
+from . import catalog, downloads, health, jobs, metrics, quarantine, report, spec
 from .auth import Authenticator, check_request
 from .context import DataVersion, Runtime
 from .fastpath import FastPath
@@ -29,6 +29,7 @@ BLUEPRINTS = [
     catalog.blueprint,
     quarantine.blueprint,
     downloads.blueprint,
+    jobs.blueprint,
     spec.blueprint,
     health.blueprint,
 ]

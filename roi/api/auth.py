@@ -46,10 +46,6 @@ class Authenticator:
     def __init__(self, tokens: list[ApiToken]):
         self._tokens = [(item.token.get_secret_value().encode(), Principal(item.name, item.role)) for item in tokens]
 
-    @property
-    def configured(self) -> bool:
-        return bool(self._tokens)
-
     def identify(self, presented: str) -> Principal | None:
         given = presented.encode("utf-8", "surrogateescape")
         found = None

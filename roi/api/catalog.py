@@ -9,6 +9,7 @@ from flask import Response
 
 from .. import closing
 from ..domain import parse_group_by
+from ..store.state import source_states
 from .context import api_blueprint, cached_answer, dumps, runtime
 from .schemas import Cohorts, CohortsQuery, Models, Periods, Sources
 
@@ -87,8 +88,10 @@ def _source_documents() -> list[dict[str, Any]]:
     configured = {source.name: source for source in state.settings.sources}
     names = list(configured) + sorted({batch.source for batch in batches} - set(configured))
     now = datetime.now(UTC)
+    pulls = source_states(state.store.engine)
     found = []
     for name in names:
+        pull = pulls.get(name)
         mine = [batch for batch in batches if batch.source == name]
         source = configured.get(name)
         last = max(mine, key=lambda batch: (_aware(batch.finished_at), batch.id or 0)) if mine else None
@@ -108,9 +111,24 @@ def _source_documents() -> list[dict[str, Any]]:
                 "last_batch": _batch_document(last) if last else None,
                 "last_day": _day(max(days)) if days else None,
                 "freshness_seconds": (now - _aware(last.finished_at)).total_seconds() if last else None,
+                "status": _status(pull, bool(mine)),
+                "watermark": utc(pull.watermark) if pull and pull.watermark else None,
+                "last_success_at": utc(pull.last_success_at) if pull and pull.last_success_at else None,
+                "last_failure_at": utc(pull.last_failure_at) if pull and pull.last_failure_at else None,
+                "last_error": pull.last_error if pull else None,
+                "consecutive_failures": pull.consecutive_failures if pull else 0,
             }
         )
     return found
+
+
+def _status(pull, has_batches: bool) -> str:
+    """failing while the latest pulls failed; ok once one succeeded; never_run before any."""
+    if pull is not None and pull.consecutive_failures:
+        return "failing"
+    if has_batches or (pull is not None and pull.last_success_at):
+        return "ok"
+    return "never_run"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -28,7 +28,12 @@ _FILE = {"schema": {"type": "string", "format": "binary"}}
         200: {
             "description": "The report file; a closed month serves its stored revision.",
             "headers": {"ETag": {"description": "Entity tag of the file", "schema": {"type": "string"}}},
-            "content": {media: _FILE for media in MEDIA_TYPES.values()},
+            "content": {
+                MEDIA_TYPES["xlsx"]: _FILE,
+                MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
+                # the same document as GET /roi (a closed month's with state, revision, closed_at)
+                MEDIA_TYPES["json"]: {"schema": {"$ref": "#/components/schemas/RoiReport"}},
+            },
         },
         304: {"description": "Not modified: the If-None-Match tag is still current."},
         404: problem_docs(404, "The month has no data and no closed revision."),

@@ -42,9 +42,9 @@ def healthz() -> Response:
     summary="Prometheus metrics: requests, latencies, cache use, job runs",
     responses={200: {"description": "Prometheus text exposition format.",
                      "content": {"text/plain": {"schema": {"type": "string"}}}},
-               401: COMMON_PROBLEMS[401]},
+               401: COMMON_PROBLEMS[401], 503: COMMON_PROBLEMS[503]},
     security=[{"bearer": []}],
 )
 def prometheus_metrics() -> Response:
     """Needs a reader token unless the config says `[api] metrics_open = true`."""
-    return Response(metrics.exposition(), mimetype=None, content_type=metrics.CONTENT_TYPE)
+    return Response(metrics.exposition(runtime().store.job_run_summary()), content_type=metrics.CONTENT_TYPE)

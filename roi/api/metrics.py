@@ -1,8 +1,9 @@
 """Prometheus metrics: requests, latencies, cache use and job runs (prometheus_client only here, no Flask).
 
 Under `roi serve` every worker is its own process, so the server sets
-PROMETHEUS_MULTIPROC_DIR first and each scrape sums the files of all workers and
-of the master (where the scheduler runs jobs). prometheus_client picks its
+PROMETHEUS_MULTIPROC_DIR first and each scrape sums the files of all workers.
+Job runs are read from the store at each scrape, so they count whichever process
+ran the job. prometheus_client picks its
 storage when it is first imported, so it is imported (and the metrics made) on
 first use, never when roi.api is imported.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -30,11 +32,6 @@ def _metrics() -> SimpleNamespace:
             buckets=_LATENCY_BUCKETS,
         ),
         cache=Counter("roi_api_cache_total", "Answers served from the per-process cache, or computed.", ["result"]),
-        job_runs=Counter("roi_job_runs_total", "Scheduled job runs.", ["job", "status"]),
-        job_duration=Histogram(
-            "roi_job_duration_seconds", "Time a scheduled job ran.", ["job"],
-            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
-        ),
     )
 
 
@@ -52,26 +49,45 @@ def record_cache(hit: bool) -> None:
     _metrics().cache.labels("hit" if hit else "computed").inc()
 
 
-def record_job_run(job: str, status: str, seconds: float) -> None:
-    """For the scheduler: one finished run of `job` (status 'ok' or 'failed')."""
-    found = _metrics()
-    found.job_runs.labels(job, status).inc()
-    found.job_duration.labels(job).observe(seconds)
+class _JobRuns:
+    """Job runs as the store records them, whichever process ran them (scheduler, CLI, API)."""
+
+    def __init__(self, summary: list[tuple[str, str, int, datetime | None]]):
+        self.summary = summary
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        runs = CounterMetricFamily("roi_job_runs", "Job runs by job and status.", labels=["job", "status"])
+        last = GaugeMetricFamily(
+            "roi_job_last_finished_timestamp_seconds", "When the latest run of a job with this status finished.",
+            labels=["job", "status"],
+        )
+        for job, status, count, finished in self.summary:
+            runs.add_metric([job, status], count)
+            if finished is not None:
+                moment = finished if finished.tzinfo else finished.replace(tzinfo=UTC)
+                last.add_metric([job, status], moment.timestamp())
+        return [runs, last]
 
 
-def exposition() -> bytes:
-    """The Prometheus text of this process, or of all processes under `roi serve`."""
+def exposition(job_runs: list[tuple[str, str, int, datetime | None]]) -> bytes:
+    """The Prometheus text of this process (all processes under `roi serve`), and the job runs."""
     _metrics()  # the series exist (at 0) before the first request is counted
     from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
     path = multiprocess_dir()
     if path is None:
-        return generate_latest(REGISTRY)
-    from prometheus_client import multiprocess
+        text = generate_latest(REGISTRY)
+    else:
+        from prometheus_client import multiprocess
 
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=path)
-    return generate_latest(registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=path)
+        text = generate_latest(registry)
+    jobs = CollectorRegistry()
+    jobs.register(_JobRuns(job_runs))
+    return text + generate_latest(jobs)
 
 
 def mark_process_dead(pid: int) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import NotFound, RoiError, UsageError
@@ -78,6 +79,7 @@ COMMON_PROBLEMS: dict[int, dict[str, Any]] = {
     400: problem_docs(400, "A query or path parameter is not allowed; `parameter` names it."),
     401: problem_docs(401, "No bearer token, or not a configured one."),
     403: problem_docs(403, "The token's role is too small for this endpoint."),
+    503: problem_docs(503, "The database is not answering; try again (see Retry-After)."),
 }
 
 
@@ -112,7 +114,7 @@ def _allowed(parameter: str | None) -> str:
     """What a parameter takes, said the way a person would write it."""
     from flask import current_app
 
-    from ..domain import REPORT_METRICS
+    from ..domain import DIMENSIONS, REPORT_METRICS
 
     months = "a month as YYYY-MM (years 1900 to 2999), e.g. 2026-03"
     if parameter in ("period", "from", "to"):
@@ -130,16 +132,17 @@ def _allowed(parameter: str | None) -> str:
         return "a source name (letters, digits, '_', '.', '-')"
     if parameter == "cursor":
         return "the next_cursor of the previous page"
-    return "at least one value; values separated by commas, '(unattributed)' for a missing value"
+    if parameter in DIMENSIONS:
+        return "at least one value; values separated by commas, '(unattributed)' for a missing value"
+    return "a value as /api/v1/openapi.json describes it"
 
 
 def validation_error_response(exc: ValidationError) -> Response:
     """flask-openapi3 calls this when a query, path or header model refuses a request."""
-    from . import schemas
+    from .schemas import Query
 
-    model = getattr(schemas, exc.title, None)
     errors = exc.errors(include_url=False)
-    detail, parameter = _describe_validation(errors[0], model if isinstance(model, type) else None)
+    detail, parameter = _describe_validation(errors[0], Query.by_name.get(exc.title))
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return problem_response(400, detail, parameter=parameter)
@@ -168,6 +171,13 @@ def install_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         detail = exc.description or TITLES.get(status, "Error")
         return problem_response(status, detail, headers=headers)
+
+    @app.errorhandler(OperationalError)
+    def _database(exc: OperationalError) -> Response:
+        # the database is down, overloaded or locked: the client may try again, it did nothing wrong
+        log.error("database error: %s", exc.orig if exc.orig is not None else exc)
+        return problem_response(503, "the database is not answering; try again shortly",
+                                headers={"Retry-After": "5"})
 
     @app.errorhandler(RoiError)
     def _roi_error(exc: RoiError) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from flask import Response
 
@@ -12,7 +13,7 @@ from .. import closing, services
 from ..domain import Period, parse_group_by
 from ..reporting.frame import ReportFrame, json_number
 from ..reporting.json_report import report_document
-from ..valuation import Valuation
+from ..valuation import Valuation, summarize, totals
 from .context import api_blueprint, cached_answer, data_version, runtime
 from .schemas import RoiQuery, RoiReport, Trend, TrendQuery
 
@@ -132,22 +133,21 @@ def _trend_document(first: Period | None, last: Period | None, group_by: list[st
     with_data = _months_with_data()
     empty_totals: dict[str, Any] | None = None
     per_month: dict[Period, dict[tuple, dict[str, Any]]] = {}
-    totals = []
+    total_points = []
     cohorts: dict[tuple, dict[str, str]] = {}
     for month in months:
         if month in with_data:
-            frame = frame_for(month, list(group), filters)
-            rows = _cohort_rows(frame.cohorts, group)
-            month_totals = frame.totals
+            summed, month_totals = _month_figures(month, group, filters)
+            rows = _cohort_rows(summed, group)
         else:
             # a month without cells still carries the unallocated fixed costs, as `roi report` shows
             if empty_totals is None:
-                empty_totals = frame_for(month, list(group), filters).totals
+                empty_totals = _month_figures(month, group, filters)[1]
             rows, month_totals = {}, empty_totals
         per_month[month] = rows
         for key in rows:
             cohorts.setdefault(key, dict(zip(group, key, strict=True)))
-        totals.append(_point(month, month_totals, metrics))
+        total_points.append(_point(month, month_totals, metrics))
     series = [
         {
             "cohort": cohort,
@@ -165,8 +165,22 @@ def _trend_document(first: Period | None, last: Period | None, group_by: list[st
         "config_hash": settings.config_hash,
         "periods": [str(month) for month in months],
         "series": series,
-        "totals": totals,
+        "totals": total_points,
     }
+
+
+def _month_figures(month: Period, group: tuple[str, ...], filters: dict[str, list[str]]):
+    """A month's cohort sums and totals, as in its report but without the report's detail tables."""
+    valuation, _ = valued_month(month)
+    cells = valuation.cells
+    if filters:
+        mask = np.ones(len(cells), dtype=bool)
+        for name, values in filters.items():
+            mask &= cells[name].isin(values).to_numpy()
+        cells = cells.loc[mask]
+    # as in build_report: a filtered report cannot say whose unallocated cost it would be
+    unallocated = 0.0 if filters else valuation.unallocated_total
+    return summarize(cells, group), totals(cells, unallocated)
 
 
 def _cohort_rows(cohorts: pd.DataFrame, group: tuple[str, ...]) -> dict[tuple, dict[str, Any]]:

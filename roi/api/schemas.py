@@ -7,7 +7,7 @@ views accept, so every request the document calls valid is answered 2xx or 404.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema
@@ -89,7 +89,15 @@ class CachedSchemaModel(BaseModel):
 
 
 class Query(CachedSchemaModel):
+    """Query or path parameters; unknown ones are refused. Every subclass is known by name, so a
+    validation error (which carries only the model's name) can say which parameters are allowed."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    by_name: ClassVar[dict[str, type[Query]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Query.by_name[cls.__name__] = cls
 
 
 # ----------------------------------------------------------------- queries
@@ -357,6 +365,14 @@ class SourceInfo(BaseModel):
     last_batch: BatchInfo | None
     last_day: date | None = Field(description="The latest day this source has data for.")
     freshness_seconds: float | None = Field(description="Seconds since the last batch finished.")
+    status: Literal["ok", "failing", "never_run"] = Field(
+        description="failing while its latest pulls failed (see last_error); ok once a pull succeeded."
+    )
+    watermark: datetime | None = Field(description="Pulled sources: data is complete up to here.")
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_error: str | None = Field(description="The latest pull's error; secrets are never included.")
+    consecutive_failures: int
 
 
 class Sources(BaseModel):

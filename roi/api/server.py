@@ -94,6 +94,9 @@ def serve(
         "loglevel": "info",
         "proc_name": "roi",
         "control_socket_disable": True,
+        # no 414 in HTML from gunicorn for a long query string: the app answers it with a problem+json 400
+        "limit_request_line": 0,
+        "limit_request_field_size": 0,
         "when_ready": when_ready,
         "child_exit": child_exit,
         "on_exit": on_exit,

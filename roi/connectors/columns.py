@@ -131,7 +131,7 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
     """UTC timestamps (ns); bad values become the epoch and are marked bad."""
     try:
         # fast path, only when every value has a time (Arrow would read a bare date as UTC midnight)
-        if column.null_count == 0 and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP:
+        if len(column) and column.null_count == 0 and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP:
             parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
             if parsed.null_count == 0:
                 return parsed

@@ -10,6 +10,7 @@ number and the reason; the others land.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterator
@@ -22,9 +23,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS
 from ..errors import ConnectorError, TransientError
@@ -86,13 +86,15 @@ class SqlConnector(Connector):
     def __init__(self, name: str, options: SqlOptions, engine: Engine | None = None):
         super().__init__(name, options)
         self._engine = engine
+        self._owns_engine = False
+        self._open: Connection | None = None
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             try:
-                # no pool: a pull opens one connection per day and leaves nothing open behind it
-                self._engine = create_engine(self.options.url, poolclass=NullPool)
+                self._engine = create_engine(self.options.url, pool_pre_ping=True)
+                self._owns_engine = True
             except (ArgumentError, NoSuchModuleError, ImportError) as exc:
                 raise ConnectorError(f"source {self.name!r}: cannot use {safe_url(self.options.url)}: {exc}") from None
         return self._engine
@@ -116,17 +118,24 @@ class SqlConnector(Connector):
             raise ConnectorError(f"source {self.name!r}: a sql source is pulled over a window of days")
         pulled = datetime.now(UTC).isoformat()
         day = window.start.astimezone(UTC)
-        while day < window.end:
-            end = min(day + timedelta(days=1), window.end)
-            # the warehouse can change a day after it was read: every pull reads it again
-            fingerprint = hashlib.sha256(f"{day.isoformat()}|{pulled}".encode()).hexdigest()[:32]
-            yield Batch(
-                key=f"day:{day:%Y-%m-%d}",
-                label=f"{self.name} {day:%Y-%m-%d}",
-                fingerprint=fingerprint,
-                read=lambda start=day, end=end: self.read_window(start, end),
-            )
-            day = end
+        try:
+            while day < window.end:
+                end = min(day + timedelta(days=1), window.end)
+                # the warehouse can change a day after it was read: every pull reads it again
+                fingerprint = hashlib.sha256(f"{day.isoformat()}|{pulled}".encode()).hexdigest()[:32]
+                yield Batch(
+                    key=f"day:{day:%Y-%m-%d}",
+                    label=f"{self.name} {day:%Y-%m-%d}",
+                    fingerprint=fingerprint,
+                    read=lambda start=day, end=end: self.read_window(start, end),
+                )
+                day = end
+        finally:
+            # one connection serves the whole pull; none is left open after it
+            self._drop_connection()
+            if self._owns_engine and self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
 
     def read_window(self, start: datetime, end: datetime) -> Iterator[Chunk]:
         """The query's cells for [start, end), in chunks of rows."""
@@ -136,20 +145,38 @@ class SqlConnector(Connector):
             params["timezone"] = self.timezone
         label = f"{self.name} {start:%Y-%m-%d}"
         first_day, last_day = self._local_days(start, end)
+        connection = self._connection()
         try:
-            with self.engine.connect() as connection:
-                result = connection.execution_options(stream_results=True).execute(text(self.options.query), params)
-                columns = [str(name) for name in result.keys()]  # noqa: SIM118 - a Result, not a dict
-                self._check_columns(columns)
-                row_number = 0
-                for rows in result.partitions(self.options.chunk_rows):
-                    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=False)
-                    yield to_cells_chunk(frame, row_number, label, first_day, last_day)
-                    row_number += len(frame)
-        except DBAPIError as exc:
-            raise self._error("the query failed", exc) from None
+            # A day's cells are few (the warehouse aggregated them), so a plain client-side cursor:
+            # a server-side one makes PostgreSQL plan for the first rows and run the GROUP BY slower.
+            result = connection.execute(text(self.options.query), params)
+            columns = [str(name) for name in result.keys()]  # noqa: SIM118 - a Result, not a dict
+            self._check_columns(columns)
+            row_number = 0
+            for rows in result.partitions(self.options.chunk_rows):
+                frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=False)
+                yield to_cells_chunk(frame, row_number, label, first_day, last_day)
+                row_number += len(frame)
         except SQLAlchemyError as exc:
+            self._drop_connection()  # a retry starts on a fresh connection
             raise self._error("the query failed", exc) from None
+        else:
+            connection.rollback()  # end the read's transaction; the connection serves the next day
+
+    def _connection(self) -> Connection:
+        """One connection serves every day of a pull (the driver may prepare the query once)."""
+        if self._open is None or self._open.closed or self._open.invalidated:
+            try:
+                self._open = self.engine.connect()
+            except DBAPIError as exc:
+                raise self._error("cannot connect", exc) from None
+        return self._open
+
+    def _drop_connection(self) -> None:
+        if self._open is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                self._open.close()
+            self._open = None
 
     def _local_days(self, start: datetime, end: datetime) -> tuple[date, date]:
         """Local days a [start, end) UTC range touches: a cell outside them means the query

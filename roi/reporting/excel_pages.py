@@ -13,7 +13,6 @@ from .excel_sheets import (
     METRIC_TITLES,
     TOTAL_LABEL,
     Anchors,
-    fit_widths,
     heading,
     metric_style,
     number,
@@ -30,6 +29,7 @@ from .workbook_layout import (
     as_utc_naive,
     cohort_label,
     column_letter,
+    fit_widths,
     ref,
     utc_text,
 )

@@ -24,7 +24,7 @@ from ..config import FixedCost
 from ..domain import CELL_METRICS, MONEY_METRICS, PERCENT_METRICS, REPORT_METRICS, display_dimension
 from ..valuation import ASSUMPTIONS, share_column
 from .frame import INTEGER_METRICS, ReportFrame
-from .workbook_layout import Cell, Formula, Sheet, column_letter, ref
+from .workbook_layout import Cell, Formula, Sheet, column_letter, fit_widths, ref
 
 ASSUMPTIONS_SHEET = "Assumptions"
 DETAIL_SHEET = "Detail"
@@ -383,31 +383,3 @@ def build_cohorts(frame: ReportFrame, anchors: Anchors) -> Sheet:
     sheet.autofilter = f"A{HEADER_ROW}:{column_letter(len(names))}{max(anchors.cohort_last, HEADER_ROW + 1)}"
     sheet.widths = fit_widths(sheet, HEADER_ROW)
     return sheet
-
-
-# Widths by style for numbers (characters): enough for 999,999,999.99 and a currency code.
-_NUMBER_WIDTHS = {"count": 12, "decimal": 14, "currency": 17, "currency-unit": 17, "net": 17, "percent": 10,
-                  "share": 11, "date": 12, "datetime": 17, "input": 17}
-
-
-def fit_widths(sheet: Sheet, header_row: int, minimum: float = 8, maximum: float = 60) -> dict[int, float]:
-    """Column widths that fit the text under the header and the formatted numbers."""
-    widths: dict[int, float] = {}
-    for number_, row in enumerate(sheet.rows, start=1):
-        if number_ < header_row:
-            continue
-        for position, cell in enumerate(row, start=1):
-            if cell is None:
-                continue
-            if number_ == header_row:
-                # headers wrap: half their length is enough, but never split a word
-                longest = max((len(word) for word in str(cell.value or "").split()), default=0)
-                width = max(len(str(cell.value or "")) / 2, longest) + 2
-            elif isinstance(cell.value, str) and not isinstance(cell.value, Formula):
-                width = len(cell.value) + 2
-            else:
-                kind = (cell.style or "roi-decimal").removeprefix("roi-total-").removeprefix("roi-")
-                width = _NUMBER_WIDTHS.get(kind, 14)
-            if width > widths.get(position, 0):
-                widths[position] = width
-    return {position: min(max(width, minimum), maximum) for position, width in widths.items()}

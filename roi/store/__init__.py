@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
 from datetime import UTC, date, datetime
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -168,7 +168,8 @@ class Store:
             .group_by(CellRecord.day, *dims)
         )
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
+            # plain tuples: pandas probes each Row object's attributes, which costs more than the query
+            rows = [tuple(row) for row in connection.execute(query)]
         frame = pd.DataFrame(rows, columns=["day", *DIMENSIONS, *CELL_METRICS])
         for name in CELL_METRICS:
             frame[name] = pd.to_numeric(frame[name]).astype("float64")
@@ -227,6 +228,15 @@ class Store:
             query = query.where(BatchRecord.source == source)
         with self.engine.connect() as connection:
             return [BatchRecord.model_validate(row._mapping) for row in connection.execute(query)]
+
+    def job_run_summary(self) -> list[tuple[str, str, int, datetime | None]]:
+        """Per job and status: how many runs there were and when the latest finished (for /metrics)."""
+        runs = state.JobRunRecord
+        query = select(runs.job_id, runs.status, func.count(runs.id), func.max(runs.finished_at)).group_by(
+            runs.job_id, runs.status
+        )
+        with self.engine.connect() as connection:
+            return [(job, status, int(count), last) for job, status, count, last in connection.execute(query)]
 
     def quarantine(self, source: str | None = None, after_id: int = 0, limit: int = 100) -> list[QuarantineRecord]:
         query = select(QuarantineRecord).where(QuarantineRecord.id > after_id).order_by(QuarantineRecord.id)

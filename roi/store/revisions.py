@@ -7,9 +7,11 @@ data that arrives after the close can be measured instead of folded in.
 
 from __future__ import annotations
 
+import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from sqlmodel import Field, SQLModel
 
 from ..domain import CELL_METRICS, DIMENSIONS, OUTCOMES
 from ..errors import RoiError
+from .tables import BatchRecord
 
 CONTENT_COLUMNS = {"xlsx": "workbook", "json": "report_json", "csv": "report_csv"}
 
@@ -43,6 +46,18 @@ class PeriodRevisionRecord(SQLModel, table=True):
     snapshot: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class RevisionBatchesRecord(SQLModel, table=True):
+    """The signature of the batches behind a revision's month at its close (see batch_signatures).
+
+    A table of its own, so stores made before it existed gain it from create_all, no migration."""
+
+    __tablename__ = "roi_period_revision_batches"
+
+    period: str = Field(primary_key=True)
+    revision: int = Field(primary_key=True)
+    signature: str
+
+
 class RevisionConflict(RoiError):
     """Another close stored the same revision of the month first."""
 
@@ -57,6 +72,7 @@ class Revision:
     config_hash: str
     data_fingerprint: str
     group_by: tuple[str, ...]
+    batches: str  # "" when unknown: then the month's cells are compared with the snapshot
 
 
 _META = (
@@ -66,7 +82,16 @@ _META = (
     PeriodRevisionRecord.config_hash,
     PeriodRevisionRecord.data_fingerprint,
     PeriodRevisionRecord.group_by,
+    RevisionBatchesRecord.signature,
 )
+
+
+def _with_batches(query):
+    return query.outerjoin(
+        RevisionBatchesRecord,
+        (RevisionBatchesRecord.period == PeriodRevisionRecord.period)
+        & (RevisionBatchesRecord.revision == PeriodRevisionRecord.revision),
+    )
 
 
 def _utc(moment: datetime) -> datetime:
@@ -75,9 +100,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _revision(row) -> Revision:
-    period, number, closed_at, config_hash, fingerprint, group_by = row
+    period, number, closed_at, config_hash, fingerprint, group_by, batches = row
     return Revision(period, int(number), _utc(closed_at), config_hash, fingerprint,
-                    tuple(name for name in group_by.split(",") if name))
+                    tuple(name for name in group_by.split(",") if name), batches or "")
 
 
 def add_revision(
@@ -89,6 +114,7 @@ def add_revision(
     config_hash: str,
     data_fingerprint: str,
     group_by: tuple[str, ...],
+    batches: str,
     contents: dict[str, bytes],
     snapshot: bytes,
 ) -> Revision:
@@ -106,9 +132,12 @@ def add_revision(
     try:
         with engine.begin() as connection:
             connection.execute(insert(PeriodRevisionRecord).values(**values))
+            connection.execute(
+                insert(RevisionBatchesRecord).values(period=period, revision=revision, signature=batches)
+            )
     except IntegrityError:
         raise RevisionConflict(f"period {period}: revision {revision} was stored by another close meanwhile") from None
-    return Revision(period, revision, _utc(closed_at), config_hash, data_fingerprint, tuple(group_by))
+    return Revision(period, revision, _utc(closed_at), config_hash, data_fingerprint, tuple(group_by), batches)
 
 
 def latest_revisions(engine: Engine) -> dict[str, Revision]:
@@ -118,7 +147,7 @@ def latest_revisions(engine: Engine) -> dict[str, Revision]:
         .group_by(PeriodRevisionRecord.period)
         .subquery()
     )
-    query = select(*_META).join(
+    query = _with_batches(select(*_META).select_from(PeriodRevisionRecord)).join(
         newest,
         (PeriodRevisionRecord.period == newest.c.period) & (PeriodRevisionRecord.revision == newest.c.revision),
     )
@@ -128,7 +157,7 @@ def latest_revisions(engine: Engine) -> dict[str, Revision]:
 
 def latest_revision(engine: Engine, period: str) -> Revision | None:
     query = (
-        select(*_META)
+        _with_batches(select(*_META).select_from(PeriodRevisionRecord))
         .where(PeriodRevisionRecord.period == period)
         .order_by(PeriodRevisionRecord.revision.desc())
         .limit(1)
@@ -156,6 +185,38 @@ def revision_snapshot(engine: Engine, period: str, revision: int) -> bytes:
 
 
 # ------------------------------------------------------------------ data that arrived after a close
+
+
+def batch_signatures(engine: Engine, periods: Iterable[tuple[str, date, date]]) -> dict[str, str]:
+    """Per month (label, start, end): a hash of the batches whose days overlap it.
+
+    Storing or replacing a batch gives it a new id or finish time and removing one drops it, so
+    an unchanged signature proves the month's cells are unchanged: no need to read them.
+    """
+    periods = list(periods)
+    if not periods:
+        return {}
+    query = (
+        select(BatchRecord.id, BatchRecord.finished_at, BatchRecord.first_day, BatchRecord.last_day)
+        .where(BatchRecord.first_day < max(end for _label, _start, end in periods),
+               BatchRecord.last_day >= min(start for _label, start, _end in periods))
+        .order_by(BatchRecord.id)
+    )
+    with engine.connect() as connection:
+        batches = connection.execute(query).all()
+    found = {}
+    for label, start, end in periods:
+        digest = hashlib.sha256()
+        for batch_id, finished_at, first_day, last_day in batches:
+            if _as_date(first_day) < end and _as_date(last_day) >= start:
+                digest.update(f"{batch_id}:{finished_at};".encode())
+        found[label] = digest.hexdigest()[:32]
+    return found
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
 
 _KEYS = ["day", *DIMENSIONS]
 

@@ -256,6 +256,20 @@ def last_runs(engine: Engine) -> dict[str, JobRunRecord]:
     return found
 
 
+def next_run_times(engine: Engine, table: str) -> dict[str, datetime | None]:
+    """Each stored job's next run, read from APScheduler's table without unpickling a job."""
+    from sqlalchemy import inspect, text
+
+    if not inspect(engine).has_table(table):
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT id, next_run_time FROM {table}")).all()  # noqa: S608 - our constant
+    return {
+        job_id: None if moment is None else datetime.fromtimestamp(float(moment), UTC)
+        for job_id, moment in rows
+    }
+
+
 # ------------------------------------------------------------------ job locks
 
 

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from roi.api import create_app
+from roi.store import make_engine
 
 from .conftest import ADMIN, ADMIN_HEADERS, READER, READER_HEADERS
 
@@ -52,17 +53,17 @@ def test_healthz_is_open_and_checks_the_database(client):
     assert response.get_json() == {"status": "ok", "database": "ok"}
 
 
-def test_healthz_is_503_when_the_database_does_not_answer(api_project, tmp_path):
-    settings = api_project.settings()
-    app = create_app(settings)
-    store = app.extensions["roi"].store
+def test_a_database_that_does_not_answer_is_503(api_project, tmp_path):
+    app = create_app(api_project.settings(), version_ttl=0)
     # point the app's engine at a database file that cannot be opened
-    from roi.store import make_engine
-
-    store.engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json()["status"] == "unavailable"
+    app.extensions["roi"].store.engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    client = app.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["status"] == "unavailable"
+    report = client.get("/api/v1/roi?period=2026-01", headers=READER_HEADERS)
+    assert report.status_code == 503 and report.mimetype == "application/problem+json"
+    assert report.headers["Retry-After"] == "5"
 
 
 def test_reader_cannot_read_quarantine_but_admin_can(client):
@@ -123,3 +124,22 @@ def test_the_fast_path_checks_tokens_too(client):
     assert client.get(url, headers={"Authorization": "Bearer wrong-token-wrong-token"}).status_code == 401
     again = client.get(url, headers=READER_HEADERS)
     assert again.status_code == 200 and again.data == first.data
+
+
+def test_metrics_count_requests_and_job_runs(app, client):
+    from datetime import UTC, datetime
+
+    from roi.store import state
+
+    engine = app.extensions["roi"].store.engine
+    run = state.claim_firing(engine, "source:bot", datetime(2026, 2, 1, 6, 0, tzinfo=UTC), "cli")
+    state.finish_run(engine, run, "succeeded", batches=1, rows=14)
+    state.claim_firing(engine, "report:monthly", datetime(2026, 2, 2, 6, 0, tzinfo=UTC), "schedule",
+                       status="failed", error="disk full")
+    client.get("/api/v1/roi?period=2026-01", headers=READER_HEADERS)
+    text = client.get("/metrics", headers=READER_HEADERS).get_data(as_text=True)
+    assert 'roi_job_runs_total{job="source:bot",status="succeeded"} 1.0' in text
+    assert 'roi_job_runs_total{job="report:monthly",status="failed"} 1.0' in text
+    assert 'roi_job_last_finished_timestamp_seconds{job="source:bot",status="succeeded"}' in text
+    assert 'roi_http_requests_total{endpoint="/api/v1/roi",method="GET",status="200"}' in text
+    assert "roi_http_request_duration_seconds_bucket" in text

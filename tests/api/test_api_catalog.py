@@ -69,3 +69,22 @@ def test_quarantine_by_source(client):
     assert bad.status_code == 400 and bad.get_json()["parameter"] == "cursor"
     big = client.get("/api/v1/quarantine?limit=5000", headers=ADMIN_HEADERS)
     assert big.status_code == 400 and big.get_json()["parameter"] == "limit"
+
+
+def test_sources_show_a_failing_pull_until_one_succeeds(client, app):
+    from datetime import UTC, datetime
+
+    from roi.store import state
+
+    (source,) = client.get("/api/v1/sources", headers=READER_HEADERS).get_json()["sources"]
+    assert source["status"] == "ok" and source["consecutive_failures"] == 0 and source["last_error"] is None
+    engine = app.extensions["roi"].store.engine
+    state.record_pull_failure(engine, "bot", "upstream answered 503", datetime(2026, 3, 1, tzinfo=UTC))
+    state.record_pull_failure(engine, "bot", "upstream answered 503", datetime(2026, 3, 1, 0, 15, tzinfo=UTC))
+    (source,) = client.get("/api/v1/sources", headers=READER_HEADERS).get_json()["sources"]
+    assert source["status"] == "failing" and source["consecutive_failures"] == 2
+    assert source["last_error"] == "upstream answered 503"
+    assert source["last_failure_at"] == "2026-03-01T00:15:00+00:00"
+    state.record_pull_success(engine, "bot", None, datetime(2026, 3, 1, 0, 30, tzinfo=UTC))
+    (source,) = client.get("/api/v1/sources", headers=READER_HEADERS).get_json()["sources"]
+    assert source["status"] == "ok" and source["consecutive_failures"] == 0

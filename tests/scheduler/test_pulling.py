@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from roi import services
 from roi.config import SourceConfig
 from roi.errors import RoiError
 from roi.pulling import plan_window, pull_source, split_window
