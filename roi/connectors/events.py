@@ -236,7 +236,7 @@ def _json_text(value: object) -> str | None:
 
 def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
     try:
-        handle = open(path, encoding="utf-8-sig")
+        handle = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
     with handle:
