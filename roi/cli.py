@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -59,6 +61,9 @@ def handle_errors(command):
         except RoiError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # `roi report | head`: the reader has gone, nothing to say to it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except OSError as exc:  # an output path or folder that cannot be written: a reason, not a traceback
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)
@@ -105,7 +110,7 @@ def config_check(obj: Context) -> None:
         schedule = f", schedule {source.schedule}" if source.schedule else ""
         # validated options: secrets are SecretStr there and print as '**********'
         validated = registry.validate_options(source, settings.base_dir).model_dump(exclude_defaults=True)
-        options = ", ".join(f"{key}={value}" for key, value in sorted(validated.items()))
+        options = ", ".join(f"{key}={_without_password(value)}" for key, value in sorted(validated.items()))
         click.echo(f"  {source.name}: {source.type}{schedule}{' reprice' if source.reprice else ''}{state} [{options}]")
     click.echo(f"value models ({len(settings.value_models)}):")
     for model in settings.value_models.values():
@@ -127,6 +132,14 @@ def config_check(obj: Context) -> None:
     click.echo(f"pricing overrides: {len(settings.pricing.overrides)}; api tokens: {len(settings.api.tokens)}")
 
 
+_URL_PASSWORD = re.compile(r"(://[^/?#@:\s]*:)[^@\s]*@")
+
+
+def _without_password(value: object) -> str:
+    """An option as shown: a password inside a URL (a sql source's url, a base_url) is a secret too."""
+    return _URL_PASSWORD.sub(r"\1***@", str(value))
+
+
 @main.command()
 @click.option("--source", "source_name", default=None, help="Only this source.")
 @click.option("--force", is_flag=True, help="Re-read batches even when unchanged since the last ingest.")
@@ -143,6 +156,10 @@ def ingest(obj: Context, source_name: str | None, force: bool, since, until) -> 
     settings = obj.settings
     if since and until and until < since:
         raise UsageError(f"--until: {until:%Y-%m-%d} is before --since {since:%Y-%m-%d}", "until")
+    for option, day in (("--since", since), ("--until", until)):
+        if day is not None and not 1900 <= day.year <= 2999:  # as periods: the calendar must hold the window
+            raise UsageError(f"{option}: {day.date().isoformat()} is out of range; give a day in the years 1900 to 2999",
+                             option.lstrip("-"))
     store = obj.store
     terminal = sys.stderr.isatty()
     progress = None
@@ -198,10 +215,6 @@ def _print_windows(results) -> None:
             mark = result.watermark.isoformat(timespec="seconds") if result.watermark else "none"
             click.echo(f"{result.run.source}: days {result.window.start:%Y-%m-%d} to {last:%Y-%m-%d} (UTC); "
                        f"watermark {mark}")
-
-
-def _period_option(value: str | None) -> Period | None:
-    return Period.parse(value) if value else None
 
 
 @main.command()

@@ -474,6 +474,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     if problems:
         raise ConfigError(problems)
     base_dir = config_path.resolve().parent
+    # validated, not defaulted: the default models_dir and database path follow the config's folder too
+    data.setdefault("service", {})
     try:
         settings = Settings.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:

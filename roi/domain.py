@@ -86,7 +86,8 @@ class Reject:
     raw: str
 
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Years 1900-2999 only (as the API): a month must have a next month the calendar can hold.
+_PERIOD = re.compile(r"^((?:19|2[0-9])[0-9]{2})-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -100,7 +101,7 @@ class Period:
     def parse(cls, text: str, parameter: str = "period") -> Period:
         match = _PERIOD.match(text or "")
         if not match:
-            raise UsageError(f"{parameter}: {text!r} is not a month; expected YYYY-MM, e.g. 2026-03", parameter)
+            raise UsageError(f"{parameter}: {text!r} is not a month; expected YYYY-MM (years 1900 to 2999), e.g. 2026-03", parameter)
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod

@@ -6,6 +6,9 @@ bytes per distinct event id (for deduplication within a batch).
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,51 +16,30 @@ import pyarrow.compute as pc
 
 from .connectors.base import Chunk
 from .domain import CELL_METRICS, DIMENSIONS
+from .hashing import hash_strings
 from .pricing import Pricer
 from .store import BatchResult
 
-_WEIGHTS = np.random.default_rng(0x5EED).integers(0, 2**63, size=4096, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def hash_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """64-bit hashes of strings, vectorised over the bytes of the Arrow buffer.
-
-    A random-weight linear hash (sum of byte x weight[position]) mixed with the
-    length: distinct ids collide with probability about 2**-57, and it costs a
-    few numpy passes instead of a Python object per id.
-    """
-    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    array = pc.cast(array, pa.large_string())
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-    first, last = int(offsets[0]), int(offsets[-1])
-    lengths = np.diff(offsets)
-    if len(lengths) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[first:last].astype(np.uint64) + np.uint64(1)
-    starts = offsets[:-1] - first
-    marker = np.zeros(len(data), dtype=np.int64)
-    marker[starts[lengths > 0]] = starts[lengths > 0]
-    position = np.arange(len(data), dtype=np.int64) - np.maximum.accumulate(marker)
-    weights = _WEIGHTS[position % len(_WEIGHTS)]
-    if len(position) and position.max() >= len(_WEIGHTS):
-        # very long ids: later 4 KiB blocks get their own odd multiplier, so weights stay distinct
-        weights = weights * (np.uint64(2) * (position // len(_WEIGHTS)).astype(np.uint64) + np.uint64(1))
-    sums = np.add.reduceat(data * weights, np.minimum(starts, max(len(data) - 1, 0))) if len(data) else \
-        np.zeros(len(lengths), dtype=np.uint64)
-    sums = np.where(lengths > 0, sums, np.uint64(0))
-    return sums ^ (lengths.astype(np.uint64) * _LENGTH_MIX)
-
 
 class _SeenIds:
-    """Hashes of event ids seen so far, as sorted arrays merged like a binary counter."""
+    """Hashes of event ids seen so far.
+
+    A one-bit-per-slot filter (16 MiB, fixed) answers "surely new" for almost
+    every id; only the few it cannot clear are looked up exactly in sorted
+    arrays, merged like a binary counter as they grow (8 bytes per id).
+    """
+
+    _FILTER_BITS = 27
 
     def __init__(self) -> None:
         self._levels: list[np.ndarray] = []
+        self._filter = np.zeros(1 << (self._FILTER_BITS - 3), dtype=np.uint8)
 
-    def __contains_many(self, hashes: np.ndarray) -> np.ndarray:
+    def _slots(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        slot = hashes >> np.uint64(64 - self._FILTER_BITS)
+        return (slot >> np.uint64(3)).astype(np.int64), np.left_shift(np.uint8(1), (slot & np.uint64(7)).astype(np.uint8))
+
+    def _contains(self, hashes: np.ndarray) -> np.ndarray:
         found = np.zeros(len(hashes), dtype=bool)
         for level in self._levels:
             at = np.searchsorted(level, hashes)
@@ -67,12 +49,17 @@ class _SeenIds:
 
     def admit(self, hashes: np.ndarray) -> np.ndarray:
         """Mask of hashes not seen before (first occurrence wins), then remember them."""
-        unique, first = np.unique(hashes, return_index=True)
+        _, first = np.unique(hashes, return_index=True)
         fresh = np.zeros(len(hashes), dtype=bool)
         fresh[first] = True
         if self._levels:
-            fresh &= ~self.__contains_many(hashes)
+            byte, bit = self._slots(hashes)
+            maybe = np.flatnonzero(fresh & ((self._filter[byte] & bit) != 0))
+            if len(maybe):
+                fresh[maybe[self._contains(hashes[maybe])]] = False
         new = hashes[fresh]
+        byte, bit = self._slots(new)
+        np.bitwise_or.at(self._filter, byte, bit)
         new.sort()
         while self._levels and len(self._levels[-1]) <= len(new):
             new = np.sort(np.concatenate([self._levels.pop(), new]))
@@ -80,6 +67,7 @@ class _SeenIds:
         return fresh
 
 
+_COMPACT_ROWS = 200_000
 _COUNTS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens",
            "resolved", "escalated", "abandoned", "reopened")
 
@@ -108,6 +96,15 @@ def _numpy(table: pa.Table, name: str, dtype) -> np.ndarray:
     return table.column(name).to_numpy().astype(dtype, copy=False)
 
 
+def _use_jemalloc() -> None:
+    """Arrow's jemalloc pool returns memory sooner than its default here: about 15% lower peaks."""
+    try:
+        if pa.default_memory_pool().backend_name != "jemalloc":
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pass  # a pyarrow built without jemalloc keeps its default
+
+
 class CellBuilder:
     """Accumulates one batch's chunks into cells (Arrow compute in the hot path)."""
 
@@ -115,27 +112,52 @@ class CellBuilder:
         self, *, dimensions: tuple[str, ...], timezone: str, pricer: Pricer, reprice: bool = False,
         usd_rate: float = 1.0,
     ):
+        _use_jemalloc()
         self.usd_rate = usd_rate  # token costs arrive in USD; cells hold the service currency
         self.dimensions = dimensions
         self.timezone = timezone
         self.pricer = pricer
         self.reprice = reprice
-        self.result = BatchResult()
+        self._result = BatchResult()
         self._seen = _SeenIds()
+        # summing runs in one worker thread while the caller deduplicates the next chunk
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
         self._parts: list[pa.Table] = []
+        self._part_rows = 0
+        self._compacted_rows = 0
+
+    @property
+    def result(self) -> BatchResult:
+        self._drain(0)
+        return self._result
 
     def add(self, chunk: Chunk) -> None:
-        self.result.rows_read += chunk.rows_read
-        self.result.quarantined += len(chunk.rejects)
+        self._result.rows_read += chunk.rows_read
+        self._result.quarantined += len(chunk.rejects)
         table = as_arrow(chunk.frame)
         if table.num_rows and "event_id" in table.column_names:
-            keep = self._seen.admit(hash_strings(table.column("event_id")))
-            self.result.duplicates += int((~keep).sum())
+            hashes = chunk.id_hashes if chunk.id_hashes is not None else hash_strings(table.column("event_id"))
+            keep = self._seen.admit(hashes)
+            self._result.duplicates += int((~keep).sum())
             if not keep.all():
                 table = table.filter(pa.array(keep))
-        self.result.rows_stored += table.num_rows
+        self._result.rows_stored += table.num_rows
         if table.num_rows:
-            self._parts.append(self._cells(table))
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roi-cells")
+            self._pending.append(self._worker.submit(self._cells, table))
+            self._drain(2)
+
+    def _drain(self, keep: int) -> None:
+        """Collect finished sums until at most `keep` are in flight."""
+        while len(self._pending) > keep:
+            part = self._pending.popleft().result()
+            self._parts.append(part)
+            self._part_rows += part.num_rows
+            # merge partial sums once they outgrow the merged cells: memory follows the cells, not the file
+            if self._part_rows > max(_COMPACT_ROWS, 2 * self._compacted_rows):
+                self._compact()
 
     def _cells(self, table: pa.Table) -> pa.Table:
         count = table.num_rows
@@ -158,7 +180,7 @@ class CellBuilder:
             cost = cost * self.usd_rate
         if aggregated:
             unpriced_requests = _numpy(table, "unpriced_requests", np.int64)
-        self.result.unpriced += int(unpriced_requests.sum())
+        self._result.unpriced += int(unpriced_requests.sum())
 
         columns: dict[str, pa.Array] = {"day": self._days(table)}
         blank = pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, dtype=np.int32)), pa.array([""]))
@@ -179,12 +201,31 @@ class CellBuilder:
             ts = pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", self.timezone)))
         return pc.cast(ts, pa.date32())
 
-    def cells(self) -> pd.DataFrame:
+    def _compact(self) -> None:
+        if len(self._parts) > 1:
+            # dictionaries unified, not decoded: the dimensions stay small integer codes
+            parts = [_dictionary_dims(part) for part in self._parts]
+            combined = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+            self._parts = [_sum_cells(combined)]
+            pa.default_memory_pool().release_unused()
+        self._part_rows = self._compacted_rows = self._parts[0].num_rows
+
+    def cell_table(self) -> pa.Table | None:
+        """The batch's cells as an Arrow table (None when it has none); ends the worker thread."""
+        self._drain(0)
+        if self._worker is not None:
+            self._worker.shutdown()
+            self._worker = None
         if not self._parts:
+            return None
+        self._compact()
+        return self._parts[0]
+
+    def cells(self) -> pd.DataFrame:
+        table = self.cell_table()
+        if table is None:
             return empty_cells()
-        parts = [_plain(part) for part in self._parts]
-        cells = _sum_cells(pa.concat_tables(parts)) if len(parts) > 1 else parts[0]
-        frame = cells.to_pandas(date_as_object=True)
+        frame = table.to_pandas(date_as_object=True)
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object)
         return frame
@@ -198,11 +239,15 @@ def _as_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column.dictionary_encode()
 
 
-def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns as plain strings, so parts with different dictionaries concatenate."""
-    for index, field in enumerate(table.schema):
-        if pa.types.is_dictionary(field.type):
-            table = table.set_column(index, field.name, pc.cast(table.column(index), pa.string()))
+def _dictionary_dims(table: pa.Table) -> pa.Table:
+    """Dimensions as dictionary<int32, string>, so parts concatenate and unify."""
+    for name in DIMENSIONS:
+        index = table.schema.get_field_index(name)
+        column = table.column(index)
+        if not pa.types.is_dictionary(column.type):
+            table = table.set_column(index, name, column.combine_chunks().dictionary_encode())
+        elif column.type.index_type != pa.int32():
+            table = table.set_column(index, name, pc.cast(column, pa.dictionary(pa.int32(), pa.string())))
     return table
 
 

@@ -86,6 +86,11 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
     return builder, rejects
 
 
+def _cells_of(builder: CellBuilder):
+    table = builder.cell_table()
+    return table if table is not None else builder.cells()
+
+
 def ingest_source(
     settings: Settings,
     store: Store,
@@ -129,7 +134,7 @@ def ingest_source(
             if on_batch:
                 on_batch(batch.key)
             item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
-                        started_at=started, cells=builder.cells(), rejects=rejects, result=builder.result)
+                        started_at=started, cells=_cells_of(builder), rejects=rejects, result=builder.result)
             if day_batch:
                 staged.append(item)
             else:

@@ -50,7 +50,8 @@ def download(path: ReportPath, header: ConditionalHeaders) -> Response:
     if period not in known:
         raise NotFound(f"period: {period} has no data and no closed revision")
     export = closing.export_report(state.settings, state.store, period, path.fmt)
-    response = Response(status=200, mimetype=export.media_type)
+    # content_type, not mimetype: the CSV type already names its charset, which Flask would add again
+    response = Response(status=200, content_type=export.media_type)
     response.set_etag(export.etag)
     if request.if_none_match.contains(export.etag):
         response.status_code = 304

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
@@ -58,6 +59,8 @@ class Chunk:
     frame: pd.DataFrame
     rejects: list[Reject] = field(default_factory=list)
     rows_read: int = 0
+    # hashes of the frame's event ids (roi.hashing.hash_strings), when the reader computed them already
+    id_hashes: np.ndarray | None = None
 
 
 @dataclass(slots=True)

@@ -26,17 +26,18 @@ from pydantic import Field
 from ..config import RelPath
 from ..domain import DIMENSIONS
 from ..errors import ConnectorError
+from ..hashing import hash_strings
 from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
 from .columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
 
-_BLOCK_BYTES = 4 << 20
+_BLOCK_BYTES = 1 << 20
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 class EventsOptions(ConnectorOptions):
     path: RelPath = Field(description="A file or a glob of files, relative to the config's folder.")
     format: Literal["auto", "csv", "jsonl"] = "auto"
-    chunk_rows: int = Field(default=100_000, ge=1_000)
+    chunk_rows: int = Field(default=50_000, ge=1_000)
 
 
 def file_fingerprint(path: str) -> str:
@@ -94,8 +95,8 @@ def _newlines_per_row(columns, count: int) -> np.ndarray:
 def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
     """Iterate `items` in a background thread, `depth` items ahead.
 
-    Arrow parses without the GIL, so the next block is parsed while the
-    current one is validated and summed.
+    Arrow and numpy release the GIL for their heavy work, so the producer's
+    parsing and validation overlap with the consumer's work on two cores.
     """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -208,12 +209,14 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             raw = RawTable({k: v.filter(keep) for k, v in columns.items()},
                            lines[keep.to_numpy(zero_copy_only=False)], path)
         chunk = to_chunk(raw, rows_read=len(raw.lines) + len(rejects))
+        # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
+        chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
         chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
         pending, pending_rows = [], 0
         return chunk
 
     try:
-        for record_batch in read_ahead(reader):
+        for record_batch in read_ahead(reader):  # Arrow parses the next block meanwhile
             pending.append(record_batch)
             pending_rows += record_batch.num_rows
             if pending_rows >= chunk_rows:
@@ -306,6 +309,7 @@ class EventsConnector(Connector):
             )
 
     def read_file(self, path: str) -> Iterator[Chunk]:
+        # parse and validate the next chunk in a thread while this one is deduplicated and summed
         if _file_format(path, self.options.format) == "jsonl":
-            return read_jsonl(path, self.options.chunk_rows)
-        return read_csv(path, self.options.chunk_rows)
+            return read_ahead(read_jsonl(path, self.options.chunk_rows))
+        return read_ahead(read_csv(path, self.options.chunk_rows))

@@ -123,6 +123,8 @@ class HttpClient:
         for value in self.headers.values():
             if value.startswith(("Basic ", "Bearer ")):
                 self.redact.add(value.split(" ", 1)[1])
+        # a password written into base_url (https://user:pass@host) is a secret like any other
+        self.redact.add(urlsplit(self.base_url).password or "")
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff

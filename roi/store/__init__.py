@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import case, delete, event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -112,12 +113,13 @@ class Store:
         label: str,
         fingerprint: str,
         started_at: datetime,
-        cells: pd.DataFrame,
+        cells: pd.DataFrame | pa.Table,
         rejects: list[Reject],
         result: BatchResult,
     ) -> int:
         """Store a batch in one transaction, replacing what the same key stored before."""
-        days = cells["day"] if len(cells) else pd.Series([], dtype=object)
+        cells = _as_cell_table(cells)
+        first_day, last_day = pc.min_max(cells.column("day")).values() if cells.num_rows else (None, None)
         with self.engine.begin() as connection:
             old = connection.execute(
                 select(BatchRecord.id).where(BatchRecord.source == source, BatchRecord.batch_key == key)
@@ -140,9 +142,9 @@ class Store:
                     duplicates=result.duplicates,
                     quarantined=result.quarantined,
                     unpriced=result.unpriced,
-                    cells=len(cells),
-                    first_day=min(days) if len(days) else None,
-                    last_day=max(days) if len(days) else None,
+                    cells=cells.num_rows,
+                    first_day=first_day.as_py() if first_day is not None else None,
+                    last_day=last_day.as_py() if last_day is not None else None,
                 )
                 .returning(BatchRecord.id)
             ).scalar_one()
@@ -264,25 +266,36 @@ _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
 _FLOATS = frozenset({"token_cost", "human_review_minutes"})
 
 
-def _cell_tuples(cells: pd.DataFrame, batch_id: int, source: str) -> list[tuple]:
-    """Cells as plain Python tuples in _CELL_COLUMNS order, built column-wise (fast); call on slices."""
-    count = len(cells)
-    columns: list[list] = [[batch_id] * count, [source] * count]
-    columns.append([day.isoformat() for day in cells["day"]])
+def _as_cell_table(cells: pd.DataFrame | pa.Table) -> pa.Table:
+    """Cells as an Arrow table with the stored columns (day as date32, dimensions as strings)."""
+    if isinstance(cells, pd.DataFrame):
+        cells = pa.Table.from_pandas(cells[["day", *DIMENSIONS, *CELL_METRICS]], preserve_index=False)
+    columns = {"day": pc.cast(cells.column("day"), pa.date32())}
     for name in DIMENSIONS:
-        columns.append(cells[name].astype(str).tolist())
+        columns[name] = pc.cast(cells.column(name), pa.string())
     for name in CELL_METRICS:
-        values = cells[name].to_numpy(dtype=np.float64 if name in _FLOATS else np.int64)
-        columns.append(values.tolist())
+        columns[name] = pc.cast(cells.column(name), pa.float64() if name in _FLOATS else pa.int64())
+    return pa.table(columns)
+
+
+def _cell_tuples(cells: pa.Table, batch_id: int, source: str) -> list[tuple]:
+    """Cells as plain Python tuples in _CELL_COLUMNS order, built column-wise (fast); call on slices."""
+    count = cells.num_rows
+    columns: list[list] = [[batch_id] * count, [source] * count]
+    columns.append(pc.cast(cells.column("day"), pa.string()).to_pylist())
+    for name in DIMENSIONS:
+        columns.append(cells.column(name).to_pylist())
+    for name in CELL_METRICS:
+        columns.append(cells.column(name).to_numpy().tolist())
     return list(zip(*columns, strict=True))
 
 
-def _insert_cells(connection, cells: pd.DataFrame, batch_id: int, source: str) -> None:
-    if not len(cells):
+def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> None:
+    if not cells.num_rows:
         return
     names = ", ".join(_CELL_COLUMNS)
     # slices keep the Python objects of only 20,000 cells alive at a time
-    slices = (cells.iloc[start : start + 20_000] for start in range(0, len(cells), 20_000))
+    slices = (cells.slice(start, 20_000) for start in range(0, cells.num_rows, 20_000))
     if connection.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than INSERT for many rows
         cursor = connection.connection.cursor()
