@@ -109,6 +109,12 @@ def test_report_to_a_file(loaded, runner, tmp_path):
     assert json.loads(json_target.read_text())["period"] == "2026-01"
 
 
+def test_a_backfill_day_the_calendar_cannot_hold_is_a_usage_error(loaded, runner):
+    result = run(loaded, runner, "ingest", "--since", "0001-01-01")
+    assert result.exit_code == 2
+    assert result.stderr == "error: --since: 0001-01-01 is out of range; give a day in the years 1900 to 2999\n"
+
+
 def test_an_output_that_cannot_be_written_exits_1_with_a_reason(loaded, runner, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -136,12 +142,17 @@ def test_a_month_without_data_reports_fixed_costs_unallocated(project, runner):
     assert document["totals"]["net_value"] == -99.5
     assert document["unallocated_fixed_costs"] == [{"name": "db", "amount": 99.5}]
 
+NOT_A_MONTH = "is not a month; expected YYYY-MM (years 1900 to 2999), e.g. 2026-03"
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--period", "2026-13"], "error: period: '2026-13' is not a month; expected YYYY-MM, e.g. 2026-03"),
-        (["--period", "2026-1"], "error: period: '2026-1' is not a month; expected YYYY-MM, e.g. 2026-03"),
+        (["--period", "2026-13"], f"error: period: '2026-13' {NOT_A_MONTH}"),
+        (["--period", "2026-1"], f"error: period: '2026-1' {NOT_A_MONTH}"),
+        # years the calendar cannot hold (or whose next month it cannot): a usage error, not a traceback
+        (["--period", "0000-01"], f"error: period: '0000-01' {NOT_A_MONTH}"),
+        (["--period", "9999-12"], f"error: period: '9999-12' {NOT_A_MONTH}"),
         (["--period", "2026-01", "--group-by", "region"],
          "error: --group-by: 'region' is not a stored dimension; allowed: tenant, channel, topic, language, "
          "plan_tier, provider, model"),
@@ -220,3 +231,17 @@ def test_config_check_never_prints_secrets(project, runner, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "traces: langfuse" in result.stdout
     assert "sk-lf-do-not-print-0123" not in result.output
+
+
+def test_config_check_never_prints_a_password_inside_a_url(project, runner):
+    project.write_config(extra="""
+        [[sources]]
+        name = "warehouse"
+        type = "sql"
+        url = "postgresql+psycopg://bob:Do-Not-Print-42@db.example:5432/events"
+        query = "SELECT day FROM cells WHERE ts >= :start AND ts < :end"
+        """)
+    result = run(project, runner, "config", "check")
+    assert result.exit_code == 0, result.output
+    assert "url=postgresql+psycopg://bob:***@db.example:5432/events" in result.stdout
+    assert "Do-Not-Print-42" not in result.output

@@ -231,6 +231,18 @@ def test_relative_paths_resolve_against_the_config_folder(project, tmp_path, mon
     assert Path(connector.options.path) == root / "data" / "*.csv"
 
 
+def test_default_paths_follow_the_config_folder_without_a_service_table(project, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = write(project, SOURCE, CATCH_ALL)  # no [service]: every path is a default
+    settings = load_config(path)
+    root = project.root.resolve()
+    assert settings.service.database_url == f"sqlite:///{root / 'roi.db'}"
+    assert Path(settings.service.models_dir) == root / "models"
+    assert Path(settings.service.reports_dir) == root / "reports"
+
+
 def test_absolute_paths_are_kept(project, tmp_path):
     models = tmp_path / "abs-models"
     models.mkdir()

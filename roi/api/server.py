@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from ..config import Settings
 
@@ -23,6 +24,18 @@ log = logging.getLogger("roi.api")
 
 # No header of the request is logged (so never Authorization), only the request line.
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+class JsonLinesLogger(Logger):
+    """gunicorn's own and access logs as one JSON object a line, like every other log of `roi serve`."""
+
+    def setup(self, cfg) -> None:
+        from ..logs import JsonFormatter
+
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers:
+                handler.setFormatter(JsonFormatter())
 
 
 class RoiServer(BaseApplication):
@@ -101,4 +114,6 @@ def serve(
         "child_exit": child_exit,
         "on_exit": on_exit,
     }
+    if not sys.stderr.isatty():  # as roi.logs: plain lines for people, JSON lines for collectors
+        options["logger_class"] = JsonLinesLogger
     RoiServer(settings, options).run()

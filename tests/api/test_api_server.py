@@ -106,5 +106,9 @@ def test_roi_serve_answers_over_http(server, runner):
     # the access log has the request lines but never a token
     stop()
     logged = log.read_text()
-    assert '"GET /api/v1/roi?period=2026-01 HTTP/1.1" 200' in logged
     assert READER not in logged and ADMIN not in logged
+    # not on a terminal: every line, gunicorn's own and its access log included, is one JSON object
+    records = [json.loads(line) for line in logged.splitlines() if line.strip()]
+    messages = [record["message"] for record in records]
+    assert any('"GET /api/v1/roi?period=2026-01 HTTP/1.1" 200' in message for message in messages)
+    assert any("Listening at" in message for message in messages)

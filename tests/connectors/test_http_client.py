@@ -77,6 +77,18 @@ def test_unreachable_server_is_retried_then_reported():
     assert sleeps == [0.5]
 
 
+def test_a_password_in_base_url_is_never_shown(caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = client_for(f"http://user:PassInUrl-123@127.0.0.1:{port}", [], max_retries=1, backoff=0.0, timeout=2)
+    with caplog.at_level(logging.DEBUG), pytest.raises(TransientError) as caught:
+        client.get_json("/x")
+    assert "cannot reach the server" in str(caught.value) and "user:***@" in str(caught.value)
+    assert "retrying" in roi_log(caplog)
+    assert "PassInUrl-123" not in str(caught.value) and "PassInUrl-123" not in roi_log(caplog)
+
+
 def test_refused_credentials_name_the_source_never_the_secret(upstream, caplog):
     upstream.auth = lambda request: False  # the server echoes the Authorization header back
     client = client_for(upstream.url, [])
