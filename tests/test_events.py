@@ -327,9 +327,36 @@ def test_batch_keys_and_fingerprints(project):
     first = project.write_data("a.csv", HEADER + "\n" + GOOD.format(n=1) + "\n")
     project.write_data("b.csv", HEADER + "\n" + GOOD.format(n=1) + "\n")
     batches = list(connector(project, "data/*.csv").batches(Window()))
-    assert [batch.key for batch in batches] == [f"file:{first}", f"file:{project.root / 'data' / 'b.csv'}"]
+    # keys are relative to the config's folder, so the project can move
+    assert [batch.key for batch in batches] == ["file:data/a.csv", "file:data/b.csv"]
     # same content, same fingerprint; different content, a different one
     assert batches[0].fingerprint == batches[1].fingerprint
     first.write_text(HEADER + "\n" + GOOD.format(n=2) + "\n")
     again = list(connector(project, "data/*.csv").batches(Window()))
     assert again[0].fingerprint != batches[0].fingerprint
+
+
+def test_a_file_outside_the_project_keeps_its_absolute_key(project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "x.csv"
+    outside.write_text(HEADER + "\n" + GOOD.format(n=1) + "\n")
+    (batch,) = connector(project, str(outside)).batches(Window())
+    assert batch.key == f"file:{outside.resolve().as_posix()}"
+
+
+def test_moving_the_project_folder_counts_nothing_twice(project, runner, tmp_path_factory):
+    import shutil
+
+    from roi.cli import main
+
+    project.write_data("a.csv", HEADER + "\n" + GOOD.format(n=1) + "\n")
+    text = project.config_path.read_text()
+    # a database outside the project, as a deployment that mounts the project elsewhere has
+    database = tmp_path_factory.mktemp("db") / "roi.db"
+    project.write_config(body=text.replace(project.database_url, f"sqlite:///{database}"))
+    assert runner.invoke(main, ["--config", str(project.config_path), "ingest"]).exit_code == 0
+    moved = tmp_path_factory.mktemp("moved") / "project"
+    shutil.copytree(project.root, moved)
+    result = runner.invoke(main, ["--config", str(moved / "roi.toml"), "ingest"])
+    assert result.exit_code == 0, result.output
+    report = runner.invoke(main, ["--config", str(moved / "roi.toml"), "report", "--period", "2026-01"])
+    assert '"requests": 1,' in report.output.split('"totals"')[1]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import NotFound, RoiError, UsageError
+from ..errors import NotFound, RoiError, UsageError, ValuationError
 
 log = logging.getLogger("roi.api")
 
@@ -25,6 +25,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
+    422: "Cannot value the data",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -34,6 +35,7 @@ _KINDS = {
     403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
+    422: "unvaluable-data",
     500: "internal-error",
     503: "unavailable",
 }
@@ -79,6 +81,10 @@ COMMON_PROBLEMS: dict[int, dict[str, Any]] = {
     400: problem_docs(400, "A query or path parameter is not allowed; `parameter` names it."),
     401: problem_docs(401, "No bearer token, or not a configured one."),
     403: problem_docs(403, "The token's role is too small for this endpoint."),
+    422: problem_docs(
+        422, "The stored data cannot be valued with the configured value models (e.g. a day before a "
+        "model's first version); `detail` names the model and the day."
+    ),
     503: problem_docs(503, "The database is not answering; try again (see Retry-After)."),
 }
 
@@ -178,6 +184,12 @@ def install_error_handlers(app: Flask) -> None:
         log.error("database error: %s", exc.orig if exc.orig is not None else exc)
         return problem_response(503, "the database is not answering; try again shortly",
                                 headers={"Retry-After": "5"})
+
+    @app.errorhandler(ValuationError)
+    def _valuation(exc: ValuationError) -> Response:
+        # not the client's mistake nor a crash: the config's value models do not cover the data
+        log.warning("cannot value the data: %s", exc)
+        return problem_response(422, str(exc))
 
     @app.errorhandler(RoiError)
     def _roi_error(exc: RoiError) -> Response:

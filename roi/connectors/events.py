@@ -7,8 +7,6 @@ size, not the file size.
 from __future__ import annotations
 
 import csv
-import glob
-import hashlib
 import json
 import os
 import queue
@@ -27,7 +25,7 @@ from ..config import RelPath
 from ..domain import DIMENSIONS
 from ..errors import ConnectorError
 from ..hashing import hash_strings
-from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
+from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
 from .columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
 
 _BLOCK_BYTES = 1 << 20
@@ -38,15 +36,6 @@ class EventsOptions(ConnectorOptions):
     path: RelPath = Field(description="A file or a glob of files, relative to the config's folder.")
     format: Literal["auto", "csv", "jsonl"] = "auto"
     chunk_rows: int = Field(default=50_000, ge=1_000)
-
-
-def file_fingerprint(path: str) -> str:
-    """SHA-256 of the content (hardware-accelerated: about 1.5 GB/s here)."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError as exc:
-        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
 
 
 def _file_format(path: str, configured: str) -> str:
@@ -283,30 +272,11 @@ def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
 
 
 @register("events")
-class EventsConnector(Connector):
+class EventsConnector(FileConnector):
     """Files in the events format (DESIGN section 3), matched by a path or glob."""
 
     Options = EventsOptions
     options: EventsOptions
-
-    def files(self) -> list[str]:
-        pattern = self.options.path
-        found = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
-        return found
-
-    def check(self) -> None:
-        if not self.files():
-            raise ConnectorError(f"source {self.name!r}: no file matches path {self.options.path!r}")
-
-    def batches(self, window: Window) -> Iterator[Batch]:
-        self.check()
-        for path in self.files():
-            yield Batch(
-                key=f"file:{os.path.abspath(path)}",
-                label=path,
-                fingerprint=file_fingerprint(path),
-                read=lambda path=path: self.read_file(path),
-            )
 
     def read_file(self, path: str) -> Iterator[Chunk]:
         # parse and validate the next chunk in a thread while this one is deduplicated and summed

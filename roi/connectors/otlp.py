@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import glob
 import json
 import math
-import os
 import string
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,8 +28,7 @@ from pydantic import Field
 from ..config import RelPath
 from ..domain import OUTCOMES
 from ..errors import ConnectorError
-from .base import Batch, Chunk, Connector, ConnectorOptions, Window, register
-from .events import file_fingerprint
+from .base import Chunk, ConnectorOptions, FileConnector, register
 from .mapping import DimensionMap, Mapping, Rows, amount, whole
 
 INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
@@ -108,7 +105,7 @@ def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 @register("otlp")
-class OtlpConnector(Connector):
+class OtlpConnector(FileConnector):
     """OTLP/JSON trace files with GenAI spans."""
 
     Options = OtlpOptions
@@ -120,19 +117,6 @@ class OtlpConnector(Connector):
             "provider": ["gen_ai.provider.name", "gen_ai.system"],
             "model": ["gen_ai.response.model", "gen_ai.request.model"],
         })
-
-    def files(self) -> list[str]:
-        return sorted(path for path in glob.glob(self.options.path, recursive=True) if os.path.isfile(path))
-
-    def check(self) -> None:
-        if not self.files():
-            raise ConnectorError(f"source {self.name!r}: no file matches path {self.options.path!r}")
-
-    def batches(self, window: Window) -> Iterator[Batch]:
-        self.check()
-        for path in self.files():
-            yield Batch(key=f"file:{os.path.abspath(path)}", label=path, fingerprint=file_fingerprint(path),
-                        read=lambda path=path: self.read_file(path))
 
     def read_file(self, path: str) -> Iterator[Chunk]:
         try:

@@ -181,3 +181,19 @@ def test_fast_path_and_flask_path_give_the_same_answer(app):
     assert second.headers["ETag"] == first.headers["ETag"]
     assert second.headers["X-Total-Count"] == first.headers["X-Total-Count"]
     assert second.mimetype == first.mimetype == "application/json"
+
+
+def test_data_before_a_models_first_version_is_a_422_naming_model_and_day(api_project):
+    from tests.conftest import BASE_MODEL
+
+    api_project.write_model("support", BASE_MODEL.replace("2025-01-01", "2026-01-07"))
+    app = create_app(api_project.settings(), version_ttl=0)
+    try:
+        response = app.test_client().get("/api/v1/roi?period=2026-01", headers=READER_HEADERS)
+    finally:
+        app.extensions["roi"].store.engine.dispose()
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == 422
+    assert "'support'" in problem["detail"] and "2026-01-05" in problem["detail"]
