@@ -12,8 +12,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .config import Settings, SourceConfig
 from .connectors import Window, registry
 from .domain import UNATTRIBUTED, Period
@@ -24,7 +22,7 @@ from .reporting.csv_report import render_csv
 from .reporting.frame import ReportFrame, data_fingerprint, make_frame
 from .reporting.json_report import render_json
 from .store import Store, open_store
-from .valuation import Valuation, value_cells
+from .valuation import Valuation, filter_cells, value_cells
 
 log = logging.getLogger("roi")
 
@@ -223,11 +221,7 @@ def build_report(
             )
     valuation, fingerprint = valued if valued is not None else value_month(settings, store, period)
     if filters:
-        mask = np.ones(len(valuation.cells), dtype=bool)
-        for name, values in filters.items():
-            mask &= valuation.cells[name].isin(values).to_numpy()
-        valuation = Valuation(valuation.cells.loc[mask].reset_index(drop=True), valuation.unallocated,
-                              valuation.fixed_costs)
+        valuation = Valuation(filter_cells(valuation.cells, filters), valuation.unallocated, valuation.fixed_costs)
     return make_frame(
         valuation,
         period=period,
@@ -336,10 +330,7 @@ def _trend_months(settings: Settings, store: Store, frame: ReportFrame) -> tuple
         cells = valuation.cells
         unallocated = valuation.unallocated_total
         if frame.filters:
-            mask = np.ones(len(cells), dtype=bool)
-            for name, values in frame.filters.items():
-                mask &= cells[name].isin(values).to_numpy()
-            cells = cells.loc[mask].reset_index(drop=True)
+            cells = filter_cells(cells, frame.filters)
             unallocated = 0.0
         summary = summarize(cells, group)
         keys = summary[group].astype(str).itertuples(index=False, name=None) if group else [()] * len(summary)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from flask import Response
 
@@ -13,7 +12,7 @@ from .. import closing, services
 from ..domain import Period, parse_group_by
 from ..reporting.frame import ReportFrame, json_number
 from ..reporting.json_report import report_document
-from ..valuation import Valuation, summarize, totals
+from ..valuation import Valuation, filter_cells, summarize, totals
 from .context import api_blueprint, cached_answer, data_version, runtime
 from .schemas import RoiQuery, RoiReport, Trend, TrendQuery
 
@@ -173,11 +172,7 @@ def _month_figures(month: Period, group: tuple[str, ...], filters: dict[str, lis
     """A month's cohort sums and totals, as in its report but without the report's detail tables."""
     valuation, _ = valued_month(month)
     cells = valuation.cells
-    if filters:
-        mask = np.ones(len(cells), dtype=bool)
-        for name, values in filters.items():
-            mask &= cells[name].isin(values).to_numpy()
-        cells = cells.loc[mask]
+    cells = filter_cells(cells, filters)
     # as in build_report: a filtered report cannot say whose unallocated cost it would be
     unallocated = 0.0 if filters else valuation.unallocated_total
     return summarize(cells, group), totals(cells, unallocated)

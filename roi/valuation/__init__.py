@@ -110,6 +110,13 @@ def allocate_fixed_costs(cells: pd.DataFrame, fixed_costs: Sequence[FixedCost]) 
     return shares, unallocated
 
 
+def filter_cells(cells: pd.DataFrame, filters: Mapping[str, Sequence[str]] | None) -> pd.DataFrame:
+    """The cells whose dimensions take one of the given values, for every filtered dimension."""
+    if not filters:
+        return cells
+    return cells.loc[_matches(cells, {name: list(values) for name, values in filters.items()})].reset_index(drop=True)
+
+
 def derive(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the additive derived metrics of a cell (DESIGN section 4) from its counts and assumptions."""
     frame["cases"] = frame["resolved"] + frame["escalated"] + frame["abandoned"]
