@@ -31,11 +31,10 @@ import textwrap
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from synthetic import last_months, store_months
 
 TOKEN = "bench-reader-token-0123456789"
 TENANTS = 250
@@ -78,50 +77,9 @@ review_cost_per_hour = 45.0
 """
 
 
-def _months(count: int) -> list[tuple[int, int]]:
-    today = date.today()
-    year, month = today.year, today.month
-    found = []
-    for _ in range(count):
-        month -= 1
-        if month == 0:
-            year, month = year - 1, 12
-        found.append((year, month))
-    return sorted(found)
-
-
-def month_cells(year: int, month: int, rng: np.random.Generator) -> pd.DataFrame:
-    start = pd.Timestamp(year=year, month=month, day=1)
-    days = pd.date_range(start, start + pd.offsets.MonthEnd(0), freq="D").date
-    tenants = [f"tenant-{index:03d}" for index in range(TENANTS)]
-    grid = pd.MultiIndex.from_product([days, tenants, CHANNELS], names=["day", "tenant", "channel"]).to_frame(
-        index=False
-    )
-    count = len(grid)
-    grid["topic"] = ""
-    grid["language"] = "en"
-    grid["plan_tier"] = ""
-    grid["provider"] = "openai"
-    grid["model"] = "gpt-4o-mini"
-    requests = rng.integers(5, 60, count)
-    grid["requests"] = requests
-    grid["input_tokens"] = requests * 900
-    grid["output_tokens"] = requests * 200
-    grid["cached_input_tokens"] = requests * 100
-    grid["token_cost"] = requests * rng.uniform(0.0005, 0.002, count)
-    grid["unpriced_requests"] = 0
-    grid["resolved"] = rng.integers(0, 20, count)
-    grid["escalated"] = rng.integers(0, 5, count)
-    grid["abandoned"] = rng.integers(0, 3, count)
-    grid["reopened"] = rng.integers(0, 2, count)
-    grid["human_review_minutes"] = rng.uniform(0, 10, count)
-    return grid
-
-
 def make_project(root: Path, url: str) -> Path:
     from roi.config import load_config
     from roi.services import store_for
-    from roi.store import BatchResult
 
     (root / "models").mkdir(parents=True, exist_ok=True)
     (root / "models" / "support.toml").write_text(MODEL.format(name="support", value=6.5))
@@ -129,15 +87,8 @@ def make_project(root: Path, url: str) -> Path:
     config = root / "roi.toml"
     config.write_text(textwrap.dedent(CONFIG.format(url=url, token=TOKEN)))
     store = store_for(load_config(config))
-    rng = np.random.default_rng(7)
     started = time.perf_counter()
-    for year, month in _months(MONTHS):
-        cells = month_cells(year, month, rng)
-        store.replace_batch(
-            source="bench", key=f"{year}-{month:02d}", label=f"{year}-{month:02d}", fingerprint=uuid.uuid4().hex,
-            started_at=datetime.now(UTC), cells=cells, rejects=[],
-            result=BatchResult(rows_read=len(cells), rows_stored=len(cells)),
-        )
+    store_months(store, last_months(MONTHS), np.random.default_rng(7), tenants=TENANTS, channels=CHANNELS)
     store.engine.dispose()
     print(f"  stored {TENANTS * len(CHANNELS):,} cohorts x {MONTHS} months of daily cells "
           f"in {time.perf_counter() - started:.1f} s")
@@ -280,7 +231,7 @@ def bench_database(label: str, url: str, *, seconds: int, clients: int, workers:
         port = free_port()
         server = start_server(config, port, workers)
         try:
-            year, month = _months(MONTHS)[-1]
+            year, month = last_months(MONTHS)[-1]
             latest = f"{year:04d}-{month:02d}"
             gzip = {"Accept-Encoding": "gzip"}
             queries = [

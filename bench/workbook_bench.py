@@ -21,12 +21,11 @@ import tempfile
 import textwrap
 import time
 import tracemalloc
-import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from synthetic import last_months, store_months
 
 TENANTS = 250
 CHANNELS = ("web", "chat", "email", "voice")
@@ -81,51 +80,11 @@ review_cost_per_hour = 50.0
 """
 
 
-def _months() -> list[tuple[int, int]]:
-    """The 12 months that end last month."""
-    today = date.today()
-    year, month = today.year, today.month
-    found = []
-    for _ in range(MONTHS):
-        month -= 1
-        if month == 0:
-            year, month = year - 1, 12
-        found.append((year, month))
-    return sorted(found)
-
-
-def month_cells(year: int, month: int, rng: np.random.Generator) -> pd.DataFrame:
-    start = pd.Timestamp(year=year, month=month, day=1)
-    days = pd.date_range(start, start + pd.offsets.MonthEnd(0), freq="D").date
-    tenants = [f"tenant-{index:03d}" for index in range(TENANTS)]
-    grid = pd.MultiIndex.from_product([days, tenants, CHANNELS, MODELS],
-                                      names=["day", "tenant", "channel", "model"]).to_frame(index=False)
-    count = len(grid)
-    grid["topic"] = ""
-    grid["language"] = "en"
-    grid["plan_tier"] = ""
-    grid["provider"] = "openai"
-    requests = rng.integers(5, 60, count)
-    grid["requests"] = requests
-    grid["input_tokens"] = requests * 900
-    grid["output_tokens"] = requests * 200
-    grid["cached_input_tokens"] = requests * 100
-    grid["token_cost"] = requests * rng.uniform(0.0005, 0.002, count)
-    grid["unpriced_requests"] = rng.integers(0, 2, count) * (grid["model"] == "gpt-4o").to_numpy()
-    grid["resolved"] = rng.integers(0, 20, count)
-    grid["escalated"] = rng.integers(0, 5, count)
-    grid["abandoned"] = rng.integers(0, 3, count)
-    grid["reopened"] = rng.integers(0, 2, count)
-    grid["human_review_minutes"] = rng.uniform(0, 10, count)
-    return grid
-
-
 def make_project(root: Path) -> Path:
     from roi.config import load_config
     from roi.services import store_for
-    from roi.store import BatchResult
 
-    months = _months()
+    months = last_months(MONTHS)
     last_year, last_month = months[-1]
     change = date(last_year, last_month, 15).isoformat()
     (root / "models").mkdir(parents=True, exist_ok=True)
@@ -134,16 +93,8 @@ def make_project(root: Path) -> Path:
     config = root / "roi.toml"
     config.write_text(textwrap.dedent(CONFIG.format(db=root / "roi.db")))
     store = store_for(load_config(config))
-    rng = np.random.default_rng(11)
-    cells = 0
-    for year, month in months:
-        frame = month_cells(year, month, rng)
-        cells += len(frame)
-        store.replace_batch(
-            source="bench", key=f"{year}-{month:02d}", label=f"{year}-{month:02d}", fingerprint=uuid.uuid4().hex,
-            started_at=datetime.now(UTC), cells=frame, rejects=[],
-            result=BatchResult(rows_read=len(frame), rows_stored=len(frame)),
-        )
+    cells = store_months(store, months, np.random.default_rng(11), tenants=TENANTS, channels=CHANNELS,
+                         models=MODELS, unpriced_model="gpt-4o")
     store.engine.dispose()
     print(f"  stored {TENANTS * len(CHANNELS):,} cohorts x {len(MODELS)} models x {MONTHS} months: {cells:,} cells")
     return config
@@ -157,7 +108,7 @@ def measure(config: Path, trace: bool) -> dict[str, float]:
 
     settings = load_config(config)
     store = services.store_for(settings)
-    year, month = _months()[-1]
+    year, month = last_months(MONTHS)[-1]
     if trace:
         tracemalloc.start()
     started, cpu = time.perf_counter(), time.process_time()
