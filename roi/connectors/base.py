@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -107,8 +108,16 @@ class Connector:
 
 
 class Registry:
-    def __init__(self) -> None:
+    """Connector classes by their explicit key.
+
+    Each connector module registers itself with @register when imported;
+    `modules` says where each key lives, so a command loads only the
+    connectors its config uses (an HTTP client is not imported to read files).
+    """
+
+    def __init__(self, modules: dict[str, str]) -> None:
         self._classes: dict[str, type[Connector]] = {}
+        self._modules = modules
 
     def register(self, key: str) -> Callable[[type[Connector]], type[Connector]]:
         def decorate(cls: type[Connector]) -> type[Connector]:
@@ -120,9 +129,12 @@ class Registry:
         return decorate
 
     def available(self) -> list[str]:
-        return sorted(self._classes)
+        return sorted(set(self._classes) | set(self._modules))
 
     def connector_class(self, key: str) -> type[Connector]:
+        """The class registered under `key`; KeyError for an unknown key."""
+        if key not in self._classes and key in self._modules:
+            importlib.import_module(self._modules[key])
         return self._classes[key]
 
     def validate_options(self, source: Any, base_dir: Path) -> ConnectorOptions:
@@ -184,5 +196,19 @@ def file_fingerprint(path: str) -> str:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
 
 
-registry = Registry()
+registry = Registry(
+    {
+        key: f"roi.connectors.{module}"
+        for key, module in {
+            "events": "events",
+            "intercom": "intercom",
+            "langfuse": "langfuse",
+            "litellm": "litellm",
+            "openai_usage": "openai_usage",
+            "otlp": "otlp",
+            "sql": "sql",
+            "zendesk": "zendesk",
+        }.items()
+    }
+)
 register = registry.register
