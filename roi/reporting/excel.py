@@ -164,6 +164,11 @@ def render_layout(layout: Layout) -> bytes:
             target.freeze_panes = sheet.freeze
         if sheet.autofilter:
             target.auto_filter.ref = sheet.autofilter
+        # printed or exported to PDF, every sheet is landscape and one page wide
+        target.page_setup.orientation = "landscape"
+        target.page_setup.fitToWidth = 1
+        target.page_setup.fitToHeight = 0
+        target.sheet_properties.pageSetUpPr.fitToPage = True
         factory = _CellFactory(workbook, target, layout.styles)
         make = factory.make
         for row in sheet.rows:
