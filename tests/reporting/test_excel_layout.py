@@ -161,3 +161,11 @@ def test_render_without_a_store_makes_the_workbook_without_trend_or_quality(fram
     workbook = load_workbook(io.BytesIO(content))
     assert workbook["Trend"]["C4"].value == "2026-01"
     assert workbook["Data quality"]["A6"].value == "(no batches ingested for this month)"
+
+
+def test_every_sheet_prints_landscape_one_page_wide(frame_of):
+    workbook = load_workbook(io.BytesIO(render_workbook(frame_of())))
+    for sheet in workbook.worksheets:
+        assert sheet.page_setup.orientation == "landscape", sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage is True, sheet.title
+        assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0, sheet.title
