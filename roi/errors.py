@@ -20,7 +20,15 @@ class ConnectorError(RoiError):
 
 
 class TransientError(ConnectorError):
-    """A read that may work if tried again (timeout, dropped connection, 429/5xx): pulls retry it."""
+    """A read that may work if tried again (timeout, dropped connection, 429/5xx): pulls retry it.
+
+    `retried` is true when the raiser already spent its own retries (the HTTP client does):
+    the pull then does not multiply them, and the source fails now, to be pulled next run.
+    """
+
+    def __init__(self, message: str, *, retried: bool = False):
+        super().__init__(message)
+        self.retried = retried
 
 
 class ValuationError(RoiError):

@@ -28,7 +28,7 @@ from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from .config import Settings, SourceConfig
 from .connectors import Window
@@ -106,7 +106,8 @@ def make_retry(settings: Settings, source: str, sleep: Callable[[float], None] =
 
     def run(read: Callable[[], Any]) -> Any:
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
+            # an error whose raiser spent its own retries (HTTP) is not retried again here
+            retry=retry_if_exception(lambda exc: isinstance(exc, TransientError) and not exc.retried),
             stop=stop_after_attempt(policy.retry_attempts),
             wait=wait_exponential(multiplier=policy.retry_wait_seconds, max=policy.retry_max_wait_seconds),
             sleep=sleep,

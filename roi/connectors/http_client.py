@@ -172,7 +172,9 @@ class HttpClient:
             response = retrying(self._send, method, url, params, body, where)
         except _Retryable as exc:
             attempts = self.max_retries + 1
-            raise TransientError(self.redact(f"{where}: {exc.reason} (gave up after {attempts} attempts)")) from None
+            raise TransientError(
+                self.redact(f"{where}: {exc.reason} (gave up after {attempts} attempts)"), retried=True
+            ) from None
         try:
             return response.json()
         except ValueError:
