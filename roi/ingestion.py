@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -19,6 +19,9 @@ from .domain import CELL_METRICS, DIMENSIONS
 from .hashing import hash_strings
 from .pricing import Pricer
 from .store import BatchResult
+
+if TYPE_CHECKING:  # pandas loads only where a function needs it
+    import pandas as pd
 
 
 class _SeenIds:
@@ -76,6 +79,8 @@ def as_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
     """A canonical frame as an Arrow table (connectors may hand in pandas)."""
     if isinstance(frame, pa.Table):
         return frame
+    import pandas as pd
+
     frame = frame.copy()
     if "ts" in frame:
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")
@@ -222,6 +227,8 @@ class CellBuilder:
         return self._parts[0]
 
     def cells(self) -> pd.DataFrame:
+        import pandas as pd  # noqa: F401  (to_pandas needs it)
+
         table = self.cell_table()
         if table is None:
             return empty_cells()
@@ -252,6 +259,8 @@ def _dictionary_dims(table: pa.Table) -> pa.Table:
 
 
 def empty_cells() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in ("day", *DIMENSIONS)} | {
         name: pd.Series([], dtype="float64") for name in CELL_METRICS
     })

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, SourceConfig
 from .connectors import Window, registry
@@ -18,11 +18,11 @@ from .domain import UNATTRIBUTED, Period
 from .errors import ConnectorError, UsageError
 from .ingestion import CellBuilder
 from .pricing import Pricer
-from .reporting.csv_report import render_csv
-from .reporting.frame import ReportFrame, data_fingerprint, make_frame
-from .reporting.json_report import render_json
 from .store import Store, open_store
-from .valuation import Valuation, filter_cells, value_cells
+
+if TYPE_CHECKING:  # reporting and valuation (pandas) load when a report is built, not for an ingest
+    from .reporting.frame import ReportFrame
+    from .valuation import Valuation
 
 log = logging.getLogger("roi")
 
@@ -194,6 +194,9 @@ def parse_filters(settings: Settings, raw: dict[str, str] | None) -> dict[str, l
 
 
 def value_month(settings: Settings, store: Store, period: Period) -> tuple[Valuation, str]:
+    from .reporting.frame import data_fingerprint
+    from .valuation import value_cells
+
     cells = store.cells(period.start, period.end)
     valuation = value_cells(
         cells, models=settings.value_models, assignments=settings.assignments, fixed_costs=settings.fixed_costs
@@ -213,6 +216,9 @@ def build_report(
     """One month's report frame, the single source of the JSON, CSV and workbook.
 
     `valued`: the month as value_month returned it, when the caller keeps it (the API caches it)."""
+    from .reporting.frame import make_frame
+    from .valuation import Valuation, filter_cells
+
     group = tuple(settings.report.group_by if group_by is None else group_by)
     for name in group:
         if name not in settings.dimensions:
@@ -246,6 +252,9 @@ def default_report_path(settings: Settings, period: Period, extension: str) -> P
 
 
 def render(frame: ReportFrame, fmt: str, *, settings: Settings | None = None, store: Store | None = None) -> str | bytes:
+    from .reporting.csv_report import render_csv
+    from .reporting.json_report import render_json
+
     """The frame in one of the export formats."""
     if fmt == "json":
         return render_json(frame)
@@ -287,7 +296,7 @@ def _trend_months(settings: Settings, store: Store, frame: ReportFrame) -> tuple
     """The months before the frame's (figures as reported), and late data of the closed ones."""
     from .reporting.workbook_layout import LateData, TrendMonth
     from .store import revisions
-    from .valuation import summarize, totals
+    from .valuation import filter_cells, summarize, totals, value_cells
 
     closed = revisions.latest_revisions(store.engine)
     with_data = {Period.of(day) for day in store.days_with_data()}

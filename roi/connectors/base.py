@@ -28,14 +28,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from ..domain import Reject
 from ..errors import ConnectorError
+
+if TYPE_CHECKING:  # pandas loads only where a function needs it
+    import pandas as pd
 
 # Columns of a canonical event frame. `ts` (UTC) or `day` (already local) says
 # when; `cost` NaN means "price it from the tokens"; `event_id` (may be absent)

@@ -7,14 +7,17 @@ chunk, and only the rare bad rows are visited one by one to write a reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..domain import DIMENSIONS, OUTCOMES
 from .base import Chunk, Reject
+
+if TYPE_CHECKING:  # pandas loads only where a function needs it
+    pass
 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens")
 EVENT_COLUMNS = (
@@ -150,6 +153,8 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     # Some value is not ISO 8601: parse with pandas, which marks just the bad ones.
+    import pandas as pd
+
     series = pd.Series(np.asarray(text.to_pylist(), dtype=object))
     parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
     unparsed = parsed.isna().to_numpy() & given.to_numpy(zero_copy_only=False) & has_offset.to_numpy(

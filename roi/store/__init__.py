@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import case, delete, event, func, insert, select, text
@@ -20,6 +20,9 @@ from ..errors import RoiError
 from . import state  # noqa: F401  (its tables: watermarks, job runs)
 from .revisions import PeriodRevisionRecord  # noqa: F401  (so create_all makes closed months' table)
 from .tables import BatchRecord, CellRecord, QuarantineRecord
+
+if TYPE_CHECKING:  # pandas loads only where a function needs it
+    import pandas as pd
 
 __all__ = ["Store", "BatchResult", "BatchRecord", "open_store"]
 
@@ -161,6 +164,8 @@ class Store:
     # ------------------------------------------------------------- cells
 
     def cells(self, start: date, end: date) -> pd.DataFrame:
+        import pandas as pd
+
         """Cells with day in [start, end), summed over sources and batches."""
         dims = [getattr(CellRecord, name) for name in DIMENSIONS]
         sums = [func.sum(getattr(CellRecord, name)).label(name) for name in CELL_METRICS]
@@ -187,6 +192,8 @@ class Store:
         cells when the named dimensions are all that assignment rules, fixed-cost matches and the
         grouping look at, and the breaks are every value-model version change inside [start, end).
         """
+        import pandas as pd
+
         kept = [name for name in DIMENSIONS if name in set(dimensions)]
         edges = sorted({day for day in breaks if start < day < end})
         parts = [case(*((CellRecord.day < edge, index) for index, edge in enumerate(edges)), else_=len(edges))] \
@@ -268,7 +275,7 @@ _FLOATS = frozenset({"token_cost", "human_review_minutes"})
 
 def _as_cell_table(cells: pd.DataFrame | pa.Table) -> pa.Table:
     """Cells as an Arrow table with the stored columns (day as date32, dimensions as strings)."""
-    if isinstance(cells, pd.DataFrame):
+    if not isinstance(cells, pa.Table):  # a pandas DataFrame
         cells = pa.Table.from_pandas(cells[["day", *DIMENSIONS, *CELL_METRICS]], preserve_index=False)
     columns = {"day": pc.cast(cells.column("day"), pa.date32())}
     for name in DIMENSIONS:

@@ -12,9 +12,9 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import Column, DateTime, LargeBinary, UniqueConstraint, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,9 @@ from sqlmodel import Field, SQLModel
 from ..domain import CELL_METRICS, DIMENSIONS, OUTCOMES
 from ..errors import RoiError
 from .tables import BatchRecord
+
+if TYPE_CHECKING:  # pandas loads only where a function needs it
+    import pandas as pd
 
 CONTENT_COLUMNS = {"xlsx": "workbook", "json": "report_json", "csv": "report_csv"}
 
@@ -222,6 +225,8 @@ _KEYS = ["day", *DIMENSIONS]
 
 
 def _normalized(cells: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame({"day": [str(day) for day in cells["day"]]}) if len(cells) else pd.DataFrame({"day": []})
     for name in DIMENSIONS:
         frame[name] = cells[name].astype(str).to_numpy() if len(cells) else []
@@ -238,6 +243,8 @@ def encode_snapshot(cells: pd.DataFrame) -> bytes:
 
 
 def late_data(cells: pd.DataFrame, snapshot: bytes) -> tuple[int, float]:
+    import pandas as pd
+
     """How many rows and how much token cost the month's cells gained (or lost) since the snapshot.
 
     Cells are daily sums, so rows are counted per changed cell as the larger change of
