@@ -11,17 +11,6 @@ from .errors import UsageError
 DIMENSIONS: tuple[str, ...] = ("tenant", "channel", "topic", "language", "plan_tier", "provider", "model")
 
 # Additive metrics of a cell (DESIGN section 3), in the order they are shown.
-COUNT_METRICS: tuple[str, ...] = (
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "unpriced_requests",
-    "resolved",
-    "escalated",
-    "abandoned",
-    "reopened",
-)
 CELL_METRICS: tuple[str, ...] = (
     "requests",
     "input_tokens",

@@ -242,11 +242,6 @@ def build_report(
     )
 
 
-def latest_period(store: Store, timezone: str | None = None) -> Period | None:
-    days = store.days_with_data()
-    return Period.of(days[-1]) if days else None
-
-
 def default_report_path(settings: Settings, period: Period, extension: str) -> Path:
     return Path(settings.service.reports_dir) / str(period) / f"roi-{period}.{extension}"
 
