@@ -26,24 +26,9 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-QUERY = """
-SELECT (ts AT TIME ZONE :timezone)::date AS day,
-       tenant, channel, topic, language, plan_tier, provider, model,
-       count(*) FILTER (WHERE input_tokens + output_tokens > 0 OR cost_usd IS NOT NULL) AS requests,
-       sum(input_tokens) AS input_tokens,
-       sum(output_tokens) AS output_tokens,
-       sum(cached_input_tokens) AS cached_input_tokens,
-       coalesce(sum(cost_usd), 0) AS token_cost,
-       count(*) FILTER (WHERE cost_usd IS NULL AND input_tokens + output_tokens > 0) AS unpriced_requests,
-       count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
-       count(*) FILTER (WHERE outcome = 'escalated') AS escalated,
-       count(*) FILTER (WHERE outcome = 'abandoned') AS abandoned,
-       count(*) FILTER (WHERE outcome = 'reopened') AS reopened,
-       coalesce(sum(human_review_minutes), 0) AS human_review_minutes
-FROM events
-WHERE ts >= :start AND ts < :end
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-"""
+from roi.connectors.sql import EVENTS_TABLE_QUERY
+
+QUERY = EVENTS_TABLE_QUERY
 
 # Events of January 2026 in time order (as a log grows), with deterministic variety.
 GENERATE = """

@@ -36,6 +36,29 @@ _COUNTS = tuple(name for name in CELL_METRICS if name not in FLOAT_METRICS)
 _FRAME_NAME = {"token_cost": "cost"}
 
 
+
+# The query for a table in the events format (one row per call or outcome, DESIGN section 3):
+# it returns the cells the `events` connector makes of the same rows. docs/scheduling.md shows
+# it, and a test checks both facts (same cells on a million events; the docs quote it verbatim).
+EVENTS_TABLE_QUERY = """
+SELECT (ts AT TIME ZONE :timezone)::date AS day,
+       tenant, channel, topic, language, plan_tier, provider, model,
+       count(*) FILTER (WHERE input_tokens + output_tokens > 0 OR cost_usd IS NOT NULL) AS requests,
+       sum(input_tokens) AS input_tokens,
+       sum(output_tokens) AS output_tokens,
+       sum(cached_input_tokens) AS cached_input_tokens,
+       coalesce(sum(cost_usd), 0) AS token_cost,
+       count(*) FILTER (WHERE cost_usd IS NULL AND input_tokens + output_tokens > 0) AS unpriced_requests,
+       count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
+       count(*) FILTER (WHERE outcome = 'escalated') AS escalated,
+       count(*) FILTER (WHERE outcome = 'abandoned') AS abandoned,
+       count(*) FILTER (WHERE outcome = 'reopened') AS reopened,
+       coalesce(sum(human_review_minutes), 0) AS human_review_minutes
+FROM events
+WHERE ts >= :start AND ts < :end
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+
 class SqlOptions(ConnectorOptions):
     url: str = Field(description="SQLAlchemy URL of the database that holds the events.")
     query: str = Field(description="SELECT returning daily cells, with :start and :end bound.")

@@ -13,7 +13,7 @@ import pytest
 
 from roi import services
 from roi.config import load_config
-from roi.connectors.sql import SqlConnector, SqlOptions
+from roi.connectors.sql import EVENTS_TABLE_QUERY, SqlConnector, SqlOptions
 from roi.domain import CELL_METRICS, DIMENSIONS
 from roi.errors import ConfigError, ConnectorError, TransientError
 from roi.pulling import pull_source
@@ -140,24 +140,7 @@ def _window(start: str, end: str):
 
 # ------------------------------------------------------ the same events, two ways
 
-EVENTS_QUERY = """
-SELECT (ts AT TIME ZONE :timezone)::date AS day,
-       tenant, channel, topic, language, plan_tier, provider, model,
-       count(*) FILTER (WHERE input_tokens + output_tokens > 0 OR cost_usd IS NOT NULL) AS requests,
-       sum(input_tokens) AS input_tokens,
-       sum(output_tokens) AS output_tokens,
-       sum(cached_input_tokens) AS cached_input_tokens,
-       coalesce(sum(cost_usd), 0) AS token_cost,
-       count(*) FILTER (WHERE cost_usd IS NULL AND input_tokens + output_tokens > 0) AS unpriced_requests,
-       count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
-       count(*) FILTER (WHERE outcome = 'escalated') AS escalated,
-       count(*) FILTER (WHERE outcome = 'abandoned') AS abandoned,
-       count(*) FILTER (WHERE outcome = 'reopened') AS reopened,
-       coalesce(sum(human_review_minutes), 0) AS human_review_minutes
-FROM events
-WHERE ts >= :start AND ts < :end
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-"""
+EVENTS_QUERY = EVENTS_TABLE_QUERY
 
 EVENTS_TABLE = """
 CREATE TABLE events (
@@ -281,3 +264,8 @@ def test_a_million_events_in_postgresql_give_the_cells_the_events_connector_give
     assert expected["unpriced_requests"].sum() > 0 and expected["token_cost"].sum() > 0
     events_store.engine.dispose()
     sql_store.engine.dispose()
+
+
+def test_the_docs_show_the_events_table_query_that_is_tested():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "scheduling.md").read_text()
+    assert EVENTS_TABLE_QUERY.strip() in docs
