@@ -52,20 +52,24 @@ class _SeenIds:
 
     def admit(self, hashes: np.ndarray) -> np.ndarray:
         """Mask of hashes not seen before (first occurrence wins), then remember them."""
-        _, first = np.unique(hashes, return_index=True)
-        fresh = np.zeros(len(hashes), dtype=bool)
-        fresh[first] = True
+        ordered = np.sort(hashes)
+        if len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any():
+            _, first = np.unique(hashes, return_index=True)  # repeats inside the chunk: keep the first
+            fresh = np.zeros(len(hashes), dtype=bool)
+            fresh[first] = True
+        else:
+            fresh = np.ones(len(hashes), dtype=bool)
         if self._levels:
             byte, bit = self._slots(hashes)
             maybe = np.flatnonzero(fresh & ((self._filter[byte] & bit) != 0))
             if len(maybe):
                 fresh[maybe[self._contains(hashes[maybe])]] = False
-        new = hashes[fresh]
+        new = ordered if fresh.all() else np.sort(hashes[fresh])
         byte, bit = self._slots(new)
         np.bitwise_or.at(self._filter, byte, bit)
-        new.sort()
         while self._levels and len(self._levels[-1]) <= len(new):
-            new = np.sort(np.concatenate([self._levels.pop(), new]))
+            # two sorted runs: a stable sort (timsort) merges them in linear time
+            new = np.sort(np.concatenate([self._levels.pop(), new]), kind="stable")
         self._levels.append(new)
         return fresh
 

@@ -271,27 +271,42 @@ class Store:
 
 _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
 _FLOATS = frozenset({"token_cost", "human_review_minutes"})
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 def _as_cell_table(cells: pd.DataFrame | pa.Table) -> pa.Table:
-    """Cells as an Arrow table with the stored columns (day as date32, dimensions as strings)."""
+    """Cells as an Arrow table with the stored columns (day as date32, dimensions as dictionaries)."""
     if not isinstance(cells, pa.Table):  # a pandas DataFrame
         cells = pa.Table.from_pandas(cells[["day", *DIMENSIONS, *CELL_METRICS]], preserve_index=False)
     columns = {"day": pc.cast(cells.column("day"), pa.date32())}
     for name in DIMENSIONS:
-        columns[name] = pc.cast(cells.column(name), pa.string())
+        # kept (or made) dictionary-encoded: inserts make one Python string per distinct value
+        columns[name] = pc.cast(cells.column(name), _DICTIONARY).fill_null("")
     for name in CELL_METRICS:
         columns[name] = pc.cast(cells.column(name), pa.float64() if name in _FLOATS else pa.int64())
     return pa.table(columns)
+
+
+def _values(column: pa.ChunkedArray) -> list:
+    """A column of few distinct values as Python objects, one object per distinct value.
+
+    Through a dictionary: a few thousand strings are made instead of one per cell."""
+    encoded = column.combine_chunks()
+    if not pa.types.is_dictionary(encoded.type):
+        encoded = encoded.dictionary_encode()
+    dictionary = encoded.dictionary
+    if pa.types.is_date(dictionary.type):
+        dictionary = pc.cast(dictionary, pa.string())
+    values = dictionary.to_pylist()
+    return list(map(values.__getitem__, encoded.indices.to_numpy(zero_copy_only=False).tolist()))
 
 
 def _cell_tuples(cells: pa.Table, batch_id: int, source: str) -> list[tuple]:
     """Cells as plain Python tuples in _CELL_COLUMNS order, built column-wise (fast); call on slices."""
     count = cells.num_rows
     columns: list[list] = [[batch_id] * count, [source] * count]
-    columns.append(pc.cast(cells.column("day"), pa.string()).to_pylist())
-    for name in DIMENSIONS:
-        columns.append(cells.column(name).to_pylist())
+    for name in ("day", *DIMENSIONS):
+        columns.append(_values(cells.column(name)))
     for name in CELL_METRICS:
         columns.append(cells.column(name).to_numpy().tolist())
     return list(zip(*columns, strict=True))
