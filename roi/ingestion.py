@@ -165,7 +165,7 @@ class CellBuilder:
             self._parts.append(part)
             self._part_rows += part.num_rows
             # merge partial sums once they outgrow the merged cells: memory follows the cells, not the file
-            if self._part_rows > max(_COMPACT_ROWS, 2 * self._compacted_rows):
+            if self._part_rows > self._compacted_rows + _COMPACT_ROWS:
                 self._compact()
 
     def _cells(self, table: pa.Table) -> pa.Table:
@@ -270,7 +270,64 @@ def empty_cells() -> pd.DataFrame:
     })
 
 
+_KEY_BITS = 62  # a packed cell key stays a positive int64
+
+
 def _sum_cells(cells: pa.Table) -> pa.Table:
+    """Sum the rows of equal day and dimensions.
+
+    The day and the dimensions' dictionary codes pack into one int64 key; one
+    sort of the keys and one reduceat per metric do the rest. Transient memory
+    is a few numpy arrays per row, where a hash aggregation holds several
+    times the input (and keeps it as its high-water mark). Integer sums stay
+    exact. Keys too wide to pack fall back to Arrow's group_by.
+    """
+    keys = ["day", *DIMENSIONS]
+    if not cells.num_rows:
+        return _group_by(cells)
+    packed = np.zeros(cells.num_rows, dtype=np.int64)
+    decode: list[tuple[str, object, int]] = []
+    used = 0
+
+    def pack(name: str, code: np.ndarray, extra: object, width: int) -> None:
+        nonlocal packed, used
+        packed = (packed << np.int64(width)) | code
+        decode.append((name, extra, width))
+        used += width
+
+    day = cells.column("day").combine_chunks().to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int64)
+    first = int(day.min())
+    pack("day", day - first, first, (int(day.max()) - first).bit_length())
+    del day
+    for name in DIMENSIONS:
+        column = _as_dictionary(cells.column(name))
+        # a dictionary may repeat a value (after trimming): equal values must share one code
+        merged = column.dictionary.dictionary_encode()
+        width = max(len(merged.dictionary) - 1, 0).bit_length()
+        if used + width > _KEY_BITS:
+            return _group_by(cells)
+        remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        pack(name, remap[column.indices.fill_null(0).to_numpy(zero_copy_only=False)], merged.dictionary, width)
+    order = np.argsort(packed)
+    packed = packed[order]
+    starts = np.flatnonzero(np.concatenate(([True], packed[1:] != packed[:-1])))
+    unique = packed[starts]
+    columns: dict[str, pa.Array] = {}
+    for name, extra, width in reversed(decode):
+        code = unique & np.int64((1 << width) - 1)
+        unique = unique >> np.int64(width)
+        if name == "day":
+            columns[name] = pa.array((code + extra).astype(np.int32), pa.int32()).cast(pa.date32())
+        else:
+            columns[name] = pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int32)), extra)
+    result = {key: columns[key] for key in keys}
+    for name in CELL_METRICS:
+        values = cells.column(name).combine_chunks().to_numpy(zero_copy_only=False)
+        result[name] = pa.array(np.add.reduceat(values[order], starts))
+    return pa.table(result)
+
+
+def _group_by(cells: pa.Table) -> pa.Table:
     keys = ["day", *DIMENSIONS]
     summed = cells.group_by(keys, use_threads=False).aggregate([(name, "sum") for name in CELL_METRICS])
     return pa.table({key: summed.column(key) for key in keys} | {

@@ -397,3 +397,60 @@ def test_token_costs_are_converted_to_the_service_currency(project, runner):
     assert ingest(project, runner).exit_code == 0
     cells = stored_cells(project)
     assert cells["token_cost"].sum() == pytest.approx((0.5 + 0.002) * 0.5, abs=1e-12)
+
+
+def _cells_input(dictionaries: dict[str, list[str]], codes: dict[str, list[int]], days: list[str]):
+    import numpy as np
+    import pyarrow as pa
+
+    from roi.domain import CELL_METRICS, DIMENSIONS
+
+    count = len(days)
+    columns = {"day": pa.array([date.fromisoformat(day) for day in days], pa.date32())}
+    for name in DIMENSIONS:
+        values = dictionaries.get(name, [""])
+        columns[name] = pa.DictionaryArray.from_arrays(
+            pa.array(codes.get(name, [0] * count), pa.int32()), pa.array(values, pa.string())
+        )
+    for index, name in enumerate(CELL_METRICS):
+        dtype = np.float64 if name in ("token_cost", "human_review_minutes") else np.int64
+        columns[name] = pa.array((np.arange(count) + 1 + index).astype(dtype))
+    return pa.table(columns)
+
+
+def _as_rows(table) -> list[tuple]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = [pc.cast(table.column(name), pa.string()) if pa.types.is_dictionary(table.column(name).type)
+               else table.column(name) for name in table.column_names]
+    return sorted(zip(*(column.to_pylist() for column in columns), strict=True))
+
+
+def test_cell_sums_merge_dictionary_values_that_are_equal():
+    from roi.ingestion import _group_by, _sum_cells
+
+    # "acme" twice in one dictionary (two spellings trimmed to one): one cell, not two
+    cells = _cells_input({"tenant": ["acme", "acme", "beta"]}, {"tenant": [0, 1, 2, 0]},
+                         ["2026-01-01", "2026-01-01", "2026-01-01", "2026-01-02"])
+    summed = _sum_cells(cells)
+    assert summed.num_rows == 3
+    first = [row for row in _as_rows(summed) if row[0] == date(2026, 1, 1) and row[1] == "acme"]
+    assert first[0][8] == 1 + 2  # requests of the first two rows
+    assert first[0][12] == 5.0 + 6.0  # token_cost
+    # Arrow's hash aggregation would keep the two spellings apart
+    assert _group_by(cells).num_rows == 4
+
+
+def test_cell_sums_with_keys_too_wide_to_pack_still_sum():
+    from roi.domain import DIMENSIONS
+    from roi.ingestion import _group_by, _sum_cells
+
+    # seven dictionaries of 2**9 values each need 63 bits before the day: the hash aggregation takes over
+    wide = {name: [f"{name}-{i}" for i in range(2**9)] for name in DIMENSIONS}
+    codes = {name: [511, 3, 511] for name in DIMENSIONS}
+    cells = _cells_input(wide, codes, ["2026-01-01", "2026-01-01", "2026-01-01"])
+    summed = _sum_cells(cells)
+    assert summed.num_rows == 2
+    assert _as_rows(summed) == _as_rows(_group_by(cells))
+    assert sorted(row[8] for row in _as_rows(summed)) == [2, 1 + 3]
