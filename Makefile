@@ -20,6 +20,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	@# the API benchmark loads the server with wrk (Debian's package); as root it is installed here
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		(apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)) >/dev/null 2>&1 || true
+	@command -v wrk >/dev/null || echo "wrk not found: the API benchmark falls back to a Python client sharing the CPU"
 	$(BIN)/python bench/run.py
 
 lint: $(STAMP)

@@ -267,19 +267,19 @@ def demo(directory: Path, upstreams: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per worker (connections kept alive; 1: one request at a time).")
+              help="Python threads per worker that run requests (1: one request at a time per worker).")
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
 @click.pass_obj
 @handle_errors
 def serve(obj: Context, host: str, port: int, workers: int, threads: int, no_access_log: bool) -> None:
-    """The JSON API (gunicorn) and the scheduler."""
+    """The JSON API (granian) and the scheduler."""
     from .api.server import serve as run_server
     from .logs import configure_logging
     from .scheduler import SchedulerProcess
 
     settings = obj.settings
     configure_logging(verbose=True)
-    # on_ready runs once, in the master, when the server listens: it starts the one scheduler process
+    # on_ready runs once, in the main process, when the server listens: it starts the one scheduler process
     scheduler = SchedulerProcess(settings.path) if settings.scheduler.enabled else None
     try:
         run_server(settings, host=host, port=port, workers=workers, threads=threads,

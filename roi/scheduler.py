@@ -219,9 +219,9 @@ def run_forever(settings: Settings, store: Store, *, stop: threading.Event | Non
 
 
 class SchedulerProcess:
-    """`roi serve` runs the scheduler as one child process of the gunicorn master: never in the
-    workers (one scheduler per service, not per worker), and never as a thread of the master,
-    whose workers are forked at any time and would inherit its database connections and locks."""
+    """`roi serve` runs the scheduler as one child process of the server's main process: never in the
+    workers (one scheduler per service, not per worker), and never as a thread of the main process,
+    whose workers may be forked at any time and would inherit its database connections and locks."""
 
     def __init__(self, config_path: str):
         self.config_path = config_path

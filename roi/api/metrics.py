@@ -88,11 +88,3 @@ def exposition(job_runs: list[tuple[str, str, int, datetime | None]]) -> bytes:
     jobs = CollectorRegistry()
     jobs.register(_JobRuns(job_runs))
     return text + generate_latest(jobs)
-
-
-def mark_process_dead(pid: int) -> None:
-    """gunicorn's child_exit hook: drop a dead worker's live gauges (its counters stay summed)."""
-    if multiprocess_dir() is not None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)

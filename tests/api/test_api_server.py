@@ -1,4 +1,4 @@
-"""`roi serve` as a user starts it: gunicorn on a free loopback port, spoken to over HTTP."""
+"""`roi serve` as a user starts it: granian on a free loopback port, spoken to over HTTP."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fetch(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+def fetch(port: int, path: str, headers: dict | None = None) -> tuple[int, Message, bytes]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()  # names case-insensitive
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 @pytest.fixture
@@ -91,6 +92,13 @@ def test_roi_serve_answers_over_http(server, runner):
     status, _, body = fetch(port, "/api/v1/roi?period=2026-99", READER_HEADERS)
     assert status == 400 and json.loads(body)["parameter"] == "period"
 
+    # a long query string is the app's 400; past 64 KiB the server refuses the request line itself
+    status, headers, body = fetch(port, "/api/v1/roi?period=2026-01&tenant=" + "x" * 20_000, READER_HEADERS)
+    assert status == 400 and headers["Content-Type"] == "application/problem+json"
+    assert json.loads(body)["parameter"] == "tenant"
+    status, _, _ = fetch(port, "/api/v1/roi?period=2026-01&tenant=" + "x" * 70_000, READER_HEADERS)
+    assert status == 414
+
     status, _, body = fetch(port, "/api/v1/openapi.json", READER_HEADERS)
     assert status == 200 and "/api/v1/roi" in json.loads(body)["paths"]
 
@@ -107,7 +115,7 @@ def test_roi_serve_answers_over_http(server, runner):
     stop()
     logged = log.read_text()
     assert READER not in logged and ADMIN not in logged
-    # not on a terminal: every line, gunicorn's own and its access log included, is one JSON object
+    # not on a terminal: every line, the server's own and the access log included, is one JSON object
     records = [json.loads(line) for line in logged.splitlines() if line.strip()]
     messages = [record["message"] for record in records]
     assert any('"GET /api/v1/roi?period=2026-01 HTTP/1.1" 200' in message for message in messages)
