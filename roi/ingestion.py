@@ -24,12 +24,16 @@ if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
 
 
+_LEVEL_CAP = 1 << 20  # ids per sorted array: merging never copies more than 8 MiB at once
+
+
 class _SeenIds:
     """Hashes of event ids seen so far.
 
     A one-bit-per-slot filter (16 MiB, fixed) answers "surely new" for almost
     every id; only the few it cannot clear are looked up exactly in sorted
-    arrays, merged like a binary counter as they grow (8 bytes per id).
+    arrays, merged like a binary counter as they grow up to _LEVEL_CAP ids
+    each (8 bytes per id, and no transient copy of them all).
     """
 
     _FILTER_BITS = 27
@@ -63,11 +67,17 @@ class _SeenIds:
             byte, bit = self._slots(hashes)
             maybe = np.flatnonzero(fresh & ((self._filter[byte] & bit) != 0))
             if len(maybe):
+                # sorted needles: each binary search starts where the previous one ended
+                maybe = maybe[np.argsort(hashes[maybe])]
                 fresh[maybe[self._contains(hashes[maybe])]] = False
         new = ordered if fresh.all() else np.sort(hashes[fresh])
+        if not len(new):
+            return fresh  # a chunk of nothing but repeats: nothing to remember
         byte, bit = self._slots(new)
-        np.bitwise_or.at(self._filter, byte, bit)
-        while self._levels and len(self._levels[-1]) <= len(new):
+        # `new` is sorted, so are its bytes: OR the bits of each run of equal bytes, then set them at once
+        starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
+        self._filter[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
+        while self._levels and len(self._levels[-1]) <= len(new) and len(self._levels[-1]) + len(new) <= _LEVEL_CAP:
             # two sorted runs: a stable sort (timsort) merges them in linear time
             new = np.sort(np.concatenate([self._levels.pop(), new]), kind="stable")
         self._levels.append(new)
