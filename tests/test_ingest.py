@@ -311,6 +311,19 @@ def test_duplicates_across_chunks_count_once(project, runner):
     assert cells["token_cost"].sum() == sum(range(1800))  # the first occurrence of each id
 
 
+def test_a_chunk_of_nothing_but_repeats_then_new_rows(project, runner):
+    project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
+                                                                      'path = "data/*.jsonl"\nchunk_rows = 1000'))
+    # the second chunk repeats the first whole; the third is new again, but for one more repeat
+    ids = [*range(1000), *range(1000), *range(1000, 1499), 0]
+    lines = [json.dumps({"event_id": f"k{n}", "ts": "2026-01-10T10:00:00Z", "cost_usd": 1}) for n in ids]
+    project.write_data("a.jsonl", "\n".join(lines) + "\n")
+    result = ingest(project, runner)
+    assert result.exit_code == 0, result.output
+    assert table(result.stdout)["bot"][2:5] == ["2,500", "1,499", "1,001"]
+    assert stored_cells(project)["requests"].sum() == 1499
+
+
 def test_the_same_event_id_in_two_files_is_two_events(project, runner):
     write_csv(project, "a.csv", row("e1", cost="1"))
     write_csv(project, "b.csv", row("e1", cost="2"))
