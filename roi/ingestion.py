@@ -311,6 +311,8 @@ def _sum_cells(cells: pa.Table) -> pa.Table:
     del day
     for name in DIMENSIONS:
         column = _as_dictionary(cells.column(name))
+        if column.null_count:  # a missing value is "", as stored
+            column = _as_dictionary(pc.cast(column, pa.string()).fill_null(""))
         # a dictionary may repeat a value (after trimming): equal values must share one code
         merged = column.dictionary.dictionary_encode()
         width = max(len(merged.dictionary) - 1, 0).bit_length()

@@ -455,6 +455,18 @@ def test_cell_sums_merge_dictionary_values_that_are_equal():
     assert _group_by(cells).num_rows == 4
 
 
+def test_cell_sums_count_a_missing_dimension_as_blank():
+    import pyarrow as pa
+
+    from roi.ingestion import _sum_cells
+
+    cells = _cells_input({"tenant": ["", "acme"]}, {"tenant": [0, 1, 0]}, ["2026-01-01"] * 3)
+    index = cells.schema.get_field_index("tenant")
+    with_null = pa.DictionaryArray.from_arrays(pa.array([None, 1, 0], pa.int32()), pa.array(["", "acme"]))
+    summed = _as_rows(_sum_cells(cells.set_column(index, "tenant", with_null)))
+    assert [(row[1], row[8]) for row in summed] == [("", 1 + 3), ("acme", 2)]
+
+
 def test_cell_sums_with_keys_too_wide_to_pack_still_sum():
     from roi.domain import DIMENSIONS
     from roi.ingestion import _group_by, _sum_cells
