@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from .auth import Authenticator, required_role
 from .cache import ApiCache, RenderedBody
 from .problems import COMMON_PROBLEMS
 
+log = logging.getLogger("roi.api")
+
 API_PREFIX = "/api/v1"
 SECURITY = [{"bearer": []}]
 
@@ -26,9 +30,13 @@ SECURITY = [{"bearer": []}]
 class DataVersion:
     """The store's data version, asked at most once per `ttl` seconds per process.
 
-    The query costs a database round trip (about 0.5 ms on PostgreSQL), more than
-    answering from the cache; so answers may lag a new batch by up to `ttl` seconds
-    (0 asks on every request)."""
+    The query costs a database round trip (about 0.5 ms on PostgreSQL, far more when the
+    database stalls), more than answering from the cache. So a request never waits for it
+    once a version is known: when `ttl` has passed, the request gets the version known so
+    far and one background thread asks anew. Answers may thus lag a new batch by about
+    `ttl` seconds. If asking fails, the last known version stays (and is asked again after
+    `ttl`); /healthz reports the database. With `ttl` 0 every request asks, in line.
+    """
 
     def __init__(self, store: Store, ttl: float, clock: Callable[[], float] = time.monotonic):
         self._store = store
@@ -36,13 +44,33 @@ class DataVersion:
         self._clock = clock
         self._value: str | None = None
         self._checked = 0.0
+        self._lock = threading.Lock()
+        self._refresh: threading.Thread | None = None
 
     def current(self) -> str:
         now = self._clock()
-        if self._value is None or now - self._checked >= self._ttl:
-            self._value = self._store.data_version()
-            self._checked = now
+        if self._value is None or self._ttl <= 0:
+            self._value, self._checked = self._store.data_version(), now
+            return self._value
+        if now - self._checked >= self._ttl:
+            with self._lock:
+                if self._refresh is None or not self._refresh.is_alive():
+                    self._checked = now  # one refresh per ttl, whatever it finds
+                    self._refresh = threading.Thread(target=self._ask, name="roi-data-version", daemon=True)
+                    self._refresh.start()
         return self._value
+
+    def _ask(self) -> None:
+        try:
+            self._value = self._store.data_version()
+        except Exception as exc:  # noqa: BLE001 - a background thread: log it, keep the last version
+            log.warning("could not read the data version (answers stay at the last known one): %s", exc)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until a background refresh (if any) is done (for tests)."""
+        refresh = self._refresh
+        if refresh is not None:
+            refresh.join(timeout)
 
 
 @dataclass(slots=True)
