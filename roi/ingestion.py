@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
 
 
-_LEVEL_CAP = 1 << 20  # ids per sorted array: merging never copies more than 8 MiB at once
+_LEVEL_CAP = 1 << 20  # ids per sorted array (or an 8th of all ids): merges copy little at once
 
 
 class _SeenIds:
@@ -32,14 +32,15 @@ class _SeenIds:
 
     A one-bit-per-slot filter (16 MiB, fixed) answers "surely new" for almost
     every id; only the few it cannot clear are looked up exactly in sorted
-    arrays, merged like a binary counter as they grow up to _LEVEL_CAP ids
-    each (8 bytes per id, and no transient copy of them all).
+    arrays, merged like a binary counter as they grow up to _LEVEL_CAP ids or
+    an eighth of them all (8 bytes per id, and no transient copy of them all).
     """
 
     _FILTER_BITS = 27
 
     def __init__(self) -> None:
         self._levels: list[np.ndarray] = []
+        self._count = 0
         self._filter = np.zeros(1 << (self._FILTER_BITS - 3), dtype=np.uint8)
 
     def _slots(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +78,9 @@ class _SeenIds:
         # `new` is sorted, so are its bytes: OR the bits of each run of equal bytes, then set them at once
         starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
         self._filter[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
-        while self._levels and len(self._levels[-1]) <= len(new) and len(self._levels[-1]) + len(new) <= _LEVEL_CAP:
+        cap = max(_LEVEL_CAP, self._count // 8)  # at most 8 big levels however many ids: lookups stay cheap
+        self._count += len(new)
+        while self._levels and len(self._levels[-1]) <= len(new) and len(self._levels[-1]) + len(new) <= cap:
             # two sorted runs: a stable sort (timsort) merges them in linear time
             new = np.sort(np.concatenate([self._levels.pop(), new]), kind="stable")
         self._levels.append(new)
@@ -175,7 +178,8 @@ class CellBuilder:
             self._parts.append(part)
             self._part_rows += part.num_rows
             # merge partial sums once they outgrow the merged cells: memory follows the cells, not the file
-            if self._part_rows > self._compacted_rows + _COMPACT_ROWS:
+            # (+ half the cells: with many cells, merging stays linear in the rows read)
+            if self._part_rows > self._compacted_rows + max(_COMPACT_ROWS, self._compacted_rows // 2):
                 self._compact()
 
     def _cells(self, table: pa.Table) -> pa.Table:
@@ -283,6 +287,25 @@ def empty_cells() -> pd.DataFrame:
 _KEY_BITS = 62  # a packed cell key stays a positive int64
 
 
+def _distinct_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes (int64) into a dictionary of distinct values, a missing value being ""."""
+    column = _as_dictionary(column)
+    # a dictionary may repeat a value (after trimming) or hold a null: equal values share one code
+    merged = column.dictionary.fill_null("").dictionary_encode()
+    dictionary = merged.dictionary
+    remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = column.indices.to_numpy(zero_copy_only=False)
+    if column.indices.null_count:
+        blank = dictionary.index("").as_py()
+        if blank < 0:
+            blank = len(dictionary)
+            dictionary = pa.concat_arrays([dictionary, pa.array([""], dictionary.type)])
+        remap = np.append(remap, blank)
+        codes = np.where(column.is_null().to_numpy(zero_copy_only=False), len(remap) - 1,
+                         column.indices.fill_null(0).to_numpy(zero_copy_only=False))
+    return remap[codes], dictionary
+
+
 def _sum_cells(cells: pa.Table) -> pa.Table:
     """Sum the rows of equal day and dimensions.
 
@@ -293,33 +316,26 @@ def _sum_cells(cells: pa.Table) -> pa.Table:
     exact. Keys too wide to pack fall back to Arrow's group_by.
     """
     keys = ["day", *DIMENSIONS]
-    if not cells.num_rows:
-        return _group_by(cells)
-    packed = np.zeros(cells.num_rows, dtype=np.int64)
-    decode: list[tuple[str, object, int]] = []
-    used = 0
-
-    def pack(name: str, code: np.ndarray, extra: object, width: int) -> None:
-        nonlocal packed, used
-        packed = (packed << np.int64(width)) | code
-        decode.append((name, extra, width))
-        used += width
-
+    if not cells.num_rows or cells.column("day").null_count:
+        return _group_by(cells)  # (days are never missing here: timestamps are validated first)
+    dimensions = {name: _distinct_codes(cells.column(name)) for name in DIMENSIONS}
     day = cells.column("day").combine_chunks().to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int64)
     first = int(day.min())
-    pack("day", day - first, first, (int(day.max()) - first).bit_length())
+    widths = {"day": (int(day.max()) - first).bit_length()}
+    widths.update({name: max(len(dictionary) - 1, 0).bit_length() for name, (_, dictionary) in dimensions.items()})
+    if sum(widths.values()) > _KEY_BITS:
+        normalized = cells
+        for name, (codes, dictionary) in dimensions.items():
+            index = normalized.schema.get_field_index(name)
+            normalized = normalized.set_column(
+                index, name, pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), dictionary))
+        return _group_by(normalized)
+    packed = day - first
     del day
-    for name in DIMENSIONS:
-        column = _as_dictionary(cells.column(name))
-        if column.null_count:  # a missing value is "", as stored
-            column = _as_dictionary(pc.cast(column, pa.string()).fill_null(""))
-        # a dictionary may repeat a value (after trimming): equal values must share one code
-        merged = column.dictionary.dictionary_encode()
-        width = max(len(merged.dictionary) - 1, 0).bit_length()
-        if used + width > _KEY_BITS:
-            return _group_by(cells)
-        remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        pack(name, remap[column.indices.fill_null(0).to_numpy(zero_copy_only=False)], merged.dictionary, width)
+    decode: list[tuple[str, object, int]] = [("day", first, widths["day"])]
+    for name, (codes, dictionary) in dimensions.items():
+        packed = (packed << np.int64(widths[name])) | codes
+        decode.append((name, dictionary, widths[name]))
     order = np.argsort(packed)
     packed = packed[order]
     starts = np.flatnonzero(np.concatenate(([True], packed[1:] != packed[:-1])))

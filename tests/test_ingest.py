@@ -467,6 +467,29 @@ def test_cell_sums_count_a_missing_dimension_as_blank():
     assert [(row[1], row[8]) for row in summed] == [("", 1 + 3), ("acme", 2)]
 
 
+def test_cell_sums_count_a_null_dictionary_value_as_blank():
+    import pyarrow as pa
+
+    from roi.ingestion import _sum_cells
+
+    cells = _cells_input({"tenant": ["", "acme"]}, {"tenant": [0, 1, 0]}, ["2026-01-01"] * 3)
+    index = cells.schema.get_field_index("tenant")
+    with_null = pa.DictionaryArray.from_arrays(pa.array([0, 1, 2], pa.int32()), pa.array([None, "acme", ""]))
+    summed = _as_rows(_sum_cells(cells.set_column(index, "tenant", with_null)))
+    assert [(row[1], row[8]) for row in summed] == [("", 1 + 3), ("acme", 2)]
+
+
+def test_cell_sums_too_wide_to_pack_still_merge_equal_values():
+    from roi.domain import DIMENSIONS
+    from roi.ingestion import _sum_cells
+
+    wide = {name: [f"{name}-{i}" for i in range(2**9)] for name in DIMENSIONS}
+    wide["tenant"][5] = wide["tenant"][4]  # one value twice in the dictionary
+    codes = {name: [4, 4, 6] for name in DIMENSIONS} | {"tenant": [4, 5, 6]}
+    summed = _as_rows(_sum_cells(_cells_input(wide, codes, ["2026-01-01"] * 3)))
+    assert [row[8] for row in summed] == [1 + 2, 3]
+
+
 def test_cell_sums_with_keys_too_wide_to_pack_still_sum():
     from roi.domain import DIMENSIONS
     from roi.ingestion import _group_by, _sum_cells

@@ -31,11 +31,12 @@ class DataVersion:
     """The store's data version, asked at most once per `ttl` seconds per process.
 
     The query costs a database round trip (about 0.5 ms on PostgreSQL, far more when the
-    database stalls), more than answering from the cache. So a request never waits for it
-    once a version is known: when `ttl` has passed, the request gets the version known so
-    far and one background thread asks anew. Answers may thus lag a new batch by about
-    `ttl` seconds. If asking fails, the last known version stays (and is asked again after
-    `ttl`); /healthz reports the database. With `ttl` 0 every request asks, in line.
+    database stalls), more than answering from the cache. A version younger than `ttl` is
+    used as it is. Up to twice `ttl` old (steady traffic), the request is answered with it
+    while one background thread asks anew, so busy workers never wait on the database for
+    it. Older than that (after a quiet spell, or while the database fails), the request asks
+    in line and gets the answer, or the error (a 503). So answers lag a new batch by at most
+    about 2 x `ttl`. With `ttl` 0 every request asks, in line.
     """
 
     def __init__(self, store: Store, ttl: float, clock: Callable[[], float] = time.monotonic):
@@ -43,28 +44,36 @@ class DataVersion:
         self._ttl = ttl
         self._clock = clock
         self._value: str | None = None
-        self._checked = 0.0
+        self._fresh = 0.0  # when the query that gave _value started
         self._lock = threading.Lock()
         self._refresh: threading.Thread | None = None
+        self._failing = False
 
     def current(self) -> str:
         now = self._clock()
-        if self._value is None or self._ttl <= 0:
-            self._value, self._checked = self._store.data_version(), now
+        age = now - self._fresh
+        if self._value is None or self._ttl <= 0 or age >= 2 * self._ttl:
+            self._value = self._store.data_version()
+            self._fresh = now
             return self._value
-        if now - self._checked >= self._ttl:
+        if age >= self._ttl:
             with self._lock:
                 if self._refresh is None or not self._refresh.is_alive():
-                    self._checked = now  # one refresh per ttl, whatever it finds
                     self._refresh = threading.Thread(target=self._ask, name="roi-data-version", daemon=True)
                     self._refresh.start()
         return self._value
 
     def _ask(self) -> None:
+        started = self._clock()
         try:
-            self._value = self._store.data_version()
-        except Exception as exc:  # noqa: BLE001 - a background thread: log it, keep the last version
-            log.warning("could not read the data version (answers stay at the last known one): %s", exc)
+            value = self._store.data_version()
+        except Exception as exc:  # noqa: BLE001 - a background thread: log it; requests ask in line soon
+            if not self._failing:
+                log.warning("could not read the data version: %s", exc)
+            self._failing = True
+            return
+        self._failing = False
+        self._value, self._fresh = value, started
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background refresh (if any) is done (for tests)."""

@@ -15,12 +15,15 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 from ..config import Settings
+from ..errors import RoiError
 
 log = logging.getLogger("roi.api")
 access_log = logging.getLogger("roi.access")
@@ -56,13 +59,18 @@ class AccessLog:
             seen["bytes"] = next((value for name, value in headers if name.lower() == "content-length"), "-")
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        body = self.app(environ, record)
-        query = environ.get("QUERY_STRING", "")
-        target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
-        access_log.info('%s "%s %s %s" %s %s %.0fms', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
-                        target, environ.get("SERVER_PROTOCOL", "HTTP/1.1"), seen.get("status", "-"),
-                        seen.get("bytes", "-"), (time.perf_counter() - started) * 1000)
-        return body
+        try:
+            return self.app(environ, record)
+        except Exception:
+            seen.setdefault("status", "500")
+            raise
+        finally:
+            # the path as sent on the wire (re-quoted): a decoded newline cannot forge a log line
+            query = environ.get("QUERY_STRING", "")
+            target = quote(environ.get("PATH_INFO", ""), safe="/;:@&=+$,!~*'()") + (f"?{query}" if query else "")
+            access_log.info('%s "%s %s %s" %s %s %.0fms', environ.get("REMOTE_ADDR", "-"),
+                            environ.get("REQUEST_METHOD"), target, environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                            seen.get("status", "-"), seen.get("bytes", "-"), (time.perf_counter() - started) * 1000)
 
 
 def _load_app(target: str) -> Callable:
@@ -72,7 +80,7 @@ def _load_app(target: str) -> Callable:
     from . import create_app
 
     options = json.loads(target)
-    configure_logging(verbose=True)  # a spawned (not forked) worker starts without the main's handlers
+    configure_logging(verbose=True)  # forked workers have the main's handlers; spawned ones (3.14+) would not
     app = create_app(load_config(options["config"]))
     return AccessLog(app) if options["access_log"] else app
 
@@ -88,6 +96,21 @@ def _check_database(settings: Settings) -> None:
         store.engine.dispose()  # the workers open their own engines
 
 
+def _listen_address(host: str, port: int) -> str:
+    """The IP address to bind for `host` (granian takes addresses only); the port must be free."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise RoiError(f"--host {host!r}: not an address this machine can listen on: {exc}") from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address[:2])
+        except OSError as exc:
+            raise RoiError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return address[0]
+
+
 def serve(
     settings: Settings,
     *,
@@ -98,22 +121,26 @@ def serve(
     access_log: bool = True,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Run the API until SIGTERM or SIGINT. `on_ready` runs once, in the main process, when the server listens."""
+    """Run the API until SIGTERM or SIGINT. `on_ready` runs once, in the main process, when the server listens.
+
+    A worker that dies is started again; one that dies twice within about 5 s (a crash loop)
+    stops the server with status 1, for the service manager to act on."""
     import sys
 
     from granian.constants import Interfaces
     from granian.server import Server
 
     if not settings.path:
-        raise ValueError("roi serve needs a config read from a file (each worker reads it again)")
+        raise RoiError("roi serve needs a config file: each worker process reads it")
+    address = _listen_address(host, port)
+    _check_database(settings)
     metrics_dir = tempfile.mkdtemp(prefix="roi-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if "prometheus_client" in sys.modules:
         log.warning("prometheus_client was imported before `roi serve` set it up: /metrics shows one worker only")
-    _check_database(settings)
     server = Server(
         json.dumps({"config": str(settings.path), "access_log": access_log}),
-        address=host,
+        address=address,
         port=port,
         interface=Interfaces.WSGI,
         workers=workers,
@@ -125,5 +152,9 @@ def serve(
     )
     if on_ready is not None:
         server.on_startup(on_ready)
-    server.on_shutdown(lambda: shutil.rmtree(metrics_dir, ignore_errors=True))
-    server.serve(target_loader=_load_app)
+    try:
+        server.serve(target_loader=_load_app)
+    except RuntimeError as exc:  # granian's own (e.g. the port taken meanwhile): its first line, not a backtrace
+        raise RoiError(f"roi serve: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

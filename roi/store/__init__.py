@@ -287,43 +287,52 @@ def _as_cell_table(cells: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _values(column: pa.ChunkedArray) -> list:
-    """A column of few distinct values as Python objects, one object per distinct value.
+class _Decoded:
+    """A column of few distinct values, decoded once: one Python object per distinct value.
 
-    Through a dictionary: a few thousand strings are made instead of one per cell."""
-    encoded = column.combine_chunks()
-    if not pa.types.is_dictionary(encoded.type):
-        encoded = encoded.dictionary_encode()
-    dictionary = encoded.dictionary
-    if pa.types.is_date(dictionary.type):
-        dictionary = pc.cast(dictionary, pa.string())
-    values = dictionary.to_pylist()
-    return list(map(values.__getitem__, encoded.indices.to_numpy(zero_copy_only=False).tolist()))
+    Through a dictionary, a few thousand strings are made instead of one per cell; the
+    slices of it then share them."""
+
+    def __init__(self, column: pa.ChunkedArray):
+        encoded = column.combine_chunks()
+        if not pa.types.is_dictionary(encoded.type):
+            encoded = encoded.dictionary_encode()
+        dictionary = encoded.dictionary
+        if pa.types.is_date(dictionary.type):
+            dictionary = pc.cast(dictionary, pa.string())
+        self.values = dictionary.to_pylist()
+        self.codes = encoded.indices.to_numpy(zero_copy_only=False)
+
+    def slice(self, start: int, stop: int) -> list:
+        return list(map(self.values.__getitem__, self.codes[start:stop].tolist()))
 
 
-def _cell_tuples(cells: pa.Table, batch_id: int, source: str) -> list[tuple]:
-    """Cells as plain Python tuples in _CELL_COLUMNS order, built column-wise (fast); call on slices."""
-    count = cells.num_rows
-    columns: list[list] = [[batch_id] * count, [source] * count]
-    for name in ("day", *DIMENSIONS):
-        columns.append(_values(cells.column(name)))
-    for name in CELL_METRICS:
-        columns.append(cells.column(name).to_numpy().tolist())
-    return list(zip(*columns, strict=True))
+_SLICE = 20_000  # cells turned into Python tuples at a time
+
+
+def _cell_slices(cells: pa.Table, batch_id: int, source: str) -> Iterable[list[tuple]]:
+    """Cells as plain Python tuples in _CELL_COLUMNS order, built column-wise, _SLICE at a time."""
+    decoded = [_Decoded(cells.column(name)) for name in ("day", *DIMENSIONS)]
+    for start in range(0, cells.num_rows, _SLICE):
+        stop = min(start + _SLICE, cells.num_rows)
+        count = stop - start
+        columns: list[list] = [[batch_id] * count, [source] * count]
+        columns.extend(column.slice(start, stop) for column in decoded)
+        part = cells.slice(start, count)
+        columns.extend(part.column(name).to_numpy().tolist() for name in CELL_METRICS)
+        yield list(zip(*columns, strict=True))
 
 
 def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> None:
     if not cells.num_rows:
         return
     names = ", ".join(_CELL_COLUMNS)
-    # slices keep the Python objects of only 20,000 cells alive at a time
-    slices = (cells.slice(start, 20_000) for start in range(0, cells.num_rows, 20_000))
     if connection.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than INSERT for many rows
         cursor = connection.connection.cursor()
         with cursor.copy(f"COPY roi_cells ({names}) FROM STDIN") as copy:
-            for part in slices:
-                for row in _cell_tuples(part, batch_id, source):
+            for rows in _cell_slices(cells, batch_id, source):
+                for row in rows:
                     copy.write_row(row)
         return
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
@@ -332,8 +341,7 @@ def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> No
     # many rows per statement: SQLite spends most of an executemany on per-statement work
     per_statement = 400
     full = f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * per_statement)
-    for part in slices:
-        rows = _cell_tuples(part, batch_id, source)
+    for rows in _cell_slices(cells, batch_id, source):
         whole = len(rows) - len(rows) % per_statement
         if whole:
             cursor.executemany(

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -120,3 +121,72 @@ def test_roi_serve_answers_over_http(server, runner):
     messages = [record["message"] for record in records]
     assert any('"GET /api/v1/roi?period=2026-01 HTTP/1.1" 200' in message for message in messages)
     assert any("Listening at" in message for message in messages)
+
+
+def _roi_serve(project, *args: str) -> subprocess.CompletedProcess:
+    roi = Path(sys.executable).with_name("roi")
+    return subprocess.run([str(roi), "--config", str(project.config_path), "serve", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_taken_port_or_an_unknown_host_is_one_line_and_exit_1(project, tmp_path):
+    write_api_project(project)
+    ingest_project(project)
+    before = set(Path(tempfile.gettempdir()).glob("roi-metrics-*"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _roi_serve(project, "--host", "127.0.0.1", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert "Traceback" not in result.stderr
+    result = _roi_serve(project, "--host", "no-such-host.invalid", "--port", str(free_port()))
+    assert result.returncode == 1 and "error: --host 'no-such-host.invalid': not an address" in result.stderr
+    assert set(Path(tempfile.gettempdir()).glob("roi-metrics-*")) == before  # nothing left behind
+
+
+def test_a_host_name_is_resolved_to_listen_on(project, tmp_path):
+    write_api_project(project)
+    ingest_project(project)
+    port = free_port()
+    roi = Path(sys.executable).with_name("roi")
+    process = subprocess.Popen([str(roi), "--config", str(project.config_path), "serve", "--host", "localhost",
+                                "--port", str(port), "--workers", "1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None
+            try:
+                if fetch(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+
+
+def test_the_access_log_quotes_the_path_and_logs_failures(caplog):
+    from roi.api.server import AccessLog
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("boom")
+        start_response("404 NOT FOUND", [("Content-Length", "9")])
+        return [b"not found"]
+
+    logged = AccessLog(app)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": '/x\n127.0.0.1 "GET /forged', "QUERY_STRING": "a=1",
+               "REMOTE_ADDR": "10.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
+    with caplog.at_level("INFO", logger="roi.access"):
+        assert logged(environ, lambda status, headers: None) == [b"not found"]
+        with pytest.raises(RuntimeError):
+            logged({**environ, "PATH_INFO": "/boom", "QUERY_STRING": ""}, lambda status, headers: None)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0].startswith('10.0.0.1 "GET /x%0A127.0.0.1%20%22GET%20/forged?a=1 HTTP/1.1" 404 9 ')
+    assert lines[1].startswith('10.0.0.1 "GET /boom HTTP/1.1" 500 - ')
+    assert all("\n" not in line for line in lines)

@@ -55,21 +55,30 @@ def test_after_ttl_a_request_never_waits_for_the_database():
     assert version.current() == "v2"
 
 
-def test_a_failed_refresh_keeps_the_last_version_and_is_logged(caplog):
+def test_a_failed_refresh_is_logged_once_then_requests_ask_in_line(caplog):
     store, clock = Store(), Clock()
     version = DataVersion(store, 1.0, clock)
     version.current()
     store.fail = True
-    clock.now += 2
-    version.current()
-    version.wait(10)
-    assert version.current() == "v1"
-    assert "could not read the data version" in caplog.text
+    for _ in range(3):  # steady traffic: the known version, refreshes in the background fail
+        clock.now += 0.4
+        assert version.current() == "v1"
+        version.wait(10)
+    assert caplog.text.count("could not read the data version") == 1
+    clock.now += 1  # two ttls since the last answer: the request asks itself, and gets the error
+    with pytest.raises(RuntimeError):
+        version.current()
     store.fail, store.version = False, "v3"
-    clock.now += 2  # asked again after another ttl
-    version.current()
-    version.wait(10)
     assert version.current() == "v3"
+
+
+def test_after_a_quiet_spell_the_first_request_gets_the_new_version():
+    store, clock = Store(), Clock()
+    version = DataVersion(store, 1.0, clock)
+    version.current()
+    store.version = "v2"
+    clock.now += 60
+    assert version.current() == "v2"
 
 
 def test_ttl_zero_asks_on_every_request_and_raises_what_it_meets():
