@@ -36,41 +36,53 @@ def fetch(port: int, path: str, headers: dict | None = None) -> tuple[int, Messa
 
 
 @pytest.fixture
-def server(project, tmp_path):
-    write_api_project(project)
-    ingest_project(project)
-    port = free_port()
-    log = tmp_path / "serve.log"
-    roi = Path(sys.executable).with_name("roi")
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(roi), "--config", str(project.config_path), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "2"],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    def stop() -> None:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def start_serve(project, tmp_path):
+    """Starts `roi serve` for the project and waits until /healthz answers; stopped at the end."""
+    stops = []
 
-    try:
+    def start(host: str = "127.0.0.1", workers: int = 2):
+        port = free_port()
+        log = tmp_path / f"serve-{port}.log"
+        roi = Path(sys.executable).with_name("roi")
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [str(roi), "--config", str(project.config_path), "serve", "--host", host, "--port", str(port),
+                 "--workers", str(workers)],
+                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+        def stop() -> None:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+        stops.append(stop)
         deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, log.read_text()
             try:
                 if fetch(port, "/healthz")[0] == 200:
-                    break
+                    return port, log, stop
             except OSError:
                 pass
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        yield port, project, log, stop
-    finally:
+
+    yield start
+    for stop in stops:
         stop()
+
+
+@pytest.fixture
+def server(project, start_serve):
+    write_api_project(project)
+    ingest_project(project)
+    port, log, stop = start_serve()
+    return port, project, log, stop
 
 
 def test_roi_serve_answers_over_http(server, runner):
@@ -146,28 +158,11 @@ def test_a_taken_port_or_an_unknown_host_is_one_line_and_exit_1(project, tmp_pat
     assert set(Path(tempfile.gettempdir()).glob("roi-metrics-*")) == before  # nothing left behind
 
 
-def test_a_host_name_is_resolved_to_listen_on(project, tmp_path):
+def test_a_host_name_is_resolved_to_listen_on(project, start_serve):
     write_api_project(project)
     ingest_project(project)
-    port = free_port()
-    roi = Path(sys.executable).with_name("roi")
-    process = subprocess.Popen([str(roi), "--config", str(project.config_path), "serve", "--host", "localhost",
-                                "--port", str(port), "--workers", "1"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None
-            try:
-                if fetch(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
+    port, _, _ = start_serve(host="localhost", workers=1)
+    assert fetch(port, "/healthz")[0] == 200
 
 
 def test_the_access_log_quotes_the_path_and_logs_failures(caplog):
