@@ -21,6 +21,7 @@ from .config import Settings, load_config
 from .connectors import registry
 from .domain import Period, display_dimension, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
+from .runtime import freeze_imports
 
 
 class Context:
@@ -85,6 +86,8 @@ def handle_errors(command):
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """roi: what your production AI systems cost and what they are worth."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    freeze_imports()
+    ctx.call_on_close(freeze_imports)  # nor walk them all again at exit
     ctx.obj = Context(config_path)
 
 
