@@ -7,7 +7,9 @@ bytes per distinct event id (for deduplication within a batch).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -87,7 +89,7 @@ class _SeenIds:
         return fresh
 
 
-_COMPACT_ROWS = 200_000
+_COMPACT_ROWS = 250_000  # rows of chunk sums that wait before merging into the cells
 _COUNTS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens",
            "resolved", "escalated", "abandoned", "reopened")
 
@@ -142,12 +144,11 @@ class CellBuilder:
         self.reprice = reprice
         self._result = BatchResult()
         self._seen = _SeenIds()
-        # summing runs in one worker thread while the caller deduplicates the next chunk
+        # pricing and summing run in one worker thread while the caller deduplicates the next chunk;
+        # the sums belong to that thread alone
         self._worker: ThreadPoolExecutor | None = None
         self._pending: deque[Future] = deque()
-        self._parts: list[pa.Table] = []
-        self._part_rows = 0
-        self._compacted_rows = 0
+        self._sums = _CellSums(dimensions)
 
     @property
     def result(self) -> BatchResult:
@@ -172,18 +173,11 @@ class CellBuilder:
             self._drain(2)
 
     def _drain(self, keep: int) -> None:
-        """Collect finished sums until at most `keep` are in flight."""
+        """Wait for the worker until at most `keep` chunks are in flight (raising what it raised)."""
         while len(self._pending) > keep:
-            part = self._pending.popleft().result()
-            self._parts.append(part)
-            self._part_rows += part.num_rows
-            # merge partial sums once they outgrow the merged cells: memory follows the cells, not the file
-            # (+ half the cells: with many cells, merging stays linear in the rows read)
-            if self._part_rows > self._compacted_rows + max(_COMPACT_ROWS, self._compacted_rows // 2):
-                self._compact()
+            self._pending.popleft().result()
 
-    def _cells(self, table: pa.Table) -> pa.Table:
-        count = table.num_rows
+    def _cells(self, table: pa.Table) -> None:
         requests = _numpy(table, "requests", np.int64)
         given = _numpy(table, "cost", np.float64)
         to_price = (requests > 0) & (np.isnan(given) | self.reprice)
@@ -205,33 +199,26 @@ class CellBuilder:
             unpriced_requests = _numpy(table, "unpriced_requests", np.int64)
         self._result.unpriced += int(unpriced_requests.sum())
 
-        columns: dict[str, pa.Array] = {"day": self._days(table)}
-        blank = pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, dtype=np.int32)), pa.array([""]))
-        for name in DIMENSIONS:
-            columns[name] = _as_dictionary(table.column(name)) if name in self.dimensions else blank
-        for name in _COUNTS:
-            columns[name] = table.column(name)
-        columns["token_cost"] = pa.array(cost)
-        columns["unpriced_requests"] = pa.array(unpriced_requests.astype(np.int64))
-        columns["human_review_minutes"] = table.column("human_review_minutes")
-        return _sum_cells(pa.table(columns))
+        metrics = {name: _numpy(table, name, np.int64) for name in _COUNTS} | {
+            "token_cost": cost,
+            "unpriced_requests": unpriced_requests.astype(np.int64),
+            "human_review_minutes": _numpy(table, "human_review_minutes", np.float64),
+        }
+        self._sums.add(self._days(table), {name: table.column(name) for name in self.dimensions},
+                       [metrics[name] for name in CELL_METRICS])
 
-    def _days(self, table: pa.Table) -> pa.Array:
+    def _days(self, table: pa.Table) -> np.ndarray:
+        """Each row's day in the service timezone, as days since 1970-01-01 (int64)."""
         if "day" in table.column_names:
-            return pc.cast(table.column("day"), pa.date32())
-        ts = table.column("ts")
-        if self.timezone != "UTC":
-            ts = pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", self.timezone)))
-        return pc.cast(ts, pa.date32())
-
-    def _compact(self) -> None:
-        if len(self._parts) > 1:
-            # dictionaries unified, not decoded: the dimensions stay small integer codes
-            parts = [_dictionary_dims(part) for part in self._parts]
-            combined = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
-            self._parts = [_sum_cells(combined)]
-            pa.default_memory_pool().release_unused()
-        self._part_rows = self._compacted_rows = self._parts[0].num_rows
+            days = pc.cast(table.column("day"), pa.date32())
+        else:
+            ts = table.column("ts")
+            if self.timezone != "UTC":
+                ts = pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", self.timezone)))
+            days = pc.cast(ts, pa.date32())
+        if days.null_count:
+            raise ValueError("a row without a day cannot make a cell")  # (connectors validate days first)
+        return pc.cast(days, pa.int32()).to_numpy().astype(np.int64)
 
     def cell_table(self) -> pa.Table | None:
         """The batch's cells as an Arrow table (None when it has none); ends the worker thread."""
@@ -239,10 +226,7 @@ class CellBuilder:
         if self._worker is not None:
             self._worker.shutdown()
             self._worker = None
-        if not self._parts:
-            return None
-        self._compact()
-        return self._parts[0]
+        return self._sums.table()
 
     def cells(self) -> pd.DataFrame:
         import pandas as pd  # noqa: F401  (to_pandas needs it)
@@ -264,27 +248,12 @@ def _as_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column.dictionary_encode()
 
 
-def _dictionary_dims(table: pa.Table) -> pa.Table:
-    """Dimensions as dictionary<int32, string>, so parts concatenate and unify."""
-    for name in DIMENSIONS:
-        index = table.schema.get_field_index(name)
-        column = table.column(index)
-        if not pa.types.is_dictionary(column.type):
-            table = table.set_column(index, name, column.combine_chunks().dictionary_encode())
-        elif column.type.index_type != pa.int32():
-            table = table.set_column(index, name, pc.cast(column, pa.dictionary(pa.int32(), pa.string())))
-    return table
-
-
 def empty_cells() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in ("day", *DIMENSIONS)} | {
         name: pd.Series([], dtype="float64") for name in CELL_METRICS
     })
-
-
-_KEY_BITS = 62  # a packed cell key stays a positive int64
 
 
 def _distinct_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -306,58 +275,185 @@ def _distinct_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.
     return remap[codes], dictionary
 
 
-def _sum_cells(cells: pa.Table) -> pa.Table:
-    """Sum the rows of equal day and dimensions.
+class _Encoding:
+    """How a cell's day and dimension codes pack into int64 key words.
 
-    The day and the dimensions' dictionary codes pack into one int64 key; one
-    sort of the keys and one reduceat per metric do the rest. Transient memory
-    is a few numpy arrays per row, where a hash aggregation holds several
-    times the input (and keeps it as its high-water mark). Integer sums stay
-    exact. Keys too wide to pack fall back to Arrow's group_by.
+    Fields take the bits they need (the day counted from `first_day`) and fill
+    words in order, at most 62 bits each: comparing words in order compares
+    the fields in order, so a word-wise sort is the (day, dimensions) order.
+    Seven small dimensions and a month of days fit in one word.
     """
-    keys = ["day", *DIMENSIONS]
-    if not cells.num_rows or cells.column("day").null_count:
-        return _group_by(cells)  # (days are never missing here: timestamps are validated first)
-    dimensions = {name: _distinct_codes(cells.column(name)) for name in DIMENSIONS}
-    day = cells.column("day").combine_chunks().to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int64)
-    first = int(day.min())
-    widths = {"day": (int(day.max()) - first).bit_length()}
-    widths.update({name: max(len(dictionary) - 1, 0).bit_length() for name, (_, dictionary) in dimensions.items()})
-    if sum(widths.values()) > _KEY_BITS:
-        normalized = cells
-        for name, (codes, dictionary) in dimensions.items():
-            index = normalized.schema.get_field_index(name)
-            normalized = normalized.set_column(
-                index, name, pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), dictionary))
-        return _group_by(normalized)
-    packed = day - first
-    del day
-    decode: list[tuple[str, object, int]] = [("day", first, widths["day"])]
-    for name, (codes, dictionary) in dimensions.items():
-        packed = (packed << np.int64(widths[name])) | codes
-        decode.append((name, dictionary, widths[name]))
-    order = np.argsort(packed)
-    packed = packed[order]
-    starts = np.flatnonzero(np.concatenate(([True], packed[1:] != packed[:-1])))
-    unique = packed[starts]
-    columns: dict[str, pa.Array] = {}
-    for name, extra, width in reversed(decode):
-        code = unique & np.int64((1 << width) - 1)
-        unique = unique >> np.int64(width)
-        if name == "day":
-            columns[name] = pa.array((code + extra).astype(np.int32), pa.int32()).cast(pa.date32())
-        else:
-            columns[name] = pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int32)), extra)
-    result = {key: columns[key] for key in keys}
-    for name in CELL_METRICS:
-        values = cells.column(name).combine_chunks().to_numpy(zero_copy_only=False)
-        result[name] = pa.array(np.add.reduceat(values[order], starts))
-    return pa.table(result)
+
+    def __init__(self, first_day: int, widths: tuple[int, ...]):
+        self.first_day = first_day
+        self.widths = widths
+        self.words: list[list[int]] = [[]]
+        used = 0
+        for field, width in enumerate(widths):
+            if used + width > _WORD_BITS:
+                self.words.append([])
+                used = 0
+            self.words[-1].append(field)
+            used += width
+
+    def holds(self, first_day: int, last_day: int, sizes: list[int]) -> bool:
+        return (first_day >= self.first_day and last_day - self.first_day < 1 << self.widths[0]
+                and all(size <= 1 << width for size, width in zip(sizes, self.widths[1:], strict=True)))
+
+    def widened(self, first_day: int, last_day: int, sizes: list[int]) -> _Encoding:
+        """The smallest encoding holding both this one's range and the given one."""
+        first = min(first_day, self.first_day)
+        last = max(last_day, self.first_day + (1 << self.widths[0]) - 1)
+        widths = [max(size - 1, 0).bit_length() for size in sizes]
+        return _Encoding(first, (
+            (last - first).bit_length(), *(max(a, b) for a, b in zip(widths, self.widths[1:], strict=True))
+        ))
+
+    def pack(self, fields: list[np.ndarray]) -> np.ndarray:
+        """Fields (day as epoch days, then codes) -> keys of shape (words, rows)."""
+        keys = np.zeros((len(self.words), len(fields[0])), dtype=np.int64)
+        for word, members in zip(keys, self.words, strict=True):
+            for field in members:
+                value = fields[field] - self.first_day if field == 0 else fields[field]
+                word <<= self.widths[field]
+                word |= value
+        return keys
+
+    def unpack(self, keys: np.ndarray) -> list[np.ndarray]:
+        fields: list[np.ndarray] = [np.empty(0)] * len(self.widths)
+        for word, members in zip(keys, self.words, strict=True):
+            word = word.copy()
+            for field in reversed(members):
+                fields[field] = word & np.int64((1 << self.widths[field]) - 1)
+                word >>= self.widths[field]
+        fields[0] = fields[0] + self.first_day
+        return fields
 
 
-def _group_by(cells: pa.Table) -> pa.Table:
-    keys = ["day", *DIMENSIONS]
-    summed = cells.group_by(keys, use_threads=False).aggregate([(name, "sum") for name in CELL_METRICS])
-    return pa.table({key: summed.column(key) for key in keys} | {
-        name: summed.column(f"{name}_sum") for name in CELL_METRICS
-    })
+_WORD_BITS = 62  # a packed key word stays a positive int64
+
+
+@dataclass(slots=True)
+class _Run:
+    """Cells sorted by key, each key once: keys (words, rows) and one sum array per metric."""
+
+    keys: np.ndarray
+    sums: list[np.ndarray]
+
+    @property
+    def rows(self) -> int:
+        return self.keys.shape[1]
+
+
+def _sort_order(keys: np.ndarray) -> np.ndarray:
+    # stable: a cell sums its rows in the order they came; sorted runs merge in linear time (timsort)
+    return np.argsort(keys[0], kind="stable") if len(keys) == 1 else np.lexsort(keys[::-1])
+
+
+def _starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal keys starts, in keys sorted already."""
+    same = np.ones(sorted_keys.shape[1], dtype=bool)
+    same[0] = False
+    for word in sorted_keys:
+        same[1:] &= word[1:] == word[:-1]
+    return np.flatnonzero(~same)
+
+
+def _reduce(keys: np.ndarray, metrics: Iterable[np.ndarray]) -> _Run:
+    """Sum the rows of equal keys; `metrics` may be a generator, so that one is made at a time."""
+    order = _sort_order(keys)
+    keys = keys[:, order]
+    starts = _starts(keys)
+    keys = keys[:, starts]
+    return _Run(keys, [np.add.reduceat(values[order], starts) for values in metrics])
+
+
+class _CellSums:
+    """One batch's rows summed per cell (day and dimensions), in numpy.
+
+    Each dimension value gets a batch-wide code, so a row's key is a few
+    packed integers (_Encoding). A chunk's rows are summed into a sorted run;
+    runs merge into the cells once they hold more rows than a quarter of the
+    cells (or _COMPACT_ROWS). Memory is the cells plus those runs, and a merge
+    works one metric at a time: a few arrays of the merged length, not a copy
+    of every column at once.
+    """
+
+    def __init__(self, dimensions: tuple[str, ...]):
+        self._stored = [name for name in DIMENSIONS if name in dimensions]
+        self._codes: dict[str, dict[str, int]] = {name: {} for name in self._stored}
+        self._encoding: _Encoding | None = None
+        self._cells: _Run | None = None
+        self._runs: list[_Run] = []
+        self._run_rows = 0
+
+    def add(self, days: np.ndarray, dimensions: dict[str, pa.Array | pa.ChunkedArray],
+            metrics: list[np.ndarray]) -> None:
+        """Rows of one chunk: epoch days (int64), the stored dimensions' columns, CELL_METRICS arrays."""
+        if not len(days):
+            return
+        fields = [days]
+        for name in self._stored:
+            codes, dictionary = _distinct_codes(dimensions[name])
+            known = self._codes[name]
+            # a chunk's dictionary is small: its values map to the batch's codes one by one
+            lookup = np.fromiter((known.setdefault(value, len(known)) for value in dictionary.to_pylist()),
+                                 dtype=np.int64, count=len(dictionary))
+            fields.append(lookup[codes])
+        first, last = int(days.min()), int(days.max())
+        sizes = [len(self._codes[name]) for name in self._stored]
+        if self._encoding is None:
+            self._encoding = _Encoding(first, (0,) * (1 + len(sizes))).widened(first, last, sizes)
+        elif not self._encoding.holds(first, last, sizes):
+            self._repack(self._encoding.widened(first, last, sizes))
+        self._runs.append(_reduce(self._encoding.pack(fields), metrics))
+        self._run_rows += self._runs[-1].rows
+        if self._run_rows > max(_COMPACT_ROWS, (self._cells.rows if self._cells else 0) // 4):
+            self._merge()
+
+    def _repack(self, encoding: _Encoding) -> None:
+        """Keys in a wider encoding; the order of fields, hence of keys, is kept."""
+        old, self._encoding = self._encoding, encoding
+        for run in [self._cells, *self._runs] if self._cells else self._runs:
+            run.keys = encoding.pack(old.unpack(run.keys))
+
+    def _merge(self) -> None:
+        runs = [self._cells, *self._runs] if self._cells else self._runs
+        if len(runs) > 1:
+            keys = np.concatenate([run.keys for run in runs], axis=1)
+            metrics = (np.concatenate([run.sums[m] for run in runs]) for m in range(len(CELL_METRICS)))
+            runs = [_reduce(keys, metrics)]
+        self._cells, self._runs, self._run_rows = runs[0], [], 0
+
+    def table(self) -> pa.Table | None:
+        """The cells: day (date32), every dimension (dictionary; "" where not stored), CELL_METRICS."""
+        if self._runs:
+            self._merge()
+        if self._cells is None:
+            return None
+        fields = self._encoding.unpack(self._cells.keys)
+        count = self._cells.rows
+        columns: dict[str, pa.Array] = {"day": pa.array(fields[0].astype(np.int32), pa.int32()).cast(pa.date32())}
+        stored = dict(zip(self._stored, fields[1:], strict=True))
+        for name in DIMENSIONS:
+            if name in stored:
+                columns[name] = pa.DictionaryArray.from_arrays(
+                    pa.array(stored[name].astype(np.int32)), pa.array(list(self._codes[name]), pa.string()))
+            else:
+                columns[name] = pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(count, dtype=np.int32)), pa.array([""], pa.string()))
+        for name, values in zip(CELL_METRICS, self._cells.sums, strict=True):
+            columns[name] = pa.array(values)
+        return pa.table(columns)
+
+
+def _sum_cells(cells: pa.Table) -> pa.Table:
+    """Sum a table of rows (day, every dimension, CELL_METRICS) per cell, in one go."""
+    sums = _CellSums(DIMENSIONS)
+    day = cells.column("day").combine_chunks()
+    if day.null_count:
+        raise ValueError("a row without a day cannot make a cell")
+    sums.add(pc.cast(day, pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64),
+             {name: cells.column(name) for name in DIMENSIONS},
+             [cells.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in CELL_METRICS])
+    return sums.table() or cells.slice(0, 0)

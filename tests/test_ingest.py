@@ -440,8 +440,23 @@ def _as_rows(table) -> list[tuple]:
     return sorted(zip(*(column.to_pylist() for column in columns), strict=True))
 
 
+def _reference_sums(cells) -> list[tuple]:
+    """Arrow's hash aggregation on the decoded values (nulls as ""): the sums to expect."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from roi.domain import CELL_METRICS, DIMENSIONS
+
+    decoded = {"day": cells.column("day")} | {
+        name: pc.cast(cells.column(name), pa.string()).fill_null("") for name in DIMENSIONS
+    } | {name: cells.column(name) for name in CELL_METRICS}
+    keys = ["day", *DIMENSIONS]
+    summed = pa.table(decoded).group_by(keys).aggregate([(name, "sum") for name in CELL_METRICS])
+    return _as_rows(summed.select([*keys, *(f"{name}_sum" for name in CELL_METRICS)]))
+
+
 def test_cell_sums_merge_dictionary_values_that_are_equal():
-    from roi.ingestion import _group_by, _sum_cells
+    from roi.ingestion import _sum_cells
 
     # "acme" twice in one dictionary (two spellings trimmed to one): one cell, not two
     cells = _cells_input({"tenant": ["acme", "acme", "beta"]}, {"tenant": [0, 1, 2, 0]},
@@ -451,8 +466,7 @@ def test_cell_sums_merge_dictionary_values_that_are_equal():
     first = [row for row in _as_rows(summed) if row[0] == date(2026, 1, 1) and row[1] == "acme"]
     assert first[0][8] == 1 + 2  # requests of the first two rows
     assert first[0][12] == 5.0 + 6.0  # token_cost
-    # Arrow's hash aggregation would keep the two spellings apart
-    assert _group_by(cells).num_rows == 4
+    assert _as_rows(summed) == _reference_sums(cells)
 
 
 def test_cell_sums_count_a_missing_dimension_as_blank():
@@ -479,7 +493,7 @@ def test_cell_sums_count_a_null_dictionary_value_as_blank():
     assert [(row[1], row[8]) for row in summed] == [("", 1 + 3), ("acme", 2)]
 
 
-def test_cell_sums_too_wide_to_pack_still_merge_equal_values():
+def test_cell_sums_too_wide_for_one_key_word_still_merge_equal_values():
     from roi.domain import DIMENSIONS
     from roi.ingestion import _sum_cells
 
@@ -490,15 +504,100 @@ def test_cell_sums_too_wide_to_pack_still_merge_equal_values():
     assert [row[8] for row in summed] == [1 + 2, 3]
 
 
-def test_cell_sums_with_keys_too_wide_to_pack_still_sum():
-    from roi.domain import DIMENSIONS
-    from roi.ingestion import _group_by, _sum_cells
+def test_cell_sums_with_keys_wider_than_one_word():
+    import numpy as np
 
-    # seven dictionaries of 2**9 values each need 63 bits before the day: the hash aggregation takes over
+    from roi.domain import DIMENSIONS
+    from roi.ingestion import _sum_cells
+
+    # seven dictionaries of 2**9 values used in full need 63 bits before the day: two key words
     wide = {name: [f"{name}-{i}" for i in range(2**9)] for name in DIMENSIONS}
-    codes = {name: [511, 3, 511] for name in DIMENSIONS}
-    cells = _cells_input(wide, codes, ["2026-01-01", "2026-01-01", "2026-01-01"])
+    rng = np.random.default_rng(3)
+    codes = {name: rng.integers(0, 2**9, 3000).tolist() for name in DIMENSIONS}
+    codes = {name: [*values, *values[:1000]] for name, values in codes.items()}  # 1000 cells twice
+    days = [f"2026-01-{day:02d}" for day in rng.integers(1, 29, 3000)]
+    cells = _cells_input(wide, codes, [*days, *days[:1000]])
     summed = _sum_cells(cells)
-    assert summed.num_rows == 2
-    assert _as_rows(summed) == _as_rows(_group_by(cells))
-    assert sorted(row[8] for row in _as_rows(summed)) == [2, 1 + 3]
+    assert summed.num_rows == 3000
+    assert _as_rows(summed) == _reference_sums(cells)
+
+
+def _chunk_of(rng, rows: int, values: int, first_day: int, days: int):
+    """Rows of random cells: dimension values drawn from `values` names, days from a range."""
+    import numpy as np
+    import pyarrow as pa
+
+    from roi.domain import CELL_METRICS, DIMENSIONS
+
+    columns = {"day": pa.array(rng.integers(first_day, first_day + days, rows).astype(np.int32)).cast(pa.date32())}
+    for name in DIMENSIONS:
+        columns[name] = pa.array([f"{name[:2]}{i}" if i else "" for i in rng.integers(0, values, rows)]
+                                 ).dictionary_encode()
+    for name in CELL_METRICS:
+        if name in ("token_cost", "human_review_minutes"):
+            columns[name] = pa.array(np.round(rng.random(rows) * 10, 2))
+        else:
+            columns[name] = pa.array(rng.integers(0, 1000, rows))
+    return pa.table(columns)
+
+
+def _close_rows(found: list[tuple], expected: list[tuple]) -> None:
+    assert len(found) == len(expected)
+    for got, want in zip(found, expected, strict=True):
+        assert got[:8] == want[:8]
+        assert got[8:] == pytest.approx(want[8:], rel=1e-12)
+
+
+@pytest.mark.parametrize("dimensions", [None, ("tenant", "model")])
+def test_cells_of_many_chunks_whose_dictionaries_and_days_grow(dimensions):
+    """Keys are re-packed wider as values and days keep arriving (earlier and later), through merges."""
+    import numpy as np
+    import pyarrow as pa
+
+    from roi import ingestion
+    from roi.domain import DIMENSIONS
+
+    stored = dimensions or DIMENSIONS
+    rng = np.random.default_rng(11)
+    sums = ingestion._CellSums(stored)
+    chunks = []
+    # values per dimension grow 2 -> 700 (past many powers of two); days move both ways from 20,500
+    for step, (values, first_day, days) in enumerate([(2, 20_500, 1), (3, 20_500, 3), (40, 20_490, 20),
+                                                      (700, 20_400, 300), (5, 20_480, 900)]):
+        for _ in range(3):
+            chunk = _chunk_of(rng, 4000 + 1000 * step, values, first_day, days)
+            chunks.append(chunk)
+            sums.add(chunk.column("day").cast(pa.int32()).to_numpy().astype(np.int64),
+                     {name: chunk.column(name) for name in stored},
+                     [chunk.column(name).to_numpy() for name in ingestion.CELL_METRICS])
+    whole = pa.concat_tables(chunks).unify_dictionaries()
+    for name in DIMENSIONS:
+        if name not in stored:  # a dimension the store drops is blank in every cell
+            index = whole.schema.get_field_index(name)
+            whole = whole.set_column(index, name, pa.array([""] * whole.num_rows).dictionary_encode())
+    _close_rows(_as_rows(sums.table()), _reference_sums(whole))
+
+
+def test_cells_merge_into_few_runs_as_they_come(monkeypatch):
+    """Chunk sums wait in runs and merge once they outgrow the threshold: few runs at any time."""
+    import numpy as np
+    import pyarrow as pa
+
+    from roi import ingestion
+
+    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", 3000)
+    rng = np.random.default_rng(5)
+    sums = ingestion._CellSums(ingestion.DIMENSIONS)
+    chunks = []
+    merges = 0
+    for _ in range(30):
+        chunk = _chunk_of(rng, 1000, 6, 20_000, 30)
+        chunks.append(chunk)
+        sums.add(chunk.column("day").cast(pa.int32()).to_numpy().astype(np.int64),
+                 {name: chunk.column(name) for name in ingestion.DIMENSIONS},
+                 [chunk.column(name).to_numpy() for name in ingestion.CELL_METRICS])
+        waiting = sum(run.rows for run in sums._runs)
+        assert waiting <= max(3000, sums._cells.rows // 4 if sums._cells else 0)
+        merges += not sums._runs
+    assert 4 <= merges < 30
+    _close_rows(_as_rows(sums.table()), _reference_sums(pa.concat_tables(chunks).unify_dictionaries()))
