@@ -63,6 +63,29 @@ def test_schema_is_created_on_first_use_and_reopening_is_harmless(database_url):
     again.engine.dispose()
 
 
+@pytest.mark.parametrize("count", [1, 399, 400, 401, 20_000 + 801])
+def test_many_cells_round_trip_across_statement_and_slice_edges(database_url, count):
+    """Inserts go 400 rows a statement and 20,000 a slice: every cell lands once, in its own columns."""
+    import numpy as np
+
+    rng = np.random.default_rng(count)
+    frame = pd.DataFrame({
+        "day": [date(2026, 1, 1 + int(day)) for day in rng.integers(0, 28, count)],
+        **{name: [f"{name}-{i}" for i in range(count)] if name == "tenant"
+           else [f"{name}-{v}" for v in rng.integers(0, 5, count)] for name in DIMENSIONS},
+        **{name: rng.integers(0, 10**12, count) for name in CELL_METRICS},
+    })
+    for name in ("token_cost", "human_review_minutes"):
+        frame[name] = rng.random(count) * 1000
+    store = open_store(database_url)
+    put(store, "k1", frame)
+    found = store.cells(*FAR).sort_values("tenant").reset_index(drop=True)
+    expected = frame.sort_values("tenant").reset_index(drop=True)
+    assert len(found) == count
+    pd.testing.assert_frame_equal(found, expected[found.columns], check_dtype=False)
+    store.engine.dispose()
+
+
 def test_cells_round_trip_exactly(database_url):
     store = open_store(database_url)
     frame = cells(

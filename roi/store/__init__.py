@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -307,11 +306,11 @@ class _Decoded:
         return list(map(self.values.__getitem__, self.codes[start:stop].tolist()))
 
 
-_SLICE = 20_000  # cells turned into Python tuples at a time
+_SLICE = 20_000  # cells turned into Python values at a time
 
 
-def _cell_slices(cells: pa.Table, batch_id: int, source: str) -> Iterable[list[tuple]]:
-    """Cells as plain Python tuples in _CELL_COLUMNS order, built column-wise, _SLICE at a time."""
+def _cell_slices(cells: pa.Table, batch_id: int, source: str) -> Iterable[tuple[int, list[list]]]:
+    """Cells as Python values, one list per column in _CELL_COLUMNS order, _SLICE cells at a time."""
     decoded = [_Decoded(cells.column(name)) for name in ("day", *DIMENSIONS)]
     for start in range(0, cells.num_rows, _SLICE):
         stop = min(start + _SLICE, cells.num_rows)
@@ -320,7 +319,10 @@ def _cell_slices(cells: pa.Table, batch_id: int, source: str) -> Iterable[list[t
         columns.extend(column.slice(start, stop) for column in decoded)
         part = cells.slice(start, count)
         columns.extend(part.column(name).to_numpy().tolist() for name in CELL_METRICS)
-        yield list(zip(*columns, strict=True))
+        yield count, columns
+
+
+_PER_STATEMENT = 400  # rows per INSERT: SQLite spends most of an executemany on per-statement work
 
 
 def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> None:
@@ -331,25 +333,27 @@ def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> No
         # COPY is an order of magnitude faster than INSERT for many rows
         cursor = connection.connection.cursor()
         with cursor.copy(f"COPY roi_cells ({names}) FROM STDIN") as copy:
-            for rows in _cell_slices(cells, batch_id, source):
-                for row in rows:
+            for _, columns in _cell_slices(cells, batch_id, source):
+                for row in zip(*columns, strict=True):
                     copy.write_row(row)
         return
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     row = "(" + ", ".join(mark for _ in _CELL_COLUMNS) + ")"
     cursor = connection.connection.cursor()
-    # many rows per statement: SQLite spends most of an executemany on per-statement work
-    per_statement = 400
-    full = f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * per_statement)
-    for rows in _cell_slices(cells, batch_id, source):
-        whole = len(rows) - len(rows) % per_statement
+    full = f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * _PER_STATEMENT)
+    width = len(_CELL_COLUMNS)
+    for count, columns in _cell_slices(cells, batch_id, source):
+        # the parameters row after row, interleaved by slice assignment (no tuple per row)
+        flat: list = [None] * (count * width)
+        for index, column in enumerate(columns):
+            flat[index::width] = column
+        whole = count - count % _PER_STATEMENT
+        step = _PER_STATEMENT * width
         if whole:
-            cursor.executemany(
-                full, [tuple(chain.from_iterable(rows[i : i + per_statement])) for i in range(0, whole, per_statement)]
-            )
-        rest = rows[whole:]
-        if rest:
-            cursor.execute(f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * len(rest)), tuple(chain.from_iterable(rest)))
+            cursor.executemany(full, [tuple(flat[i : i + step]) for i in range(0, whole * width, step)])
+        if whole < count:
+            rest = count - whole
+            cursor.execute(f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * rest), flat[whole * width :])
 
 
 def _chunks(rows: Iterable[dict]) -> Iterable[list[dict]]:
