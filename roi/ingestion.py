@@ -7,7 +7,7 @@ bytes per distinct event id (for deduplication within a batch).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -345,9 +345,12 @@ class _Run:
         return self.keys.shape[1]
 
 
-def _sort_order(keys: np.ndarray) -> np.ndarray:
-    # stable: a cell sums its rows in the order they came; sorted runs merge in linear time (timsort)
-    return np.argsort(keys[0], kind="stable") if len(keys) == 1 else np.lexsort(keys[::-1])
+def _sort_order(keys: np.ndarray, runs: bool) -> np.ndarray:
+    """The order that sorts keys. Over concatenated sorted runs a stable sort (timsort) merges
+    them in linear time; over a chunk's rows in no order, quicksort is twice as fast."""
+    if len(keys) > 1:
+        return np.lexsort(keys[::-1])  # the first word decides first
+    return np.argsort(keys[0], kind="stable" if runs else "quicksort")
 
 
 def _starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -359,13 +362,18 @@ def _starts(sorted_keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~same)
 
 
-def _reduce(keys: np.ndarray, metrics: Iterable[np.ndarray]) -> _Run:
-    """Sum the rows of equal keys; `metrics` may be a generator, so that one is made at a time."""
-    order = _sort_order(keys)
+def _reduce(keys: np.ndarray, metrics: Iterable[np.ndarray], runs: bool = False) -> _Run:
+    """Sum the rows of equal keys; `metrics` may be a generator, so that one is made at a time.
+    `runs`: the keys are sorted runs one after another (a merge)."""
+    order = _sort_order(keys, runs)
     keys = keys[:, order]
     starts = _starts(keys)
     keys = keys[:, starts]
-    return _Run(keys, [np.add.reduceat(values[order], starts) for values in metrics])
+    sums = []
+    for values in metrics:
+        sums.append(np.add.reduceat(values[order], starts))
+        del values  # before the generator makes the next one
+    return _Run(keys, sums)
 
 
 class _CellSums:
@@ -421,8 +429,19 @@ class _CellSums:
         runs = [self._cells, *self._runs] if self._cells else self._runs
         if len(runs) > 1:
             keys = np.concatenate([run.keys for run in runs], axis=1)
-            metrics = (np.concatenate([run.sums[m] for run in runs]) for m in range(len(CELL_METRICS)))
-            runs = [_reduce(keys, metrics)]
+            for run in runs:
+                run.keys = None
+
+            def metrics() -> Iterator[np.ndarray]:
+                # each metric's inputs are let go once it is summed: the merged cells replace them
+                for m in range(len(CELL_METRICS)):
+                    values = np.concatenate([run.sums[m] for run in runs])
+                    for run in runs:
+                        run.sums[m] = None
+                    yield values
+                    del values
+
+            runs = [_reduce(keys, metrics(), runs=True)]
         self._cells, self._runs, self._run_rows = runs[0], [], 0
 
     def table(self) -> pa.Table | None:

@@ -85,6 +85,17 @@ class _Catalogue:
         return Rates(input_rate, float(model_price.output_mtok or 0), input_rate if cached is None else float(cached))
 
 
+def _codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Dictionary codes of a text column and the values they stand for ("" for a null)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    values = ["" if value is None else value for value in column.dictionary.to_pylist()]
+    codes = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, [*values, ""]
+
+
 class Pricer:
     """Prices canonical rows; keeps its look-ups for the life of one ingest run."""
 
@@ -105,21 +116,20 @@ class Pricer:
         if not rows.any():
             return cost, unpriced
         positions = np.flatnonzero(rows)
-        selected = pa.array(rows)
-        pairs = pc.binary_join_element_wise(
-            pc.cast(table.column("provider").filter(selected), pa.string()),
-            pc.cast(table.column("model").filter(selected), pa.string()),
-            "\x1f",
-        ).combine_chunks().dictionary_encode()
-        codes = pairs.indices.to_numpy()
+        # (provider, model) pairs grouped by their dictionary codes: strings only for the distinct pairs
+        provider_codes, providers = _codes(table.column("provider"))
+        model_codes, models = _codes(table.column("model"))
+        combined = provider_codes[positions] * len(models) + model_codes[positions]
+        distinct, codes = np.unique(combined, return_inverse=True)
+        pairs = [(providers[int(pair) // len(models)], models[int(pair) % len(models)]) for pair in distinct]
         order = np.argsort(codes, kind="stable")
-        counts = np.bincount(codes, minlength=len(pairs.dictionary))
+        counts = np.bincount(codes, minlength=len(pairs))
         input_tokens = table.column("input_tokens").to_numpy().astype(np.float64)
         cached = table.column("cached_input_tokens").to_numpy().astype(np.float64)
         output = table.column("output_tokens").to_numpy().astype(np.float64)
-        for pair, local in zip(pairs.dictionary.to_pylist(), np.split(order, np.cumsum(counts)[:-1]), strict=True):
+        nanos: list[np.ndarray] = []  # the rows' UTC times, made once if a catalogue price needs them
+        for (provider, model), local in zip(pairs, np.split(order, np.cumsum(counts)[:-1]), strict=True):
             index = positions[local]
-            provider, _, model = pair.partition("\x1f")
             provider, model = provider.strip().lower(), model.strip()
             rates = self._overrides.get(f"{provider}/{model.lower()}")
             if rates is not None:
@@ -129,13 +139,15 @@ class Pricer:
             if info is None:
                 unpriced[index] = True
                 continue
-            self._price_catalogued(table, index, info, (provider, model), cost, input_tokens, cached, output)
+            if not nanos:
+                nanos.append(pc.cast(pc.cast(table.column("ts"), pa.timestamp("ns", "UTC")), pa.int64()).to_numpy())
+            self._price_catalogued(nanos[0][index], index, info, (provider, model), cost, input_tokens, cached, output)
         return cost, unpriced
 
-    def _price_catalogued(self, table, index, info, key, cost, input_tokens, cached, output) -> None:
+    def _price_catalogued(self, nanos, index, info, key, cost, input_tokens, cached, output) -> None:
+        """Price the rows at `index` (their UTC times in `nanos`) from the catalogue, per day or minute."""
         catalogue = self._genai()
         step = 60 * 10**9 if catalogue.time_of_day_priced(info) else 86_400 * 10**9
-        nanos = pc.cast(pc.cast(table.column("ts"), pa.timestamp("ns", "UTC")), pa.int64()).to_numpy()[index]
         moments, groups, counts = np.unique(nanos // step, return_inverse=True, return_counts=True)
         ordered = index[np.argsort(groups, kind="stable")]
         for moment, rows in zip(moments, np.split(ordered, np.cumsum(counts)[:-1]), strict=True):
