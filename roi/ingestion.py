@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .codes import dictionary_codes
 from .connectors.base import Chunk
 from .domain import CELL_METRICS, DIMENSIONS
 from .hashing import hash_strings
@@ -240,39 +241,12 @@ class CellBuilder:
         return frame
 
 
-def _as_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        return column
-    return column.dictionary_encode()
-
-
 def empty_cells() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in ("day", *DIMENSIONS)} | {
         name: pd.Series([], dtype="float64") for name in CELL_METRICS
     })
-
-
-def _distinct_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Codes (int64) into a dictionary of distinct values, a missing value being ""."""
-    column = _as_dictionary(column)
-    # a dictionary may repeat a value (after trimming) or hold a null: equal values share one code
-    merged = column.dictionary.fill_null("").dictionary_encode()
-    dictionary = merged.dictionary
-    remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    codes = column.indices.to_numpy(zero_copy_only=False)
-    if column.indices.null_count:
-        blank = dictionary.index("").as_py()
-        if blank < 0:
-            blank = len(dictionary)
-            dictionary = pa.concat_arrays([dictionary, pa.array([""], dictionary.type)])
-        remap = np.append(remap, blank)
-        codes = np.where(column.is_null().to_numpy(zero_copy_only=False), len(remap) - 1,
-                         column.indices.fill_null(0).to_numpy(zero_copy_only=False))
-    return remap[codes], dictionary
 
 
 class _Encoding:
@@ -402,11 +376,12 @@ class _CellSums:
             return
         fields = [days]
         for name in self._stored:
-            codes, dictionary = _distinct_codes(dimensions[name])
+            codes, values = dictionary_codes(dimensions[name])
             known = self._codes[name]
             # a chunk's dictionary is small: its values map to the batch's codes one by one
-            lookup = np.fromiter((known.setdefault(value, len(known)) for value in dictionary.to_pylist()),
-                                 dtype=np.int64, count=len(dictionary))
+            # (equal values, e.g. two spellings trimmed alike, to one code)
+            lookup = np.fromiter((known.setdefault(value, len(known)) for value in values),
+                                 dtype=np.int64, count=len(values))
             fields.append(lookup[codes])
         first, last = int(days.min()), int(days.max())
         sizes = [len(self._codes[name]) for name in self._stored]

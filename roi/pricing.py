@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .codes import dictionary_codes
 from .config import PriceOverride
 
 _MTOK = 1_000_000.0
@@ -85,17 +86,6 @@ class _Catalogue:
         return Rates(input_rate, float(model_price.output_mtok or 0), input_rate if cached is None else float(cached))
 
 
-def _codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """Dictionary codes of a text column and the values they stand for ("" for a null)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if not pa.types.is_dictionary(column.type):
-        column = column.dictionary_encode()
-    values = ["" if value is None else value for value in column.dictionary.to_pylist()]
-    codes = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, [*values, ""]
-
-
 class Pricer:
     """Prices canonical rows; keeps its look-ups for the life of one ingest run."""
 
@@ -117,8 +107,8 @@ class Pricer:
             return cost, unpriced
         positions = np.flatnonzero(rows)
         # (provider, model) pairs grouped by their dictionary codes: strings only for the distinct pairs
-        provider_codes, providers = _codes(table.column("provider"))
-        model_codes, models = _codes(table.column("model"))
+        provider_codes, providers = dictionary_codes(table.column("provider"))
+        model_codes, models = dictionary_codes(table.column("model"))
         combined = provider_codes[positions] * len(models) + model_codes[positions]
         distinct, codes = np.unique(combined, return_inverse=True)
         pairs = [(providers[int(pair) // len(models)], models[int(pair) % len(models)]) for pair in distinct]
