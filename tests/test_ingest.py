@@ -601,3 +601,40 @@ def test_cells_merge_into_few_runs_as_they_come(monkeypatch):
         merges += not sums._runs
     assert 4 <= merges < 30
     _close_rows(_as_rows(sums.table()), _reference_sums(pa.concat_tables(chunks).unify_dictionaries()))
+
+
+# ------------------------------------------------------------------ fingerprints
+
+
+def test_a_new_file_is_hashed_beside_its_read_and_then_left_alone(project, runner):
+    from roi.connectors.base import file_fingerprint
+
+    path = write_csv(project, "a.csv", row("e1"), row("e2"))
+    assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "2", "2"]
+    store = services.store_for(project.settings())
+    stored = store.batch_fingerprint("bot", "file:data/a.csv")
+    # the fingerprint kept is that of the content (with what shaped it): the same file again is unchanged
+    assert stored == services._ingest_fingerprint(project.settings(), project.settings().sources[0],
+                                                  file_fingerprint(str(path)))
+    assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]
+
+
+def test_a_file_whose_hash_fails_is_reported_and_the_others_land(project, runner, monkeypatch):
+    from roi.connectors import base
+    from roi.errors import ConnectorError
+
+    write_csv(project, "a.csv", row("e1"))
+    write_csv(project, "b.csv", row("e2"))
+    real = base.file_fingerprint
+
+    def failing(path: str) -> str:
+        if path.endswith("a.csv"):
+            raise ConnectorError(f"{path}: cannot read the file: gone")
+        return real(path)
+
+    monkeypatch.setattr(base, "file_fingerprint", failing)
+    result = ingest(project, runner)
+    assert result.exit_code == 1
+    assert any("a.csv: cannot read the file: gone" in line for line in errors(result.stderr))
+    assert stored_cells(project)["requests"].sum() == 1  # b.csv landed
+    assert [batch.batch_key for batch in services.store_for(project.settings()).batches()] == ["file:data/b.csv"]

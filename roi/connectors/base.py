@@ -84,9 +84,14 @@ class Batch:
 
     key: str
     label: str
-    fingerprint: str
+    # what the batch's content was made from; a callable where it costs a pass over the content
+    # (a file's hash), so that it is taken only when needed, or beside the read
+    fingerprint: str | Callable[[], str]
     read: Callable[[], Iterator[Chunk]]
     files: int = 1
+
+    def content_fingerprint(self) -> str:
+        return self.fingerprint() if callable(self.fingerprint) else self.fingerprint
 
 
 class Connector:
@@ -181,7 +186,7 @@ class FileConnector(Connector):
             yield Batch(
                 key=self.batch_key(path),
                 label=path,
-                fingerprint=file_fingerprint(path),
+                fingerprint=lambda path=path: file_fingerprint(path),
                 read=lambda path=path: self.read_file(path),
             )
 
