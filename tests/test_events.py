@@ -361,3 +361,33 @@ def test_moving_the_project_folder_counts_nothing_twice(project, runner, tmp_pat
     assert result.exit_code == 0, result.output
     report = runner.invoke(main, ["--config", str(moved / "roi.toml"), "report", "--period", "2026-01"])
     assert '"requests": 1,' in report.output.split('"totals"')[1]
+
+
+# ------------------------------------------------------------------ the whitespace look at event ids
+
+
+@pytest.mark.parametrize("values", [
+    ["e1", "e2"], [" e1", "e2"], ["e1", "e2\t"], ["e1\u00a0"], ["\u2003e1"], ["é", "e"], ["", ""], [],
+    [None, "e1"], ["e1", None, " "], ["a\nb"], ["e1\r"], ["\x0be1"],
+])
+@pytest.mark.parametrize("large", [False, True])
+def test_a_trim_is_never_skipped_when_it_would_change_an_id(values, large):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from roi.connectors.columns import _may_need_trim
+
+    array = pa.array(["pad", *values, "pad"], pa.large_string() if large else pa.string())
+    for column in (array, array.slice(1, len(values))):  # a slice reads from an offset
+        trimmed = pc.utf8_trim_whitespace(column.fill_null(""))
+        changes = not trimmed.equals(column.fill_null(""))
+        assert _may_need_trim(column) or not changes
+        if not changes and all(v is None or (v.isascii() and v == v.strip()) for v in column.to_pylist()):
+            assert not _may_need_trim(column)  # plain ids take the fast path
+
+
+def test_padded_ids_dedup_with_their_trimmed_spelling(project):
+    padded = GOOD.format(n=1).replace("e1,", " e1 ,", 1)
+    data = project.write_data("a.csv", HEADER + "\n" + GOOD.format(n=1) + "\n" + padded + "\n")
+    chunks = list(connector(project, "data/a.csv").read_file(str(data)))
+    assert chunks[0].frame.column("event_id").to_pylist() == ["e1", "e1"]
