@@ -1,7 +1,8 @@
 """From canonical event frames to daily cells: dedup, pricing, day bucketing, sums.
 
-Pure pandas/numpy: no I/O. Memory follows the number of cells plus eight
-bytes per distinct event id (for deduplication within a batch).
+Pure Arrow/numpy: no I/O. Memory follows the chunk size, the number of
+distinct cells (about 100 bytes each, plus their merge) and eight bytes per
+distinct event id (exact deduplication within a batch), not the rows read.
 """
 
 from __future__ import annotations
@@ -131,7 +132,10 @@ def _use_jemalloc() -> None:
 
 
 class CellBuilder:
-    """Accumulates one batch's chunks into cells (Arrow compute in the hot path)."""
+    """Accumulates one batch's chunks into cells.
+
+    The caller's thread deduplicates each chunk; one worker thread prices it and adds it to the
+    sums (_CellSums) while the caller goes on to the next chunk."""
 
     def __init__(
         self, *, dimensions: tuple[str, ...], timezone: str, pricer: Pricer, reprice: bool = False,
