@@ -18,6 +18,6 @@ def dictionary_codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, li
     values = ["" if value is None else value for value in column.dictionary.to_pylist()]
     indices = column.indices
     if indices.null_count:
-        indices = indices.fill_null(len(values))
+        indices = indices.cast(pa.int64()).fill_null(len(values))  # (len(values) may not fit int8 indices)
         values.append("")
     return indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), values

@@ -5,9 +5,12 @@ The hash of a string s of L bytes (UTF-8; a null counts as the empty string) is
     h(s) = U[L] + sum(s[i] * W[i] for i < L)    (mod 2**64)
 
 where the position weights W[i] and the length weights U[L] are independent
-uniform 64-bit random numbers, drawn once from a fixed seed, 4096 at a time
-(block k of W is `_block(0, k)`, block k of U is `_block(1, k)`), so every
-position and every length, however long, has its own weight.
+uniform 64-bit random numbers, drawn from a seed chosen at random by each
+process, 4096 at a time (block k of W is `_block(0, k)`, block k of U is
+`_block(1, k)`), so every position and every length, however long, has its
+own weight. The seed must stay secret to the process: the hash is linear, so
+with known weights lattice reduction finds two ids that collide in seconds,
+and one of them would be dropped as a duplicate.
 
 Collision bound, for ANY two distinct strings s and t, the probability being
 over the random weights:
@@ -24,6 +27,7 @@ The hashes are transient (never stored): the formula may change freely.
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +37,7 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
 
-_SEED = 0x5EED_0F_1D5
+_SEED = secrets.randbits(64)  # per process: see the module docstring
 _BLOCK = 4096  # weights drawn per block
 _CACHED = 16 * _BLOCK  # positions and lengths whose weights stay in memory (512 KiB each)
 _EXACT_ROWS, _EXACT_BYTES = 16, 8192  # a length with this many rows and bytes in a call is a group of its own

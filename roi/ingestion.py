@@ -262,8 +262,9 @@ class _Encoding:
     Seven small dimensions and a month of days fit in one word.
     """
 
-    def __init__(self, first_day: int, widths: tuple[int, ...]):
+    def __init__(self, first_day: int, last_day: int, widths: tuple[int, ...]):
         self.first_day = first_day
+        self.last_day = last_day  # the latest day seen (the day field may hold later ones)
         self.widths = widths
         self.words: list[list[int]] = [[]]
         used = 0
@@ -279,11 +280,13 @@ class _Encoding:
                 and all(size <= 1 << width for size, width in zip(sizes, self.widths[1:], strict=True)))
 
     def widened(self, first_day: int, last_day: int, sizes: list[int]) -> _Encoding:
-        """The smallest encoding holding both this one's range and the given one."""
-        first = min(first_day, self.first_day)
-        last = max(last_day, self.first_day + (1 << self.widths[0]) - 1)
+        """The smallest encoding holding the days seen so far and these, and codes below these sizes.
+
+        (The days seen, not the day field's capacity: a file in reverse time order moves the
+        first day back chunk after chunk, and the field must not gain a bit each time.)"""
+        first, last = min(first_day, self.first_day), max(last_day, self.last_day)
         widths = [max(size - 1, 0).bit_length() for size in sizes]
-        return _Encoding(first, (
+        return _Encoding(first, last, (
             (last - first).bit_length(), *(max(a, b) for a, b in zip(widths, self.widths[1:], strict=True))
         ))
 
@@ -390,9 +393,10 @@ class _CellSums:
         first, last = int(days.min()), int(days.max())
         sizes = [len(self._codes[name]) for name in self._stored]
         if self._encoding is None:
-            self._encoding = _Encoding(first, (0,) * (1 + len(sizes))).widened(first, last, sizes)
+            self._encoding = _Encoding(first, last, (0,) * (1 + len(sizes))).widened(first, last, sizes)
         elif not self._encoding.holds(first, last, sizes):
             self._repack(self._encoding.widened(first, last, sizes))
+        self._encoding.last_day = max(self._encoding.last_day, last)
         self._runs.append(_reduce(self._encoding.pack(fields), metrics))
         self._run_rows += self._runs[-1].rows
         if self._run_rows > max(_COMPACT_ROWS, (self._cells.rows if self._cells else 0) // 4):

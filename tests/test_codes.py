@@ -28,3 +28,9 @@ def test_chunked_columns_decode_across_chunks():
 def test_an_empty_column_has_no_codes():
     codes, _ = dictionary_codes(pa.array([], pa.string()))
     assert len(codes) == 0
+
+
+def test_null_indices_into_a_full_int8_dictionary():
+    values = pa.array([f"v{i}" for i in range(128)])
+    column = pa.DictionaryArray.from_arrays(pa.array([0, None, 127], pa.int8()), values)
+    assert _decoded(column) == ["v0", "", "v127"]

@@ -368,7 +368,7 @@ def test_moving_the_project_folder_counts_nothing_twice(project, runner, tmp_pat
 
 @pytest.mark.parametrize("values", [
     ["e1", "e2"], [" e1", "e2"], ["e1", "e2\t"], ["e1\u00a0"], ["\u2003e1"], ["é", "e"], ["", ""], [],
-    [None, "e1"], ["e1", None, " "], ["a\nb"], ["e1\r"], ["\x0be1"],
+    [None, "e1"], ["e1", None, " "], ["a\nb"], ["e1\r"], ["\x0be1"], ["e1\x1f"], ["\x1ce1"], ["e1\x1d", "e2"],
 ])
 @pytest.mark.parametrize("large", [False, True])
 def test_a_trim_is_never_skipped_when_it_would_change_an_id(values, large):

@@ -211,3 +211,16 @@ def test_weights_past_the_cache_are_the_same_draws():
     assert (drawn[:10] == hashing._W[-10:]).all()
     assert drawn[10:].tolist() == [_weight(0, i) for i in range(cached, cached + 5000)]
     assert int(hashing._weights(1, cached + 3, cached + 4)[0]) == _weight(1, cached + 3)
+
+
+def test_the_weights_are_secret_to_each_process():
+    """A linear hash with known weights can be made to collide (this pair did, under a fixed seed):
+    each process draws its own seed, so ids cannot be crafted against it."""
+    import subprocess
+    import sys
+
+    seeds = {subprocess.run([sys.executable, "-c", "import roi.hashing as h; print(h._SEED)"],
+                            capture_output=True, text=True, check=True).stdout for _ in range(2)}
+    assert len(seeds) == 2
+    crafted = hash_strings(pa.array([">I[GROSQPOU\\YO", "PPPPPPPPPPPPPP"]))
+    assert crafted[0] != crafted[1]

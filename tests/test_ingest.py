@@ -638,3 +638,25 @@ def test_a_file_whose_hash_fails_is_reported_and_the_others_land(project, runner
     assert any("a.csv: cannot read the file: gone" in line for line in errors(result.stderr))
     assert stored_cells(project)["requests"].sum() == 1  # b.csv landed
     assert [batch.batch_key for batch in services.store_for(project.settings()).batches()] == ["file:data/b.csv"]
+
+
+def test_cells_of_a_file_in_reverse_time_order():
+    """Each chunk a day earlier than the last: the day field grows with the days seen, no faster."""
+    import numpy as np
+    import pyarrow as pa
+
+    from roi import ingestion
+
+    sums = ingestion._CellSums(ingestion.DIMENSIONS)
+    for back in range(150):
+        day = 20_600 - back
+        tenant = pa.array([f"t{back % 3}"]).dictionary_encode()
+        sums.add(np.array([day, day], dtype=np.int64), {name: tenant for name in ingestion.DIMENSIONS},
+                 [np.array([1, 2], dtype=np.float64 if name in ("token_cost", "human_review_minutes") else np.int64)
+                  for name in ingestion.CELL_METRICS])
+        assert sums._encoding.widths[0] == back.bit_length()
+    table = sums.table()
+    assert table.num_rows == 150
+    days = table.column("day").cast(pa.int32()).to_numpy()
+    assert sorted(days.tolist()) == list(range(20_600 - 149, 20_601))
+    assert set(table.column("requests").to_pylist()) == {3}

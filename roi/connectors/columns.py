@@ -179,7 +179,8 @@ def _dimension(column: pa.Array | None, length: int) -> pa.Array:
 
 
 _WHITESPACE_BYTES = np.zeros(256, dtype=bool)
-_WHITESPACE_BYTES[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20]] = True
+# what Arrow's utf8_trim_whitespace trims in ASCII: tab to carriage return, the separators 0x1C-0x1F, space
+_WHITESPACE_BYTES[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
 _WHITESPACE_BYTES[0x80:] = True  # any non-ASCII byte: Unicode whitespace takes two or three bytes
 
 
