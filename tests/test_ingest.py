@@ -627,10 +627,10 @@ def test_a_file_whose_hash_fails_is_reported_and_the_others_land(project, runner
     write_csv(project, "b.csv", row("e2"))
     real = base.file_fingerprint
 
-    def failing(path: str) -> str:
+    def failing(path: str, *listed) -> str:
         if path.endswith("a.csv"):
             raise ConnectorError(f"{path}: cannot read the file: gone")
-        return real(path)
+        return real(path, *listed)
 
     monkeypatch.setattr(base, "file_fingerprint", failing)
     result = ingest(project, runner)
@@ -660,3 +660,35 @@ def test_cells_of_a_file_in_reverse_time_order():
     days = table.column("day").cast(pa.int32()).to_numpy()
     assert sorted(days.tolist()) == list(range(20_600 - 149, 20_601))
     assert set(table.column("requests").to_pylist()) == {3}
+
+
+def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monkeypatch):
+    """The hash beside the read may see rows the read did not: then the next run reads the file again."""
+    import threading
+
+    from roi.connectors import base
+
+    path = write_csv(project, "a.csv", row("e1"))
+    read_done = threading.Event()
+    real_hash, real_read = base.file_fingerprint, services._read_batch
+
+    def late_hash(file: str, *listed) -> str:
+        assert read_done.wait(10)  # the hash runs after the read, and after the append below
+        return real_hash(file, *listed)
+
+    def read_then_grow(*args, **kwargs):
+        result = real_read(*args, **kwargs)
+        with open(path, "a") as handle:
+            handle.write(row("e2") + "\n")
+        read_done.set()
+        return result
+
+    monkeypatch.setattr(base, "file_fingerprint", late_hash)
+    monkeypatch.setattr(services, "_read_batch", read_then_grow)
+    assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "1", "1"]
+    monkeypatch.setattr(base, "file_fingerprint", real_hash)
+    monkeypatch.setattr(services, "_read_batch", real_read)
+    # not "unchanged": e2 lands; then the file has settled
+    assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "2", "2"]
+    assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]
+    assert stored_cells(project)["requests"].sum() == 2
