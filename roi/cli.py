@@ -87,7 +87,6 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """roi: what your production AI systems cost and what they are worth."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     freeze_imports()
-    ctx.call_on_close(freeze_imports)  # nor walk them all again at exit
     ctx.obj = Context(config_path)
 
 

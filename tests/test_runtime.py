@@ -51,3 +51,18 @@ def test_an_error_inside_still_ends_the_pause():
     except ValueError:
         pass
     assert gc.isenabled()
+
+
+def test_start_up_is_frozen_once_per_process():
+    """A process that runs many commands (a test run) freezes only what was there at the first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc; from roi.runtime import freeze_imports\n"
+        "freeze_imports(); first = gc.get_freeze_count()\n"
+        "junk = [[i] for i in range(10_000)]\n"
+        "freeze_imports(); print(first > 0, gc.get_freeze_count() == first)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
