@@ -2,7 +2,8 @@
 
 Pure Arrow/numpy: no I/O. Memory follows the chunk size, the number of
 distinct cells (about 100 bytes each, plus their merge) and eight bytes per
-distinct event id (exact deduplication within a batch), not the rows read.
+distinct event id (a 64-bit hash each, for deduplication within a batch),
+not the rows read.
 """
 
 from __future__ import annotations
@@ -362,8 +363,8 @@ class _CellSums:
 
     Each dimension value gets a batch-wide code, so a row's key is a few
     packed integers (_Encoding). A chunk's rows are summed into a sorted run;
-    runs merge into the cells once they hold more rows than a quarter of the
-    cells (or _COMPACT_ROWS). Memory is the cells plus those runs, and a merge
+    runs merge into the cells once they hold more rows than _COMPACT_ROWS or a
+    quarter of the cells. Memory is the cells plus those runs, and a merge
     works one metric at a time: a few arrays of the merged length, not a copy
     of every column at once.
     """
