@@ -117,7 +117,7 @@ class Pricer:
         input_tokens = table.column("input_tokens").to_numpy().astype(np.float64)
         cached = table.column("cached_input_tokens").to_numpy().astype(np.float64)
         output = table.column("output_tokens").to_numpy().astype(np.float64)
-        nanos: list[np.ndarray] = []  # the rows' UTC times, made once if a catalogue price needs them
+        nanos: np.ndarray | None = None  # the rows' UTC times, made once if a catalogue price needs them
         for (provider, model), local in zip(pairs, np.split(order, np.cumsum(counts)[:-1]), strict=True):
             index = positions[local]
             provider, model = provider.strip().lower(), model.strip()
@@ -129,9 +129,9 @@ class Pricer:
             if info is None:
                 unpriced[index] = True
                 continue
-            if not nanos:
-                nanos.append(pc.cast(pc.cast(table.column("ts"), pa.timestamp("ns", "UTC")), pa.int64()).to_numpy())
-            self._price_catalogued(nanos[0][index], index, info, (provider, model), cost, input_tokens, cached, output)
+            if nanos is None:
+                nanos = pc.cast(pc.cast(table.column("ts"), pa.timestamp("ns", "UTC")), pa.int64()).to_numpy()
+            self._price_catalogued(nanos[index], index, info, (provider, model), cost, input_tokens, cached, output)
         return cost, unpriced
 
     def _price_catalogued(self, nanos, index, info, key, cost, input_tokens, cached, output) -> None:

@@ -28,8 +28,6 @@ from contextlib import contextmanager
 _lock = threading.Lock()
 _pauses = 0
 _was_enabled = True
-
-
 _frozen = False
 
 

@@ -269,10 +269,10 @@ def default_report_path(settings: Settings, period: Period, extension: str) -> P
 
 
 def render(frame: ReportFrame, fmt: str, *, settings: Settings | None = None, store: Store | None = None) -> str | bytes:
+    """The frame in one of the export formats."""
     from .reporting.csv_report import render_csv
     from .reporting.json_report import render_json
 
-    """The frame in one of the export formats."""
     if fmt == "json":
         return render_json(frame)
     if fmt == "csv":

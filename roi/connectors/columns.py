@@ -7,7 +7,6 @@ chunk, and only the rare bad rows are visited one by one to write a reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -15,9 +14,6 @@ import pyarrow.compute as pc
 
 from ..domain import DIMENSIONS, OUTCOMES
 from .base import Chunk, Reject
-
-if TYPE_CHECKING:  # pandas loads only where a function needs it
-    pass
 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens")
 EVENT_COLUMNS = (

@@ -35,8 +35,6 @@ _COUNTS = tuple(name for name in CELL_METRICS if name not in FLOAT_METRICS)
 # what a cell's metric becomes in the canonical frame (token_cost is the frame's cost)
 _FRAME_NAME = {"token_cost": "cost"}
 
-
-
 # The query for a table in the events format (one row per call or outcome, DESIGN section 3):
 # it returns the cells the `events` connector makes of the same rows. docs/scheduling.md shows
 # it, and a test checks both facts (same cells on a million events; the docs quote it verbatim).
@@ -58,6 +56,7 @@ FROM events
 WHERE ts >= :start AND ts < :end
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
+
 
 class SqlOptions(ConnectorOptions):
     url: str = Field(description="SQLAlchemy URL of the database that holds the events.")

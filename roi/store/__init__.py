@@ -163,9 +163,9 @@ class Store:
     # ------------------------------------------------------------- cells
 
     def cells(self, start: date, end: date) -> pd.DataFrame:
+        """Cells with day in [start, end), summed over sources and batches."""
         import pandas as pd
 
-        """Cells with day in [start, end), summed over sources and batches."""
         dims = [getattr(CellRecord, name) for name in DIMENSIONS]
         sums = [func.sum(getattr(CellRecord, name)).label(name) for name in CELL_METRICS]
         query = (

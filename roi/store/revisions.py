@@ -243,8 +243,6 @@ def encode_snapshot(cells: pd.DataFrame) -> bytes:
 
 
 def late_data(cells: pd.DataFrame, snapshot: bytes) -> tuple[int, float]:
-    import pandas as pd
-
     """How many rows and how much token cost the month's cells gained (or lost) since the snapshot.
 
     Cells are daily sums, so rows are counted per changed cell as the larger change of
@@ -252,6 +250,8 @@ def late_data(cells: pd.DataFrame, snapshot: bytes) -> tuple[int, float]:
     each event row is a call or an outcome, a lower bound when rows carry both kinds
     on the same day and cohort.
     """
+    import pandas as pd
+
     before = _normalized(pd.read_parquet(io.BytesIO(snapshot)))
     now = _normalized(cells)
     if not len(before) and not len(now):
