@@ -1,9 +1,9 @@
 """From canonical event frames to daily cells: dedup, pricing, day bucketing, sums.
 
-Pure Arrow/numpy: no I/O. Memory follows the chunk size, the number of
-distinct cells (about 100 bytes each, plus their merge) and eight bytes per
-distinct event id (a 64-bit hash each, for deduplication within a batch),
-not the rows read.
+Pure Arrow/numpy (deduplication keeps the event ids' hashes in temporary
+files beyond a million: roi.dedup). Memory follows the chunk size and the
+number of distinct cells (about 100 bytes each, plus their merge), not the
+rows read.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from .codes import dictionary_codes
 from .connectors.base import Chunk
+from .dedup import SeenIds
 from .domain import CELL_METRICS, DIMENSIONS
 from .hashing import hash_strings
 from .pricing import Pricer
@@ -27,69 +28,6 @@ from .store import BatchResult
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
-
-
-_LEVEL_CAP = 1 << 20  # ids per sorted array (or an 8th of all ids): merges copy little at once
-
-
-class _SeenIds:
-    """Hashes of event ids seen so far.
-
-    A one-bit-per-slot filter (16 MiB, fixed) answers "surely new" for almost
-    every id; only the few it cannot clear are looked up exactly in sorted
-    arrays, merged like a binary counter as they grow up to _LEVEL_CAP ids or
-    an eighth of them all (8 bytes per id, and no transient copy of them all).
-    """
-
-    _FILTER_BITS = 27
-
-    def __init__(self) -> None:
-        self._levels: list[np.ndarray] = []
-        self._count = 0
-        self._filter = np.zeros(1 << (self._FILTER_BITS - 3), dtype=np.uint8)
-
-    def _slots(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        slot = hashes >> np.uint64(64 - self._FILTER_BITS)
-        return (slot >> np.uint64(3)).astype(np.int64), np.left_shift(np.uint8(1), (slot & np.uint64(7)).astype(np.uint8))
-
-    def _contains(self, hashes: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(hashes), dtype=bool)
-        for level in self._levels:
-            at = np.searchsorted(level, hashes)
-            at[at == len(level)] = 0
-            found |= level[at] == hashes
-        return found
-
-    def admit(self, hashes: np.ndarray) -> np.ndarray:
-        """Mask of hashes not seen before (first occurrence wins), then remember them."""
-        ordered = np.sort(hashes)
-        if len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any():
-            _, first = np.unique(hashes, return_index=True)  # repeats inside the chunk: keep the first
-            fresh = np.zeros(len(hashes), dtype=bool)
-            fresh[first] = True
-        else:
-            fresh = np.ones(len(hashes), dtype=bool)
-        if self._levels:
-            byte, bit = self._slots(hashes)
-            maybe = np.flatnonzero(fresh & ((self._filter[byte] & bit) != 0))
-            if len(maybe):
-                # sorted needles: each binary search starts where the previous one ended
-                maybe = maybe[np.argsort(hashes[maybe])]
-                fresh[maybe[self._contains(hashes[maybe])]] = False
-        new = ordered if fresh.all() else np.sort(hashes[fresh])
-        if not len(new):
-            return fresh  # a chunk of nothing but repeats: nothing to remember
-        byte, bit = self._slots(new)
-        # `new` is sorted, so are its bytes: OR the bits of each run of equal bytes, then set them at once
-        starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
-        self._filter[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
-        cap = max(_LEVEL_CAP, self._count // 8)  # at most 8 big levels however many ids: lookups stay cheap
-        self._count += len(new)
-        while self._levels and len(self._levels[-1]) <= len(new) and len(self._levels[-1]) + len(new) <= cap:
-            # two sorted runs: a stable sort (timsort) merges them in linear time
-            new = np.sort(np.concatenate([self._levels.pop(), new]), kind="stable")
-        self._levels.append(new)
-        return fresh
 
 
 _COMPACT_ROWS = 250_000  # rows of chunk sums that wait before merging into the cells
@@ -149,7 +87,7 @@ class CellBuilder:
         self.pricer = pricer
         self.reprice = reprice
         self._result = BatchResult()
-        self._seen = _SeenIds()
+        self._seen = SeenIds()
         # pricing and summing run in one worker thread while the caller deduplicates the next chunk;
         # the sums belong to that thread alone
         self._worker: ThreadPoolExecutor | None = None
@@ -232,6 +170,7 @@ class CellBuilder:
         if self._worker is not None:
             self._worker.shutdown()
             self._worker = None
+        self._seen.close()
         return self._sums.table()
 
     def cells(self) -> pd.DataFrame:

@@ -1,0 +1,138 @@
+"""roi.dedup.SeenIds: exactly the first occurrence of each hash is new, however many go to disk."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from unittest import mock
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from roi import dedup
+from roi.dedup import SeenIds, _Filter, _merged, _Run
+from roi.errors import RoiError
+from roi.hashing import hash_strings
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def reference(chunks: list[np.ndarray]) -> list[np.ndarray]:
+    """The obviously correct version: a Python set of everything seen."""
+    seen: set[int] = set()
+    masks = []
+    for chunk in chunks:
+        mask = []
+        for value in chunk.tolist():
+            mask.append(value not in seen)
+            seen.add(value)
+        masks.append(np.array(mask, dtype=bool))
+    return masks
+
+
+def small_disk():
+    """Blocks of 4 hashes and merges that read 8 at a time: every path runs on small inputs."""
+    return mock.patch.multiple(dedup, _BLOCK_IDS=4, _STREAM_IDS=8)
+
+
+@SETTINGS
+@given(
+    st.lists(st.lists(st.integers(0, 300), max_size=40), max_size=30),
+    st.sampled_from([2, 8, 64, 1 << 20]),
+    st.sampled_from([2, 16, 1 << 10]),
+)
+def test_first_occurrences_are_new_like_a_set(raw_chunks, memory_ids, filter_words):
+    # values from a small range repeat within and across chunks; spread over 64 bits as hashes are
+    chunks = [np.array(chunk, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) for chunk in raw_chunks]
+    with small_disk():
+        seen = SeenIds(memory_ids=memory_ids, filter_words=filter_words)
+        masks = [seen.admit(chunk) for chunk in chunks]
+        seen.close()
+    for got, expected in zip(masks, reference(chunks), strict=True):
+        assert got.tolist() == expected.tolist()
+    assert seen.count == len({value for chunk in chunks for value in chunk.tolist()})
+
+
+def test_many_runs_on_disk_stay_exact_and_few():
+    rng = np.random.default_rng(5)
+    universe = rng.integers(0, 2**64, 120_000, dtype=np.uint64)
+    chunks = []
+    for start in range(0, 100_000, 5_000):
+        fresh = universe[start : start + 5_000]
+        earlier = universe[rng.integers(0, start + 5_000, 300)]  # repeats of ids seen before, and of this chunk's
+        chunks.append(rng.permutation(np.concatenate([fresh, earlier])))
+    with small_disk():
+        seen = SeenIds(memory_ids=2_000, filter_words=1 << 8)
+        masks = [seen.admit(chunk) for chunk in chunks]
+        runs = [run.size for run in seen._runs]
+        in_memory = sum(len(level) for level in seen._levels)
+        grown = len(seen._filter.words)
+        seen.close()
+    expected = reference(chunks)
+    assert all(np.array_equal(got, want) for got, want in zip(masks, expected, strict=True))
+    assert seen.count == 100_000
+    assert in_memory < 2_000  # the memory budget holds
+    assert sum(runs) + in_memory == 100_000
+    assert all(bigger > 2 * smaller for bigger, smaller in zip(runs, runs[1:], strict=False))  # hence few runs
+    assert len(runs) <= int(np.log2(100_000 / 1_000)) + 1
+    assert grown * 64 >= 100_000 * dedup._BITS_PER_ID  # the filter doubled as ids came
+
+
+def test_merged_runs_are_the_sorted_union():
+    rng = np.random.default_rng(9)
+    for left_size, right_size in [(1, 1), (3, 17), (40, 5), (64, 64), (0, 9), (100, 1)]:
+        values = rng.choice(2**40, left_size + right_size, replace=False).astype(np.uint64)
+        left, right = _Run(), _Run()
+        with small_disk():
+            for run, part in ((left, values[:left_size]), (right, values[left_size:])):
+                part = np.sort(part)
+                for piece in np.array_split(part, 3):  # written in pieces: the fences follow the offsets
+                    run.write(piece)
+                run.sealed()
+            merged = _merged(left, right)
+            content = np.concatenate(list(merged.chunks())) if merged.size else np.empty(0, np.uint64)
+            assert content.tolist() == sorted(values.tolist())
+            assert merged.fences.tolist() == content[::4].tolist()
+            probes = np.sort(np.concatenate([values, values + np.uint64(1), [np.uint64(0), np.uint64(2**63)]]))
+            assert merged.contains(probes).tolist() == [p in set(values.tolist()) for p in probes.tolist()]
+        merged.close()
+
+
+def test_filter_has_no_false_negatives_and_few_false_positives_on_real_id_hashes():
+    # structured ids: their hashes are linear in the bytes, so the bits the filter uses must be mixed
+    ids = hash_strings(pa.array([f"ev-{i}" for i in range(64_000)]))
+    words = 1 << 14  # 16 bits per id, the load at which the filter doubles
+    bloom = _Filter(words)
+    bloom.add(np.sort(ids))
+    assert bloom.may_hold(ids).all()
+    others = hash_strings(pa.array([f"other-{i}" for i in range(200_000)]))
+    false_positives = bloom.may_hold(others).mean()
+    assert false_positives < 0.009, false_positives  # 0.65% expected at this load
+
+
+def test_filter_size_must_be_a_power_of_two():
+    with pytest.raises(ValueError, match="a power of two from 2, not 3"):
+        _Filter(3)
+
+
+def test_closing_deletes_the_temporary_files():
+    before = len(os.listdir("/proc/self/fd"))
+    seen = SeenIds(memory_ids=64, filter_words=2)
+    for start in range(0, 2_000, 100):
+        seen.admit(np.arange(start, start + 100, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    assert seen._runs and len(os.listdir("/proc/self/fd")) > before
+    seen.close()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_temporary_folder_that_cannot_be_used_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    seen = SeenIds(memory_ids=4, filter_words=2)
+    with pytest.raises(RoiError) as caught:
+        seen.admit(np.arange(10, dtype=np.uint64))
+    message = str(caught.value)
+    assert message.startswith(f"deduplicating event ids: cannot use a temporary file in {tmp_path / 'missing'} (")
+    assert message.endswith("set TMPDIR to a folder with space (about 8 bytes per event id of the batch)")
