@@ -6,14 +6,14 @@ and says, chunk by chunk, which ids are new. Three layers:
 - a blocked Bloom filter: the three bits of an id sit in one 64-bit word
   (one memory access per id). 16 MiB answer "surely new" for all but 0.3%
   of new ids at 5M ids, 0.7% at 8M. Past 16 bits per id (8M ids) it
-  doubles, rebuilt from the hashes: the one part that grows, by 2 bytes per
-  id and only for batches of more than 8M ids;
+  doubles, rebuilt from the hashes: the one part that grows, by 2 to 4
+  bytes per id, and only in batches of more than 8M ids;
 - the latest ids in memory, as sorted arrays merged like a binary counter,
-  fewer than `memory_ids` (1M: 8 MiB); an array of half that many goes to
-  disk;
+  fewer than `memory_ids` (256k: 2 MiB); an array of half that many goes
+  to disk;
 - the rest on disk, in anonymous temporary files: sorted runs of hashes,
   merged pairwise (streamed) whenever one is at most twice the next, so
-  there are about log2(ids / 512k) + 1 of them at most. Of each run, every
+  there are about log2(ids / 128k) + 1 of them at most. Of each run, every
   512th hash stays in memory (1/512 of its size): an id the filter cannot
   clear costs one 4 KiB read per run.
 
@@ -33,9 +33,9 @@ import numpy as np
 
 from .errors import RoiError
 
-MEMORY_IDS = 1 << 20  # hashes kept in memory before they go to disk as a sorted run
+MEMORY_IDS = 1 << 18  # hashes kept in memory before they go to disk as a sorted run
 _BLOCK_IDS = 512  # hashes per read from a run on disk (4 KiB)
-_STREAM_IDS = 1 << 18  # hashes per read while merging runs (2 MiB)
+_STREAM_IDS = 1 << 16  # hashes per read while merging runs (512 KiB)
 _FILTER_WORDS = 1 << 21  # 16 MiB to start with
 _BITS_PER_ID = 16  # the filter doubles when fewer bits than this are left per id
 
@@ -61,10 +61,10 @@ class _Filter:
         self._shift = np.uint64(64 - (words.bit_length() - 1))
 
     def _where(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # the word: the hash's top bits (sorted hashes, sorted words); its three bits: 18 bits of a
-        # mixed copy, independent of the word
-        word = (hashes >> self._shift).astype(np.intp)
+        # the word from the mixed value's top bits, its three bits from the low 18 (the ids' own
+        # top bits cluster for some seeds: structured ids gave up to twice the false positives)
         x = _mixed(hashes)
+        word = (x >> self._shift).astype(np.intp)
         six = np.uint64(63)
         one = np.uint64(1)
         bits = (one << (x & six)) | (one << ((x >> np.uint64(6)) & six)) | (one << ((x >> np.uint64(12)) & six))
@@ -75,11 +75,8 @@ class _Filter:
         return (self.words[word] & bits) == bits
 
     def add(self, hashes: np.ndarray) -> None:
-        """Add sorted hashes."""
         word, bits = self._where(hashes)
-        # sorted words: OR the bits of each run of equal words, then set them at once
-        starts = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
-        self.words[word[starts]] |= np.bitwise_or.reduceat(bits, starts)
+        np.bitwise_or.at(self.words, word, bits)
 
 
 class _Run:
@@ -93,8 +90,9 @@ class _Run:
 
     def write(self, hashes: np.ndarray) -> None:
         """Append hashes (sorted, and not below the last written)."""
-        self._fences.append(hashes[(-self.size) % _BLOCK_IDS :: _BLOCK_IDS])
-        _temporary(self.file.write, hashes.tobytes())
+        # a copy: a view would keep every piece written alive until the run is sealed
+        self._fences.append(hashes[(-self.size) % _BLOCK_IDS :: _BLOCK_IDS].copy())
+        _temporary(self.file.write, np.ascontiguousarray(hashes).data)  # no copy of the bytes
         self.size += len(hashes)
 
     def sealed(self) -> _Run:

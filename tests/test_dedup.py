@@ -101,6 +101,16 @@ def test_merged_runs_are_the_sorted_union():
         merged.close()
 
 
+def test_fences_are_copies_so_written_pieces_can_go():
+    run = _Run()
+    with small_disk():
+        run.write(np.arange(10, dtype=np.uint64))
+        run.write(np.arange(10, 30, dtype=np.uint64))
+        assert all(fence.base is None for fence in run._fences)  # a view would keep its whole piece
+        assert run.sealed().fences.tolist() == list(range(0, 30, 4))
+    run.close()
+
+
 def test_filter_has_no_false_negatives_and_few_false_positives_on_real_id_hashes():
     # structured ids: their hashes are linear in the bytes, so the bits the filter uses must be mixed
     ids = hash_strings(pa.array([f"ev-{i}" for i in range(64_000)]))
@@ -110,7 +120,7 @@ def test_filter_has_no_false_negatives_and_few_false_positives_on_real_id_hashes
     assert bloom.may_hold(ids).all()
     others = hash_strings(pa.array([f"other-{i}" for i in range(200_000)]))
     false_positives = bloom.may_hold(others).mean()
-    assert false_positives < 0.009, false_positives  # 0.65% expected at this load
+    assert false_positives < 0.009, false_positives  # 0.75% expected at this load
 
 
 def test_filter_size_must_be_a_power_of_two():
