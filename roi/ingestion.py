@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
 
 
-_COMPACT_ROWS = 250_000  # rows of chunk sums that wait before merging into the cells
+_COMPACT_ROWS = 100_000  # rows of chunk sums that wait before merging into the cells
 _COUNTS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens",
            "resolved", "escalated", "abandoned", "reopened")
 
