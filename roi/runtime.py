@@ -1,4 +1,4 @@
-"""Process-level tuning of the garbage collector for batch work.
+"""Process-level tuning for batch work: the garbage collector, and the C allocator's arenas.
 
 Python's cyclic collector runs after every few hundred allocations and, in
 its full passes, walks every live object: the ~80,000 that start-up imports
@@ -15,12 +15,22 @@ finding nothing, and as much again at exit.
   meanwhile are collected when the last pause ends. The pause is
   process-wide: in `roi serve`, a job run there pauses it for the request
   threads too, for as long as its batch lasts.
+- `limit_malloc_arenas()` (the `roi` command calls it first, before numpy
+  and Arrow start threads) caps glibc's malloc at two arenas. By default
+  each thread that allocates gets an arena of its own (up to 8 per core),
+  and each keeps the memory its thread freed: an ingest's reader, worker
+  and fingerprint threads held 20-40 MB more at their peak, and more the
+  longer the batch. `MALLOC_ARENA_MAX` in the environment wins; other C
+  libraries (musl, macOS) are left as they are.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import gc
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +50,23 @@ def freeze_imports() -> None:
             _frozen = True
             gc.freeze()
             atexit.register(gc.freeze)  # spare the interpreter's last passes: everything goes anyway
+
+
+_M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas (see the module docstring); True when it took effect. Only
+    arenas made after the call are capped, so call it before any other thread allocates."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False  # the environment decides (glibc read it at start-up)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False  # not glibc
+    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 @contextmanager

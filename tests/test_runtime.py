@@ -1,7 +1,13 @@
 """The collector pause: nested and concurrent pauses, and the state it restores."""
 
 import gc
+import os
+import platform
+import subprocess
+import sys
 import threading
+
+import pytest
 
 from roi.runtime import paused_gc
 
@@ -66,3 +72,46 @@ def test_start_up_is_frozen_once_per_process():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True"]
+
+
+ARENAS_SCRIPT = r"""
+import ctypes, sys, tempfile, threading
+from roi.runtime import limit_malloc_arenas
+if sys.argv[1] == "limit":
+    print(limit_malloc_arenas(), file=sys.stderr)
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.fdopen.restype = ctypes.c_void_p
+barrier = threading.Barrier(8)
+def work():
+    barrier.wait()  # all at once: each would take an arena of its own
+    blocks = [libc.malloc(1000) for _ in range(2000)]
+    barrier.wait()
+    for block in blocks:
+        libc.free(block)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+with tempfile.TemporaryFile() as out:
+    stream = libc.fdopen(out.fileno(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(stream))
+    libc.fflush(ctypes.c_void_p(stream))
+    out.seek(0)
+    print(out.read().decode().count("<heap nr="))
+"""
+
+
+def _arenas(mode: str, env: dict | None = None) -> int:
+    """Arenas glibc's malloc holds after eight threads allocated at once (malloc_info's heaps)."""
+    environment = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"} | (env or {})
+    done = subprocess.run([sys.executable, "-c", ARENAS_SCRIPT, mode], capture_output=True, text=True,
+                          env=environment, check=True)
+    return int(done.stdout.strip())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the arena cap is glibc's")
+def test_the_allocator_is_capped_at_two_arenas_when_asked_first():
+    assert _arenas("free") > 2  # threads allocating at once spread over arenas of their own
+    assert _arenas("limit") <= 2
+    assert _arenas("limit", {"MALLOC_ARENA_MAX": "5"}) > 2  # the environment's setting wins
