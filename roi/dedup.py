@@ -8,9 +8,9 @@ and says, chunk by chunk, which ids are new. Three layers:
   of new ids at 5M ids, 0.7% at 8M. Past 16 bits per id (8M ids) it
   doubles, rebuilt from the hashes: the one part that grows, by 2 to 4
   bytes per id, and only in batches of more than 8M ids;
-- the latest ids in memory, as sorted arrays merged like a binary counter,
-  fewer than `memory_ids` (256k: 2 MiB); an array of half that many goes
-  to disk;
+- the latest ids in memory, as sorted arrays each more than twice as long
+  as the next (merged when not), fewer than `memory_ids` in all (256k:
+  2 MiB); an array of half that many goes to disk;
 - the rest on disk, in anonymous temporary files: sorted runs of hashes,
   merged pairwise (streamed) whenever one is at most twice the next, so
   there are about log2(ids / 128k) + 1 of them at most. Of each run, every
@@ -174,7 +174,7 @@ class SeenIds:
     def __init__(self, memory_ids: int = MEMORY_IDS, filter_words: int = _FILTER_WORDS):
         self._memory_ids = memory_ids
         self._filter = _Filter(filter_words)
-        self._levels: list[np.ndarray] = []  # in memory, sorted, each longer than the next
+        self._levels: list[np.ndarray] = []  # in memory, sorted, each more than twice as long as the next
         self._runs: list[_Run] = []  # on disk, sorted, each more than twice as long as the next
         self.count = 0
 
@@ -221,12 +221,12 @@ class SeenIds:
         if self.count * _BITS_PER_ID > len(self._filter.words) * 64:
             self._grow_filter()
         self._filter.add(new)
-        while self._levels and len(self._levels[-1]) <= len(new):
+        while self._levels and len(self._levels[-1]) <= 2 * len(new):
             new = np.sort(np.concatenate([self._levels.pop(), new]), kind="stable")  # two sorted runs: linear
         if len(new) * 2 < self._memory_ids:
-            self._levels.append(new)
+            self._levels.append(new)  # each level over twice the next: all of them less than twice the first
             return
-        # half the budget in one array: it goes to disk, so memory holds less than the budget
+        # half the budget in one array: it goes to disk, so the levels hold less than the budget
         run = _Run()
         run.write(new)
         del new

@@ -38,6 +38,16 @@ def small_disk():
     return mock.patch.multiple(dedup, _BLOCK_IDS=4, _STREAM_IDS=8)
 
 
+def test_shrinking_chunks_keep_memory_under_the_budget():
+    seen = SeenIds(memory_ids=1_000)
+    start = 0
+    for size in range(499, 0, -7):  # each chunk smaller than the last: levels must still merge
+        seen.admit(np.arange(start, start + size, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        start += size
+        assert sum(len(level) for level in seen._levels) < 1_000
+    seen.close()
+
+
 @SETTINGS
 @given(
     st.lists(st.lists(st.integers(0, 300), max_size=40), max_size=30),
@@ -69,12 +79,14 @@ def test_many_runs_on_disk_stay_exact_and_few():
         masks = [seen.admit(chunk) for chunk in chunks]
         runs = [run.size for run in seen._runs]
         in_memory = sum(len(level) for level in seen._levels)
+        levels = [len(level) for level in seen._levels]
         grown = len(seen._filter.words)
         seen.close()
     expected = reference(chunks)
     assert all(np.array_equal(got, want) for got, want in zip(masks, expected, strict=True))
     assert seen.count == 100_000
     assert in_memory < 2_000  # the memory budget holds
+    assert all(bigger > 2 * smaller for bigger, smaller in zip(levels, levels[1:], strict=False))
     assert sum(runs) + in_memory == 100_000
     assert all(bigger > 2 * smaller for bigger, smaller in zip(runs, runs[1:], strict=False))  # hence few runs
     assert len(runs) <= int(np.log2(100_000 / 1_000)) + 1
