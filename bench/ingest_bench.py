@@ -1,14 +1,19 @@
 """Ingest benchmark: `roi ingest` on a generated events CSV vs DuckDB's GROUP BY on the same file.
 
-Prints rows/s, peak memory (RSS of the `roi ingest` process) and the ratio to DuckDB.
-Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000]
+Prints rows/s, peak memory (the `roi ingest` process's maximum RSS) and the ratio to DuckDB,
+each the median of --runs runs (timings here vary by 15-30% from run to run), with the cells
+stored. A last line ingests the first size's file repeated to the last size, with new event
+ids: as many rows as the big file, as many cells as the small one, so that what memory does
+with rows shows apart from what it does with cells.
+Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 HERE = Path(__file__).resolve().parent
@@ -105,18 +111,6 @@ def write_project(folder: Path, data: Path) -> Path:
     return config
 
 
-def time_roi_ingest(config: Path) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one `roi ingest` process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    subprocess.run([str(ROI), "--config", str(config), "ingest"], check=True, stdout=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        peak = before  # ru_maxrss of children is the max over all of them
-    return elapsed, peak / 1024
-
-
 def time_duckdb(data: Path) -> float:
     import duckdb
 
@@ -136,26 +130,62 @@ def time_duckdb(data: Path) -> float:
     return time.perf_counter() - started
 
 
-def run(rows_list: list[int]) -> None:
-    print("== ingest: roi ingest (end to end, fresh SQLite) vs DuckDB GROUP BY into daily cells ==")
+def repeat(source: Path, path: Path, times: int) -> None:
+    """`source` written `times` times over, each copy's event ids suffixed: the same cells, more rows."""
+    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+        column_types={"cost_usd": pa.string(), "outcome": pa.string()}, strings_can_be_null=False))
+    with pa.OSFile(str(path), "wb") as sink:
+        writer = pacsv.CSVWriter(sink, table.schema, write_options=pacsv.WriteOptions(quoting_style="none"))
+        for copy in range(times):
+            ids = pc.binary_join_element_wise(table.column("event_id"), pa.scalar(f"-{copy}"), "")
+            writer.write_table(table.set_column(0, "event_id", ids))
+        writer.close()
+
+
+def measure(folder: Path, data: Path, rows: int, runs: int, label: str) -> None:
+    config = write_project(folder, data)
+    size = data.stat().st_size / 1e6
+    timings, peaks = [], []
+    for _ in range(runs):
+        (folder / "bench.db").unlink(missing_ok=True)
+        # Peak memory is read per process: run each ingest in its own child to isolate ru_maxrss.
+        elapsed, peak = _isolated_ingest(config)
+        timings.append(elapsed)
+        peaks.append(peak)
+    with sqlite3.connect(folder / "bench.db") as connection:
+        cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
+    duck = statistics.median(time_duckdb(data) for _ in range(runs))
+    elapsed, peak = statistics.median(timings), statistics.median(peaks)
+    print(
+        f"{label:<22} file {size:6.1f} MB  cells {cells:>8,}  roi {elapsed:6.2f} s = {rows / elapsed:>9,.0f} rows/s "
+        f"(runs {min(timings):.2f}-{max(timings):.2f} s)  peak {peak:4.0f} MB ({min(peaks):.0f}-{max(peaks):.0f})  "
+        f"duckdb {duck:5.2f} s = {rows / duck:>10,.0f} rows/s  roi/duckdb speed {duck / elapsed:5.2f}",
+        flush=True,
+    )
+
+
+def run(rows_list: list[int], runs: int = 3) -> None:
+    print("== ingest: roi ingest (end to end, fresh SQLite) vs DuckDB GROUP BY into daily cells;"
+          f" medians of {runs} runs ==")
     with tempfile.TemporaryDirectory(prefix="roi-bench-") as tmp:
+        first = None
         for rows in rows_list:
             folder = Path(tmp) / f"r{rows}"
             folder.mkdir()
             data = folder / "events.csv"
             generate(data, rows)
-            size = data.stat().st_size / 1e6
-            config = write_project(folder, data)
-            # Peak memory is read per process: run each size in its own child to isolate ru_maxrss.
-            elapsed, peak = _isolated_ingest(config)
-            duck = time_duckdb(data)
-            rate = rows / elapsed
-            print(
-                f"rows {rows:>9,}  file {size:7.1f} MB  roi {elapsed:6.2f} s = {rate:>9,.0f} rows/s  "
-                f"peak {peak:6.0f} MB  duckdb {duck:5.2f} s = {rows / duck:>10,.0f} rows/s  "
-                f"roi/duckdb speed {duck / elapsed:5.2f}"
-            )
-            os.remove(data)
+            measure(folder, data, rows, runs, f"rows {rows:>11,}")
+            if first is None:
+                first = (rows, data)
+            else:
+                os.remove(data)
+        small, data = first
+        if len(rows_list) > 1 and max(rows_list) % small == 0 and max(rows_list) > small:
+            big = max(rows_list)
+            folder = Path(tmp) / "repeated"
+            folder.mkdir()
+            repeat(data, folder / "events.csv", big // small)
+            measure(folder, folder / "events.csv", big, runs, f"{big // small} x {small:,}")
 
 
 def _isolated_ingest(config: Path) -> tuple[float, float]:
@@ -169,11 +199,13 @@ def _isolated_ingest(config: Path) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
-def main(rows: list[int] | None = None) -> None:
-    run(rows or [1_000_000, 5_000_000])
+def main(rows: list[int] | None = None, runs: int = 3) -> None:
+    run(rows or [1_000_000, 5_000_000], runs)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
-    main(parser.parse_args().rows)
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (medians are printed)")
+    arguments = parser.parse_args()
+    main(arguments.rows, arguments.runs)
