@@ -158,3 +158,82 @@ def test_a_temporary_folder_that_cannot_be_used_is_a_clear_error(tmp_path, monke
     message = str(caught.value)
     assert message.startswith(f"deduplicating event ids: cannot use a temporary file in {tmp_path / 'missing'} (")
     assert message.endswith("set TMPDIR to a folder with space (about 8 bytes per event id of the batch)")
+
+
+def _spread(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+
+def test_a_closed_set_refuses_to_answer_and_holds_nothing():
+    seen = SeenIds(memory_ids=8, filter_words=2)
+    seen.admit(_spread(range(20)))
+    seen.close()
+    assert seen._filter is None and not seen._levels and not seen._runs  # the memory goes before the store
+    with pytest.raises(RuntimeError, match="closed"):
+        seen.admit(_spread([1]))  # it would call a repeat new
+    seen.close()  # idempotent
+
+
+def test_a_failing_temporary_file_closes_the_set_and_its_files(monkeypatch):
+    opened = []
+    real_init = _Run.__init__
+
+    def tracked(run):
+        real_init(run)
+        opened.append(run.file)
+
+    monkeypatch.setattr(_Run, "__init__", tracked)
+    seen = SeenIds(memory_ids=8, filter_words=2)
+    seen.admit(_spread(range(4)))
+    seen.admit(_spread(range(4, 12)))  # spilled, twice, and merged: one run on disk
+    assert len(seen._runs) == 1 and [file.closed for file in opened] == [True, True, False]
+    monkeypatch.setattr(_Run, "write", lambda run, hashes: (_ for _ in ()).throw(RoiError("disk full")))
+    with pytest.raises(RoiError, match="disk full"):
+        seen.admit(_spread(range(12, 20)))
+    assert len(opened) == 4 and all(file.closed for file in opened)
+    with pytest.raises(RuntimeError, match="closed"):
+        seen.admit(_spread([0]))
+
+
+def test_a_run_cut_short_is_an_error_and_needles_below_it_are_absent():
+    run = _Run()
+    with small_disk():
+        run.write(np.arange(100, 140, dtype=np.uint64))
+        run.sealed()
+        assert not run.contains(np.array([1, 2, 99], dtype=np.uint64)).any()
+        os.ftruncate(run.file.fileno(), 8 * 30)
+        with pytest.raises(RoiError, match=r"gave 0 of 32 bytes; was it cut short\?"):
+            run.contains(np.array([137], dtype=np.uint64))  # one block: read by itself
+        with pytest.raises(RoiError, match=r"gave 48 of 64 bytes; was it cut short\?"):
+            list(run.chunks())  # reads of 8 hashes: the fourth finds 6
+    run.close()
+
+
+def _linear_hashes(ids: list[str], seed: int) -> np.ndarray:
+    """roi.hashing's formula, h(s) = U[len(s)] + sum(s[i] * W[i]), under weights drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    weights, length_weights = (rng.integers(0, 2**64, 64, dtype=np.uint64) for _ in range(2))
+    lengths = np.array([len(value) for value in ids])
+    hashes = np.empty(len(ids), dtype=np.uint64)
+    for length in np.unique(lengths):
+        at = np.flatnonzero(lengths == length)
+        data = np.frombuffer("".join(ids[i] for i in at).encode(), np.uint8).reshape(len(at), length)
+        with np.errstate(over="ignore"):
+            hashes[at] = (data.astype(np.uint64) * weights[:length]).sum(axis=1, dtype=np.uint64)
+            hashes[at] += length_weights[length]
+    return hashes
+
+
+def test_the_filter_stays_even_for_every_seed_of_the_linear_hash():
+    # zero-padded ids under a linear hash: for some weights their top bits cluster, and a filter
+    # that took its word from them gave up to 2.1% false positives over these 40 seeds
+    ids = [f"ev-{i:07d}" for i in range(64_000)]
+    others = [f"other-{i}" for i in range(100_000)]
+    worst = 0.0
+    for seed in range(40):
+        bloom = _Filter(1 << 14)  # 16 bits per id
+        members = _linear_hashes(ids, seed)
+        bloom.add(members)
+        assert bloom.may_hold(members).all()
+        worst = max(worst, float(bloom.may_hold(_linear_hashes(others, seed)).mean()))
+    assert worst < 0.0095, worst  # 0.83% at worst with the word from the mixed hash
