@@ -1,9 +1,8 @@
 """From canonical event frames to daily cells: dedup, pricing, day bucketing, sums.
 
-Pure Arrow/numpy (deduplication keeps the event ids' hashes in temporary
-files beyond a million: roi.dedup). Memory follows the chunk size and the
-number of distinct cells (about 100 bytes each, plus their merge), not the
-rows read.
+Pure Arrow/numpy (deduplication keeps the older event ids' hashes in
+temporary files: roi.dedup). Memory follows the chunk size and the number of
+distinct cells (about 100 bytes each, plus their merge), not the rows read.
 """
 
 from __future__ import annotations
@@ -99,6 +98,11 @@ class CellBuilder:
         self._drain(0)
         return self._result
 
+    @property
+    def rows_read(self) -> int:
+        """Rows read so far (for progress: unlike `result`, it does not wait for the worker)."""
+        return self._result.rows_read
+
     def add(self, chunk: Chunk) -> None:
         self._result.rows_read += chunk.rows_read
         self._result.quarantined += len(chunk.rejects)
@@ -165,13 +169,22 @@ class CellBuilder:
         return pc.cast(days, pa.int32()).to_numpy().astype(np.int64)
 
     def cell_table(self) -> pa.Table | None:
-        """The batch's cells as an Arrow table (None when it has none); ends the worker thread."""
-        self._drain(0)
-        if self._worker is not None:
-            self._worker.shutdown()
-            self._worker = None
-        self._seen.close()
+        """The batch's cells as an Arrow table (None when it has none); ends the worker thread and
+        deduplication (its temporary files and memory)."""
+        try:
+            self._drain(0)
+        finally:
+            self.close()
         return self._sums.table()
+
+    def close(self) -> None:
+        """End the worker thread (after what it is doing) and deduplication; idempotent. A batch that
+        fails calls it so that its temporary files close now, not whenever its frames are collected."""
+        if self._worker is not None:
+            self._worker.shutdown(cancel_futures=True)
+            self._worker = None
+        self._pending.clear()
+        self._seen.close()
 
     def cells(self) -> pd.DataFrame:
         import pandas as pd  # noqa: F401  (to_pandas needs it)

@@ -78,12 +78,16 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
         usd_rate=settings.pricing.usd_exchange_rate or 1.0,
     )
     rejects = []
-    with paused_gc():  # millions of acyclic objects: nothing for the collector to find
-        for chunk in batch.read():
-            builder.add(chunk)
-            rejects.extend(chunk.rejects)
-            if progress:
-                progress(f"{source.name}: {batch.label}: {builder.result.rows_read:,} rows")
+    try:
+        with paused_gc():  # millions of acyclic objects: nothing for the collector to find
+            for chunk in batch.read():
+                builder.add(chunk)
+                rejects.extend(chunk.rejects)
+                if progress:
+                    progress(f"{source.name}: {batch.label}: {builder.rows_read:,} rows")
+    except BaseException:
+        builder.close()  # its temporary files close now, not when a reference cycle is collected
+        raise
     return builder, rejects
 
 
@@ -119,6 +123,7 @@ def ingest_source(
             run.files += batch.files
             stored = None if force else store.batch_fingerprint(source.name, batch.key)
             started = datetime.now(UTC)
+            builder = None
             try:
                 if stored is not None:
                     fingerprint = _ingest_fingerprint(settings, source, batch.content_fingerprint())
@@ -136,6 +141,9 @@ def ingest_source(
                 if taken is not None:
                     fingerprint = _ingest_fingerprint(settings, source, taken())
             except ConnectorError as exc:
+                if builder is not None:  # read, but its fingerprint failed
+                    builder.close()
+                    builder = None
                 run.errors.append(str(exc))
                 log.info("source %s: %s", source.name, exc)
                 if day_batch:
@@ -149,6 +157,7 @@ def ingest_source(
                 staged.append(item)
             else:
                 _store_batch(store, run, item)
+            builder = item = None  # this batch's cells go now, not after the next batch is read
     except ConnectorError as exc:
         run.errors.append(str(exc))
         log.info("source %s: %s", source.name, exc)

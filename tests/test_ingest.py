@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import date
 
@@ -692,3 +693,32 @@ def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monke
     assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "2", "2"]
     assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]
     assert stored_cells(project)["requests"].sum() == 2
+
+
+def test_a_file_that_breaks_midway_closes_its_deduplication_files_at_once(project, monkeypatch):
+    from roi import dedup
+
+    opened = []
+    real_init = dedup._Run.__init__
+
+    def tracked(run):
+        real_init(run)
+        opened.append(run.file)
+
+    monkeypatch.setattr(dedup._Run, "__init__", tracked)
+    monkeypatch.setattr(dedup, "MEMORY_IDS", 64)  # ids go to disk after the first chunk
+    project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
+                                                                      'path = "data/*.jsonl"\nchunk_rows = 1000'))
+    lines = [json.dumps({"event_id": f"b{n}", "ts": "2026-01-10T10:00:00Z", "cost_usd": 1}).encode()
+             for n in range(5000)]
+    lines[4000] = b'{"event_id": "\xff"}'  # not UTF-8: the file fails after four chunks
+    (project.root / "data").mkdir(exist_ok=True)
+    (project.root / "data" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    project.write_data("b.jsonl", json.dumps({"event_id": "c1", "ts": "2026-01-10T10:00:00Z"}) + "\n")
+    gc.disable()  # nothing may rely on the cyclic collector to close them
+    try:
+        runs = services.ingest(project.settings(), services.store_for(project.settings()))
+        assert opened and all(file.closed for file in opened)
+    finally:
+        gc.enable()
+    assert runs[0].batches == 1 and "a.jsonl: not UTF-8 text" in runs[0].errors[0]
