@@ -27,8 +27,6 @@ finding nothing, and as much again at exit.
 from __future__ import annotations
 
 import atexit
-import ctypes
-import ctypes.util
 import gc
 import os
 import threading
@@ -59,14 +57,19 @@ ARENAS = 2
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas (see the module docstring); True when it took effect. Only
     arenas made after the call are capped, so call it before any other thread allocates."""
-    if "MALLOC_ARENA_MAX" in os.environ:
+    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False  # the environment decides (glibc read it at start-up)
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False  # not glibc
-    return bool(mallopt(_M_ARENA_MAX, arenas))
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return False
+    except (ValueError, OSError, AttributeError):
+        return False  # not glibc (musl, macOS, Windows)
+    try:
+        import ctypes  # here, not at the top: a Python built without ctypes still runs roi, untuned
+
+        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas))
+    except (ImportError, OSError, AttributeError):
+        return False
 
 
 @contextmanager

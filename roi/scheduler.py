@@ -230,7 +230,8 @@ class SchedulerProcess:
         self._watcher: threading.Thread | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "roi.cli", "--config", self.config_path, "scheduler",
+        # `-m roi`, the `roi` command's entry: its process-level tuning applies (roi.runtime)
+        return [sys.executable, "-m", "roi", "--config", self.config_path, "scheduler",
                 "--parent-pid", str(os.getpid())]
 
     def start(self) -> None:

@@ -115,3 +115,32 @@ def test_the_allocator_is_capped_at_two_arenas_when_asked_first():
     assert _arenas("free") > 2  # threads allocating at once spread over arenas of their own
     assert _arenas("limit") <= 2
     assert _arenas("limit", {"MALLOC_ARENA_MAX": "5"}) > 2  # the environment's setting wins
+
+
+ENTRY_SCRIPT = r"""
+import sys
+import roi.runtime
+seen = []
+roi.runtime.limit_malloc_arenas = lambda: seen.append(sorted({"roi.cli", "numpy", "pyarrow"} & set(sys.modules)))
+sys.argv = ["roi", "--help"]
+import roi.__main__
+try:
+    roi.__main__.main()
+except SystemExit as exit:
+    print("exit", exit.code)
+print(seen)
+"""
+
+
+def test_the_roi_command_caps_the_arenas_before_loading_the_cli():
+    done = subprocess.run([sys.executable, "-c", ENTRY_SCRIPT], capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[-2:] == ["exit 0", "[[]]"]  # once, before the CLI, numpy or Arrow were imported
+    assert lines[0].startswith("Usage: roi [OPTIONS] COMMAND")
+
+
+def test_python_dash_m_roi_runs_the_cli():
+    done = subprocess.run([sys.executable, "-m", "roi", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("Usage: python -m roi [OPTIONS] COMMAND")
+    done = subprocess.run([sys.executable, "-m", "roi", "no-such-command"], capture_output=True, text=True)
+    assert done.returncode == 2 and "No such command 'no-such-command'" in done.stderr
