@@ -2,9 +2,11 @@
 
 Prints rows/s, peak memory (the `roi ingest` process's maximum RSS) and the ratio to DuckDB,
 each the median of --runs runs (timings here vary by 15-30% from run to run), with the cells
-stored. A last line ingests the first size's file repeated to the last size, with new event
-ids: as many rows as the big file, as many cells as the small one, so that what memory does
-with rows shows apart from what it does with cells.
+stored. After the biggest size, the same file with 30% of its rows carrying the event id of a
+random earlier row (deduplication's hard case: repeats far apart). A last line ingests the
+first size's file repeated to the last size, with new event ids: as many rows as the big file,
+as many cells as the small one, so that what memory does with rows shows apart from what it
+does with cells.
 Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000] [--runs 3]
 """
 
@@ -142,6 +144,23 @@ def repeat(source: Path, path: Path, times: int) -> None:
         writer.close()
 
 
+def with_repeats(source: Path, path: Path, share: float = 0.3, seed: int = 2) -> None:
+    """`source` with `share` of its rows given the event id of a random earlier row (at-least-once
+    delivery, say): the same rows, fewer distinct ids, and every repeat somewhere else in the file."""
+    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+        column_types={"cost_usd": pa.string(), "outcome": pa.string()}, strings_can_be_null=False))
+    rng = np.random.default_rng(seed)
+    taken = np.arange(table.num_rows)
+    repeated = np.flatnonzero(rng.random(table.num_rows) < share)
+    repeated = repeated[repeated > 0]
+    taken[repeated] = (rng.random(len(repeated)) * repeated).astype(np.int64)
+    table = table.set_column(0, "event_id", pc.take(table.column("event_id"), pa.array(taken)))
+    with pa.OSFile(str(path), "wb") as sink:
+        writer = pacsv.CSVWriter(sink, table.schema, write_options=pacsv.WriteOptions(quoting_style="none"))
+        writer.write_table(table)
+        writer.close()
+
+
 def measure(folder: Path, data: Path, rows: int, runs: int, label: str) -> None:
     config = write_project(folder, data)
     size = data.stat().st_size / 1e6
@@ -175,6 +194,12 @@ def run(rows_list: list[int], runs: int = 3) -> None:
             data = folder / "events.csv"
             generate(data, rows)
             measure(folder, data, rows, runs, f"rows {rows:>11,}")
+            if rows == max(rows_list) and len(rows_list) > 1:
+                repeats = Path(tmp) / "repeats"
+                repeats.mkdir()
+                with_repeats(data, repeats / "events.csv")
+                measure(repeats, repeats / "events.csv", rows, runs, f"{rows:,}, 30% repeats")
+                os.remove(repeats / "events.csv")
             if first is None:
                 first = (rows, data)
             else:
