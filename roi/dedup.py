@@ -14,8 +14,11 @@ and says, chunk by chunk, which ids are new. Three layers:
 - the rest on disk, in anonymous temporary files: sorted runs of hashes,
   merged pairwise (streamed) whenever one is at most twice the next, so
   there are about log2(ids / 128k) + 1 of them at most. Of each run, every
-  512th hash stays in memory (1/512 of its size): an id the filter cannot
-  clear costs one 4 KiB read per run.
+  512th hash stays in memory (1/512 of its size): the ids of a chunk that
+  the filter cannot clear cost a 4 KiB read per run and block they fall in
+  (neighbours read together, at most 1 MiB at a time), or, when they fall
+  in over an eighth of a run's blocks, reads of that stretch of the run in
+  512 KiB pieces.
 
 The files are anonymous (deleted as they are made) in the system's
 temporary folder ($TMPDIR): 8 bytes per id, as much again while two runs
@@ -35,7 +38,8 @@ from .errors import RoiError
 
 MEMORY_IDS = 1 << 18  # hashes kept in memory before they go to disk as a sorted run
 _BLOCK_IDS = 512  # hashes per read from a run on disk (4 KiB)
-_STREAM_IDS = 1 << 16  # hashes per read while merging runs (512 KiB)
+_STREAM_IDS = 1 << 16  # hashes per read while merging runs, or looking up many ids in one (512 KiB)
+_BUFFER_BLOCKS = 256  # blocks read at once for a few ids' lookup (1 MiB)
 _FILTER_WORDS = 1 << 21  # 16 MiB to start with
 _BITS_PER_ID = 16  # the filter doubles when fewer bits than this are left per id
 
@@ -109,37 +113,57 @@ class _Run:
         return np.frombuffer(data, dtype=np.uint64)
 
     def contains(self, needles: np.ndarray) -> np.ndarray:
-        """Which of the sorted needles are in the run.
+        """Which of the needles are in the run.
 
-        Few blocks hold them: each block read (4 KiB) into one buffer, which is then one sorted
-        array to search. Many (over an eighth of the run's): the run read from the first to the
-        last of them in big sequential reads, which costs less than a read per block."""
+        The blocks holding them are read, neighbours in one read, into a buffer of at most
+        _BUFFER_BLOCKS blocks at a time, which is then one sorted array to search. When they are
+        over an eighth of the run's blocks, the run is read from the first of them to the last in
+        _STREAM_IDS reads instead: that costs less than a read per block."""
+        if len(needles) > 1 and (needles[1:] < needles[:-1]).any():
+            order = np.argsort(needles, kind="stable")
+            found = np.empty(len(needles), dtype=bool)
+            found[order] = self.contains(needles[order])
+            return found
         found = np.zeros(len(needles), dtype=bool)
         block = np.searchsorted(self.fences, needles, side="right") - 1
         inside = np.flatnonzero(block >= 0)
         if not len(inside):
             return found
-        wanted = needles[inside]
-        blocks = np.unique(block[inside])
+        block, wanted = block[inside], needles[inside]
+        blocks = np.unique(block)
         if len(blocks) * 8 > len(self.fences):
-            for start in range(int(blocks[0]) * _BLOCK_IDS, (int(blocks[-1]) + 1) * _BLOCK_IDS, _STREAM_IDS):
-                hashes = self.read(start, _STREAM_IDS)
+            end = min((int(blocks[-1]) + 1) * _BLOCK_IDS, self.size)
+            for start in range(int(blocks[0]) * _BLOCK_IDS, end, _STREAM_IDS):
+                hashes = self.read(start, min(_STREAM_IDS, end - start))
                 lo = np.searchsorted(wanted, hashes[0], side="left")
                 hi = np.searchsorted(wanted, hashes[-1], side="right")
                 if hi > lo:
                     found[inside[lo:hi]] = _member(hashes, wanted[lo:hi])
             return found
-        buffer = bytearray(len(blocks) * _BLOCK_IDS * 8)
+        for group in range(0, len(blocks), _BUFFER_BLOCKS):
+            chosen = blocks[group : group + _BUFFER_BLOCKS]
+            buffer = self._blocks(chosen)
+            lo = np.searchsorted(block, chosen[0], side="left")  # the needles in these blocks: sorted,
+            hi = np.searchsorted(block, chosen[-1], side="right")  # so a slice
+            found[inside[lo:hi]] = _member(buffer, wanted[lo:hi])
+        return found
+
+    def _blocks(self, blocks: np.ndarray) -> np.ndarray:
+        """The hashes of these blocks (ascending), one after another: neighbouring blocks in one read."""
+        first = blocks * _BLOCK_IDS
+        stop = np.minimum(first + _BLOCK_IDS, self.size)
+        breaks = np.flatnonzero(blocks[1:] != blocks[:-1] + 1) + 1  # where a stretch of neighbours ends
+        starts, ends = np.split(first, breaks), np.split(stop, breaks)
+        buffer = bytearray(int((stop - first).sum()) * 8)
         view = memoryview(buffer)
         filled = 0
-        for first in (blocks * _BLOCK_IDS).tolist():
-            size = min(_BLOCK_IDS, self.size - first) * 8
-            got = _temporary(os.preadv, self.file.fileno(), [view[filled : filled + size]], first * 8)
+        for begin, end in zip((part[0] for part in starts), (part[-1] for part in ends), strict=True):
+            size = int(end - begin) * 8
+            got = _temporary(os.preadv, self.file.fileno(), [view[filled : filled + size]], int(begin) * 8)
             if got != size:
                 raise _short(got, size)
             filled += size
-        found[inside] = _member(np.frombuffer(buffer, dtype=np.uint64, count=filled // 8), wanted)
-        return found
+        return np.frombuffer(buffer, dtype=np.uint64)
 
     def chunks(self):
         for start in range(0, self.size, _STREAM_IDS):
@@ -167,7 +191,7 @@ def _temporary(operation, *args, **kwargs):
     except OSError as exc:
         raise RoiError(
             f"deduplicating event ids: cannot use a temporary file in {tempfile.gettempdir()} ({exc}); "
-            "set TMPDIR to a folder with space (about 8 bytes per event id of the batch)"
+            "set TMPDIR to a folder with space (8 bytes per event id of the batch, twice that at times)"
         ) from None
 
 

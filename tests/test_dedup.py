@@ -157,7 +157,7 @@ def test_a_temporary_folder_that_cannot_be_used_is_a_clear_error(tmp_path, monke
         seen.admit(np.arange(10, dtype=np.uint64))
     message = str(caught.value)
     assert message.startswith(f"deduplicating event ids: cannot use a temporary file in {tmp_path / 'missing'} (")
-    assert message.endswith("set TMPDIR to a folder with space (about 8 bytes per event id of the batch)")
+    assert message.endswith("set TMPDIR to a folder with space (8 bytes per event id of the batch, twice that at times)")
 
 
 def _spread(values) -> np.ndarray:
@@ -237,3 +237,33 @@ def test_the_filter_stays_even_for_every_seed_of_the_linear_hash():
         assert bloom.may_hold(members).all()
         worst = max(worst, float(bloom.may_hold(_linear_hashes(others, seed)).mean()))
     assert worst < 0.0095, worst  # 0.83% at worst with the word from the mixed hash
+
+
+@pytest.mark.parametrize(("block", "stream"), [(4, 8), (5, 7), (512, 1 << 16)])
+def test_run_lookups_agree_with_a_set_in_both_ways_of_reading(block, stream):
+    """Few blocks (read one by one, grouped by two here) or many (the run streamed), a partial last
+    block, needles on fences and beside them, sorted or not, with repeats."""
+    rng = np.random.default_rng(block)
+    branches = set()
+    with mock.patch.multiple(dedup, _BLOCK_IDS=block, _STREAM_IDS=stream, _BUFFER_BLOCKS=2):
+        for _ in range(80):
+            size = int(rng.integers(1, 600 * block))  # up to 600 blocks
+            values = np.unique(rng.integers(0, int(rng.choice([size * 2, 2**64 - 1])), size, dtype=np.uint64))
+            run = _Run()
+            for piece in np.array_split(values, int(rng.integers(1, 5))):
+                run.write(piece)
+            run.sealed()
+            count = int(rng.choice([3, 40, 400]))
+            needles = np.concatenate([
+                rng.choice(values, count), run.fences[rng.integers(0, len(run.fences), count // 4 + 1)],
+                rng.choice(values, count // 4) + np.uint64(1), rng.choice(values, count // 4) - np.uint64(1),
+                values[-3:], np.array([0, 2**64 - 1], dtype=np.uint64),
+            ])
+            if rng.random() < 0.5:
+                needles = np.sort(needles)
+            members = set(values.tolist())
+            assert run.contains(needles).tolist() == [value in members for value in needles.tolist()]
+            touched = np.unique(np.searchsorted(run.fences, np.sort(needles), side="right") - 1)
+            branches.add("stream" if (touched >= 0).sum() * 8 > len(run.fences) else "blocks")
+            run.close()
+    assert branches == {"stream", "blocks"}
