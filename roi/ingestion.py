@@ -92,6 +92,7 @@ class CellBuilder:
         self._worker: ThreadPoolExecutor | None = None
         self._pending: deque[Future] = deque()
         self._sums = _CellSums(dimensions)
+        self._closed = False
 
     @property
     def result(self) -> BatchResult:
@@ -104,6 +105,8 @@ class CellBuilder:
         return self._result.rows_read
 
     def add(self, chunk: Chunk) -> None:
+        if self._closed:
+            raise RuntimeError("CellBuilder is closed: its batch is done")
         self._result.rows_read += chunk.rows_read
         self._result.quarantined += len(chunk.rejects)
         table = as_arrow(chunk.frame)
@@ -185,6 +188,7 @@ class CellBuilder:
             self._worker = None
         self._pending.clear()
         self._seen.close()
+        self._closed = True
 
     def cells(self) -> pd.DataFrame:
         import pandas as pd  # noqa: F401  (to_pandas needs it)

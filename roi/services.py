@@ -140,24 +140,28 @@ def ingest_source(
                 )
                 if taken is not None:
                     fingerprint = _ingest_fingerprint(settings, source, taken())
-            except ConnectorError as exc:
-                if builder is not None:  # read, but its fingerprint failed
+            except BaseException as exc:
+                if builder is not None:  # read, then its fingerprint failed or the run was interrupted
                     builder.close()
-                    builder = None
+                if not isinstance(exc, ConnectorError):
+                    raise
                 run.errors.append(str(exc))
                 log.info("source %s: %s", source.name, exc)
                 if day_batch:
                     break  # the window fails as a whole: no point reading its other days
                 continue  # this file cannot be read: nothing of it is stored, the others go on
-            if on_batch:
-                on_batch(batch.key)
-            item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
-                        started_at=started, cells=_cells_of(builder), rejects=rejects, result=builder.result)
+            try:
+                if on_batch:
+                    on_batch(batch.key)
+                item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
+                            started_at=started, cells=_cells_of(builder), rejects=rejects, result=builder.result)
+            finally:
+                builder.close()  # done with (cells taken) or given up: its worker and files end here
             if day_batch:
                 staged.append(item)
             else:
                 _store_batch(store, run, item)
-            builder = item = None  # this batch's cells go now, not after the next batch is read
+            builder = item = rejects = None  # this batch goes now, not after the next batch is read
     except ConnectorError as exc:
         run.errors.append(str(exc))
         log.info("source %s: %s", source.name, exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from datetime import date
 
 import pandas as pd
@@ -719,6 +720,21 @@ def test_a_file_that_breaks_midway_closes_its_deduplication_files_at_once(projec
     try:
         runs = services.ingest(project.settings(), services.store_for(project.settings()))
         assert opened and all(file.closed for file in opened)
+        assert not [thread for thread in threading.enumerate() if thread.name.startswith("roi-cells")]
     finally:
         gc.enable()
     assert runs[0].batches == 1 and "a.jsonl: not UTF-8 text" in runs[0].errors[0]
+
+
+def test_a_closed_builder_takes_no_more_rows(project):
+    from roi.connectors.events import read_csv
+    from roi.ingestion import CellBuilder
+    from roi.pricing import Pricer
+
+    path = write_csv(project, "a.csv", row("e1"), row("e2"))
+    builder = CellBuilder(dimensions=("tenant",), timezone="UTC", pricer=Pricer({}))
+    chunk = next(read_csv(str(path), 1000))
+    builder.add(chunk)
+    assert builder.cell_table().num_rows == 1  # the two rows make one cell
+    with pytest.raises(RuntimeError, match="CellBuilder is closed: its batch is done"):
+        builder.add(chunk)
