@@ -20,8 +20,9 @@ finding nothing, and as much again at exit.
   each thread that allocates gets an arena of its own (up to 8 per core),
   and each keeps the memory its thread freed: an ingest's reader, worker
   and fingerprint threads held 20-40 MB more at their peak, and more the
-  longer the batch. `MALLOC_ARENA_MAX` in the environment wins; other C
-  libraries (musl, macOS) are left as they are.
+  longer the batch. `MALLOC_ARENA_MAX` in the environment (or `arena_max`
+  in `GLIBC_TUNABLES`) wins; other C libraries (musl, macOS) are left as
+  they are.
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ with tempfile.TemporaryFile() as out:
 
 def _arenas(mode: str, env: dict | None = None) -> int:
     """Arenas glibc's malloc holds after eight threads allocated at once (malloc_info's heaps)."""
-    environment = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"} | (env or {})
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")} | (env or {})
     done = subprocess.run([sys.executable, "-c", ARENAS_SCRIPT, mode], capture_output=True, text=True,
                           env=environment, check=True)
     return int(done.stdout.strip())
@@ -115,6 +116,7 @@ def test_the_allocator_is_capped_at_two_arenas_when_asked_first():
     assert _arenas("free") > 2  # threads allocating at once spread over arenas of their own
     assert _arenas("limit") <= 2
     assert _arenas("limit", {"MALLOC_ARENA_MAX": "5"}) > 2  # the environment's setting wins
+    assert _arenas("limit", {"GLIBC_TUNABLES": "glibc.malloc.arena_max=5"}) > 2  # and glibc's tunable
 
 
 ENTRY_SCRIPT = r"""
@@ -144,3 +146,10 @@ def test_python_dash_m_roi_runs_the_cli():
     assert done.returncode == 0 and done.stdout.startswith("Usage: python -m roi [OPTIONS] COMMAND")
     done = subprocess.run([sys.executable, "-m", "roi", "no-such-command"], capture_output=True, text=True)
     assert done.returncode == 2 and "No such command 'no-such-command'" in done.stderr
+
+
+def test_the_scheduler_child_of_roi_serve_starts_through_the_roi_entry():
+    from roi.scheduler import SchedulerProcess
+
+    command = SchedulerProcess("roi.toml").command()
+    assert command[:3] == [sys.executable, "-m", "roi"]  # not roi.cli: the arena cap applies to it too
