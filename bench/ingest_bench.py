@@ -2,8 +2,8 @@
 
 Prints rows/s, peak memory (the `roi ingest` process's maximum RSS) and the ratio to DuckDB,
 each the median of --runs runs (timings here vary by 15-30% from run to run), with the cells
-stored. After the biggest size, the same file with 30% of its rows carrying the event id of a
-random earlier row (deduplication's hard case: repeats far apart). A last line ingests the
+stored. After the biggest size (when there are several), the same file with 30% of its rows
+carrying the event id of a random earlier row (deduplication's hard case: repeats far apart). A last line ingests the
 first size's file repeated to the last size, with new event ids: as many rows as the big file,
 as many cells as the small one, so that what memory does with rows shows apart from what it
 does with cells.
@@ -154,6 +154,8 @@ def with_repeats(source: Path, path: Path, share: float = 0.3, seed: int = 2) ->
     repeated = np.flatnonzero(rng.random(table.num_rows) < share)
     repeated = repeated[repeated > 0]
     taken[repeated] = (rng.random(len(repeated)) * repeated).astype(np.int64)
+    while not np.array_equal(further := taken[taken], taken):
+        taken = further  # an earlier row that itself took another's id: follow it to an original id
     table = table.set_column(0, "event_id", pc.take(table.column("event_id"), pa.array(taken)))
     with pa.OSFile(str(path), "wb") as sink:
         writer = pacsv.CSVWriter(sink, table.schema, write_options=pacsv.WriteOptions(quoting_style="none"))
