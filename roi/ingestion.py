@@ -404,15 +404,3 @@ class _CellSums:
         for name, values in zip(CELL_METRICS, self._cells.sums, strict=True):
             columns[name] = pa.array(values)
         return pa.table(columns)
-
-
-def _sum_cells(cells: pa.Table) -> pa.Table:
-    """Sum a table of rows (day, every dimension, CELL_METRICS) per cell, in one go."""
-    sums = _CellSums(DIMENSIONS)
-    day = cells.column("day").combine_chunks()
-    if day.null_count:
-        raise ValueError("a row without a day cannot make a cell")
-    sums.add(pc.cast(day, pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64),
-             {name: cells.column(name) for name in DIMENSIONS},
-             [cells.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in CELL_METRICS])
-    return sums.table() or cells.slice(0, 0)
