@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
+from ..codes import dictionary_codes
 from ..domain import CELL_METRICS, DIMENSIONS, Reject
 from ..errors import RoiError
 from . import state  # noqa: F401  (its tables: watermarks, job runs)
@@ -293,14 +294,10 @@ class _Decoded:
     slices of it then share them."""
 
     def __init__(self, column: pa.ChunkedArray):
-        encoded = column.combine_chunks()
-        if not pa.types.is_dictionary(encoded.type):
-            encoded = encoded.dictionary_encode()
-        dictionary = encoded.dictionary
-        if pa.types.is_date(dictionary.type):
-            dictionary = pc.cast(dictionary, pa.string())
-        self.values = dictionary.to_pylist()
-        self.codes = encoded.indices.to_numpy(zero_copy_only=False)
+        if pa.types.is_date(column.type):  # days go in as ISO text: only the distinct ones are cast
+            encoded = column.combine_chunks().dictionary_encode()
+            column = pa.DictionaryArray.from_arrays(encoded.indices, pc.cast(encoded.dictionary, pa.string()))
+        self.codes, self.values = dictionary_codes(column)
 
     def slice(self, start: int, stop: int) -> list:
         return list(map(self.values.__getitem__, self.codes[start:stop].tolist()))
