@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/roi demo --dir demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -28,6 +29,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check roi tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from roi import services
 from roi.config import load_config
 from roi.connectors import Window
+from roi.services import batches
 
 SPANS = 50_000
 LOGS = 20_000
@@ -66,7 +67,7 @@ def bench_otlp() -> None:
         settings = load_config(config)
         store = services.store_for(settings)
         started = time.perf_counter()
-        run = services.ingest_source(settings, store, settings.source("otel"))
+        run = batches.ingest_source(settings, store, settings.source("otel"))
         seconds = time.perf_counter() - started
         print(f"otlp: {run.stored:,} spans in {seconds:.2f}s = {run.stored / seconds:,.0f} spans/s")
 
@@ -95,7 +96,7 @@ def bench_litellm() -> None:
             store = services.store_for(settings)
             window = Window(datetime(2025, 12, 1, tzinfo=UTC), datetime(2025, 12, 2, tzinfo=UTC))
             started = time.perf_counter()
-            run = services.ingest_source(settings, store, settings.source("gw"), window=window)
+            run = batches.ingest_source(settings, store, settings.source("gw"), window=window)
             seconds = time.perf_counter() - started
             print(f"litellm: {run.stored:,} logs in {seconds:.2f}s over {LOGS // 100} pages of 100 "
                   f"= {run.stored / seconds:,.0f} logs/s (local server)")

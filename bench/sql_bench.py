@@ -115,7 +115,7 @@ class _QueryClock:
 def _roi_pull(url: str, folder: Path, first: date, last: date):
     from roi import services
     from roi.config import load_config
-    from roi.pulling import pull_source
+    from roi.services.ingest import pull_source
 
     (folder / "models").mkdir()
     (folder / "models" / "support.toml").write_text(textwrap.dedent("""

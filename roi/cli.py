@@ -22,6 +22,11 @@ from .connectors import registry
 from .domain import Period, display_dimension, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
 from .runtime import freeze_imports
+from .services import closing, reports
+from .services import ingest as ingesting
+from .services import jobs as job_service
+from .services import periods as period_states
+from .services.files import write_atomically
 
 
 class Context:
@@ -153,8 +158,6 @@ def _without_password(value: object) -> str:
 @handle_errors
 def ingest(obj: Context, source_name: str | None, force: bool, since, until) -> None:
     """Run the connectors once now (pulled sources: from their watermark, or --since/--until)."""
-    from .pulling import pull
-
     settings = obj.settings
     if since and until and until < since:
         raise UsageError(f"--until: {until:%Y-%m-%d} is before --since {since:%Y-%m-%d}", "until")
@@ -169,7 +172,7 @@ def ingest(obj: Context, source_name: str | None, force: bool, since, until) -> 
         def progress(message: str) -> None:
             click.echo(f"\r\033[K{message}", err=True, nl=False)
 
-    results = pull(settings, store, source_name, force=force, progress=progress, on_batch=_batch_progress(terminal),
+    results = ingesting.pull(settings, store, source_name, force=force, progress=progress, on_batch=_batch_progress(terminal),
                    since=since.date() if since else None, until=until.date() if until else None)
     runs = [result.run for result in results]
     if terminal:
@@ -233,20 +236,16 @@ def report(obj: Context, period: str, group_by: str | None, fmt: str, output: Pa
     month = Period.parse(period)
     groups = parse_group_by(group_by, settings.dimensions, "--group-by") if group_by is not None else None
     store = obj.store
-    rendered = _closed_report(settings, store, month, groups, fmt)
-    if rendered is None:
-        frame = services.build_report(settings, store, month, groups)
-        rendered = services.render(frame, fmt, settings=settings, store=store)
+    answer = reports.report(settings, store, month, groups)
+    if answer.note:
+        click.echo(f"note: {answer.note}", err=True)
+    rendered = reports.content(settings, store, answer, fmt)
     if output is None and fmt == "xlsx":
-        output = services.default_report_path(settings, month, "xlsx")
+        output = reports.default_report_path(settings, month, "xlsx")
     if output is None:
-        click.echo(rendered, nl=False)
+        click.echo(rendered.decode("utf-8"), nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(rendered, bytes):
-        output.write_bytes(rendered)
-    else:
-        output.write_text(rendered, encoding="utf-8")
+    write_atomically(output, rendered)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -320,18 +319,14 @@ def jobs(ctx: click.Context, job_id: str | None, limit: int) -> None:
     """The scheduled jobs, their next run, and the latest runs."""
     if ctx.invoked_subcommand is not None:
         return
-    from .jobs import find_job, job_specs
-    from .scheduler import stored_next_runs
-    from .store import state
-
     settings = ctx.obj.settings
     store = ctx.obj.store
     if job_id is not None:
-        find_job(settings, job_id)
-    next_runs = stored_next_runs(settings, store)
-    last = state.last_runs(store.engine)
+        job_service.find_job(settings, job_id)
+    next_runs = job_service.stored_next_runs(store)
+    last = job_service.last_runs(store)
     click.echo(f"{'job':<28} {'schedule':<16} {'next run':<26} last run")
-    for spec in job_specs(settings):
+    for spec in job_service.job_specs(settings):
         upcoming = next_runs.get(spec.id)
         recent = last.get(spec.id)
         click.echo(
@@ -339,7 +334,7 @@ def jobs(ctx: click.Context, job_id: str | None, limit: int) -> None:
             f"{upcoming.isoformat(timespec='minutes') if upcoming else '-':<26} "
             f"{recent.status + ' ' + recent.started_at.isoformat(timespec='seconds') if recent else '-'}"
         )
-    runs = state.job_runs(store.engine, job_id=job_id, limit=limit)
+    runs = job_service.recent_runs(store, job_id=job_id, limit=limit)
     click.echo("")
     click.echo(f"runs (latest {limit}):" if runs else "no runs yet")
     for run in runs:
@@ -352,10 +347,8 @@ def jobs(ctx: click.Context, job_id: str | None, limit: int) -> None:
 @handle_errors
 def jobs_run(obj: Context, job_id: str) -> None:
     """Run one job now (recorded like a scheduled run)."""
-    from .jobs import JobRunner
-
     settings = obj.settings
-    record = JobRunner(settings, obj.store).run_now(job_id, trigger="cli")
+    record = job_service.JobRunner(settings, obj.store).run_now(job_id, trigger="cli")
     click.echo(_run_line(record))
     if record.status != "succeeded":
         sys.exit(1)
@@ -374,31 +367,6 @@ def _run_line(run) -> str:
     return line
 
 
-def _closed_report(settings: Settings, store, month: Period, groups: list[str] | None, fmt: str) -> str | bytes | None:
-    """A closed month's stored export, with a note on data that arrived after the close; None if open."""
-    from .closing import export_report, period_state
-
-    state = period_state(settings, store, month)
-    if not state.closed:
-        return None
-    closed = f"{month} is closed (revision {state.revision}, {state.closed_at:%Y-%m-%d %H:%M} UTC)"
-    if groups is not None and tuple(groups) != tuple(settings.report.group_by):
-        click.echo(f"note: {closed}; this grouping is computed from today's data and config, not the revision",
-                   err=True)
-        return None
-    if state.late_rows or state.late_cost:
-        click.echo(
-            f"note: {closed}: {state.late_rows:,} rows and {state.late_cost:,.2f} {settings.service.currency} of "
-            f"token cost arrived after the close and are not in this report; "
-            f"roi close --period {month} --revise issues revision {state.revision + 1} with them",
-            err=True,
-        )
-    else:
-        click.echo(f"note: {closed}: served as stored", err=True)
-    content = export_report(settings, store, month, fmt).content
-    return content if fmt == "xlsx" else content.decode("utf-8")
-
-
 @main.command("close")
 @click.option("--period", required=True, help="The month to close, YYYY-MM (it must have ended).")
 @click.option("--revise", is_flag=True, help="Issue the next revision of a closed month (with a Changes sheet).")
@@ -408,16 +376,13 @@ def _closed_report(settings: Settings, store, month: Period, groups: list[str] |
 @handle_errors
 def close(obj: Context, period: str, revise: bool, output: Path | None) -> None:
     """Close a month: store its report as a revision that never changes."""
-    from .closing import close_period, export_report
-
     settings = obj.settings
     month = Period.parse(period, "--period")
     store = obj.store
-    state = close_period(settings, store, month, revise=revise)
+    state = closing.close_period(settings, store, month, revise=revise)
     click.echo(f"closed {month}: revision {state.revision} at {state.closed_at:%Y-%m-%d %H:%M:%S} UTC")
-    output = output or services.default_report_path(settings, month, "xlsx")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(export_report(settings, store, month, "xlsx").content)
+    output = output or reports.default_report_path(settings, month, "xlsx")
+    write_atomically(output, reports.export(settings, store, month, "xlsx").content)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -426,10 +391,8 @@ def close(obj: Context, period: str, revise: bool, output: Path | None) -> None:
 @handle_errors
 def periods(obj: Context) -> None:
     """List the months with data or closed: open or closed, revision, closed at, data arrived since."""
-    from .closing import list_periods
-
     settings = obj.settings
-    states = list_periods(settings, obj.store)
+    states = period_states.list_periods(obj.store)
     currency = settings.service.currency
     click.echo(f"{'period':<8} {'state':<6} {'revision':>8} {'closed at (UTC)':<16} {'late rows':>10} "
                f"{'late cost (' + currency + ')':>16}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,29 @@ RATIO_METRICS: tuple[str, ...] = (
     "escalation_rate",
 )
 REPORT_METRICS: tuple[str, ...] = CELL_METRICS + VALUED_METRICS + RATIO_METRICS
+ADDITIVE: tuple[str, ...] = CELL_METRICS + VALUED_METRICS  # what sums from cells to cohorts
+# A value model version's figures, in the order they are shown.
+ASSUMPTIONS: tuple[str, ...] = (
+    "value_per_resolution", "escalation_cost", "reopen_cost", "abandonment_cost", "review_cost_per_hour",
+)
+
+
+def json_number(name: str, value: object) -> int | float | None:
+    """A figure as JSON shows it: counts as integers, money and ratios unrounded, nothing undefined."""
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    if math.isnan(number) or math.isinf(number):
+        return None
+    if name in INTEGER_METRICS:
+        return int(round(number))
+    return number
+
+
+def share_column(index: int) -> str:
+    """Column holding a cell's fraction of fixed cost number `index`."""
+    return f"fixed_share_{index}"
+
 MONEY_METRICS: frozenset[str] = frozenset(
     {
         "token_cost",
@@ -60,6 +84,7 @@ MONEY_METRICS: frozenset[str] = frozenset(
         "fully_loaded_cost_per_resolved_case",
     }
 )
+INTEGER_METRICS: frozenset[str] = frozenset(CELL_METRICS) - frozenset(FLOAT_METRICS) | {"cases", "net_resolved"}
 PERCENT_METRICS: frozenset[str] = frozenset({"roi", "resolution_rate", "escalation_rate"})
 
 OUTCOMES: tuple[str, ...] = ("resolved", "escalated", "abandoned", "reopened")

@@ -32,13 +32,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import Settings
-from .jobs import JobRunner, job_specs
+from .services.jobs import JOBS_TABLE, JobRunner, job_specs
 from .store import Store
 from .store.state import JobRunRecord
 
 log = logging.getLogger("roi.scheduler")
 
-JOBS_TABLE = "roi_scheduler_jobs"
 
 
 def parse_cron(expression: str, timezone: str = "UTC") -> CronTrigger:
@@ -179,13 +178,6 @@ class ServiceScheduler:
 
     def next_run_times(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self.aps.get_jobs()}
-
-
-def stored_next_runs(settings: Settings, store: Store) -> dict[str, datetime | None]:
-    """Next run times as the job store holds them, without starting anything (for status pages)."""
-    from .store import state
-
-    return state.next_run_times(store.engine, JOBS_TABLE)
 
 
 def run_forever(settings: Settings, store: Store, *, stop: threading.Event | None = None,

@@ -122,7 +122,7 @@ def test_an_output_that_cannot_be_written_exits_1_with_a_reason(loaded, runner, 
     result = run(loaded, runner, "report", "--period", "2026-01", "-o", str(target))
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert errors(result.stderr) == [f"error: {blocker}: File exists"]
+    assert errors(result.stderr) == [f"error: {target}: cannot write: File exists"]
 
 
 def test_a_config_that_is_a_folder_exits_2(tmp_path, runner):

@@ -14,11 +14,12 @@ from excel_scenario import COLUMNS, cli, find_row, json_report, label, make_scen
 from libreoffice import recalculate, require_libreoffice
 from openpyxl import load_workbook
 
-from roi import closing, services
+from roi import services
 from roi.cli import main
 from roi.config import load_config
 from roi.domain import CELL_METRICS, DIMENSIONS, Period
 from roi.errors import UsageError
+from roi.services import periods, reports
 from roi.store import revisions
 
 MARCH = Period(2026, 3)
@@ -40,11 +41,11 @@ def _change_config(config: Path) -> None:
     write_setup(config.parent, url, mar_value=9.99, platform=2500.0)
 
 
-def _exports(config: Path, period: Period = MARCH) -> dict[str, closing.Export]:
+def _exports(config: Path, period: Period = MARCH) -> dict[str, reports.Export]:
     settings = load_config(config)
     store = services.store_for(settings)
     try:
-        return {fmt: closing.export_report(settings, store, period, fmt) for fmt in closing.FORMATS}
+        return {fmt: reports.export(settings, store, period, fmt) for fmt in reports.FORMATS}
     finally:
         store.engine.dispose()
 
@@ -68,7 +69,7 @@ def test_a_closed_month_is_served_byte_for_byte_after_new_data_and_a_config_chan
     _change_config(config)
     assert json_report(config, "2026-02")["config_hash"] != before_close["config_hash"]  # the change took
     again = _exports(config)
-    for fmt in closing.FORMATS:
+    for fmt in reports.FORMATS:
         assert again[fmt].content == first[fmt].content, fmt
         assert again[fmt].etag == first[fmt].etag
     assert again["xlsx"].media_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -82,7 +83,7 @@ def test_a_closed_month_is_served_byte_for_byte_after_new_data_and_a_config_chan
 
     settings = load_config(config)
     store = services.store_for(settings)
-    states = {str(state.period): state for state in closing.list_periods(settings, store)}
+    states = {str(state.period): state for state in periods.list_periods(store)}
     store.engine.dispose()
     assert list(states) == ["2026-02", "2026-03"]
     assert states["2026-02"].state == "open" and states["2026-02"].revision is None
@@ -144,7 +145,7 @@ def test_revise_issues_revision_2_with_a_changes_sheet(tmp_path):
     assert exports["xlsx"].revision == 2
     new = json.loads(exports["json"].content)
     assert new["revision"] == 2 and new["totals"] == json_report(config, "2026-03")["totals"]
-    states = closing.list_periods(load_config(config), services.store_for(load_config(config)))
+    states = periods.list_periods(services.store_for(load_config(config)))
     assert [(s.revision, s.late_rows) for s in states if s.period == MARCH] == [(2, 0)]
 
     path = tmp_path / "r2.xlsx"
@@ -210,7 +211,7 @@ def test_closing_refuses_an_unfinished_month_and_an_empty_one(tmp_path):
 def test_an_open_month_is_built_now_with_an_etag_that_follows_its_inputs(tmp_path):
     config = make_scenario(tmp_path / "project")
     first, second = _exports(config), _exports(config)
-    for fmt in closing.FORMATS:
+    for fmt in reports.FORMATS:
         assert first[fmt].revision is None
         assert first[fmt].filename == f"roi-2026-03.{fmt}"
         assert first[fmt].etag == second[fmt].etag
@@ -219,11 +220,11 @@ def test_an_open_month_is_built_now_with_an_etag_that_follows_its_inputs(tmp_pat
     assert json.loads(first["json"].content)["totals"] == json_report(config, "2026-03")["totals"]
     _add_late_data(config)
     changed = _exports(config)
-    for fmt in closing.FORMATS:
+    for fmt in reports.FORMATS:
         assert changed[fmt].etag != first[fmt].etag
     settings = load_config(config)
     with pytest.raises(UsageError, match="'pdf' is not one of xlsx, csv, json"):
-        closing.export_report(settings, services.store_for(settings), MARCH, "pdf")
+        reports.export(settings, services.store_for(settings), MARCH, "pdf")
 
 
 def test_an_ad_hoc_grouping_of_a_closed_month_is_computed_now_and_says_so(tmp_path):

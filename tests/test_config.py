@@ -475,6 +475,7 @@ def test_config_hash_follows_figures_not_schedules(project):
 def test_a_relative_config_path_keeps_working_from_another_folder(project, tmp_path, monkeypatch):
     """Paths follow the config file's folder, not the working directory of the moment."""
     from roi import services
+    from roi.services import ingest as ingesting
 
     project.write_data("a.csv", "event_id,ts,outcome\ne1,2026-01-10T10:00:00Z,resolved\n")
     monkeypatch.chdir(project.root)
@@ -484,6 +485,6 @@ def test_a_relative_config_path_keeps_working_from_another_folder(project, tmp_p
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     store = services.store_for(settings)
-    (run,) = services.ingest(settings, store)
+    (run,) = ingesting.ingest(settings, store)
     store.engine.dispose()
     assert (run.errors, run.stored) == ([], 1)

@@ -12,8 +12,9 @@ from roi import services
 from roi.cli import main
 from roi.config import load_config
 from roi.demo import run_demo
-from roi.demo_upstreams import PARTNERS, generate, joined_cohorts
+from roi.demo.upstreams import PARTNERS, generate, joined_cohorts
 from roi.domain import Period
+from roi.services import reports
 from roi.valuation import ADDITIVE
 
 PERIOD = Period(2026, 10)
@@ -72,7 +73,7 @@ def test_upstreams_demo_joins_litellm_cost_and_zendesk_outcomes(plain, tmp_path,
     settings = load_config(folder / "roi.toml")
     store = services.store_for(settings)
     try:
-        frame = services.build_report(settings, store, PERIOD, ["tenant", "channel"])
+        frame = reports.build_report(settings, store, PERIOD, ["tenant", "channel"])
     finally:
         store.close()
     report = {(record["cohort"]["tenant"], record["cohort"]["channel"]): record for record in frame.cohort_records()}

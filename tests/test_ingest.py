@@ -12,6 +12,8 @@ import pytest
 
 from roi import services
 from roi.cli import main
+from roi.services import batches
+from roi.services import ingest as ingesting
 
 BASE_MODEL_EUR = """
 name = "support"
@@ -372,7 +374,7 @@ def test_a_config_change_that_shapes_cells_rereads(project, runner):
 def test_services_ingest_returns_runs(project):
     write_csv(project, "a.csv", row("e1"), row("e1"), row("e2", ts="x"), row("e3", model="mystery", cost=""))
     settings = project.settings()
-    (run,) = services.ingest(settings, services.store_for(settings))
+    (run,) = ingesting.ingest(settings, services.store_for(settings))
     assert (run.source, run.files, run.batches, run.rows_read, run.stored, run.duplicates, run.quarantined,
             run.unpriced, run.failed) == ("bot", 1, 1, 4, 2, 1, 1, 1, False)
 
@@ -625,7 +627,7 @@ def test_a_new_file_is_hashed_beside_its_read_and_then_left_alone(project, runne
     store = services.store_for(project.settings())
     stored = store.batch_fingerprint("bot", "file:data/a.csv")
     # the fingerprint kept is that of the content (with what shaped it): the same file again is unchanged
-    assert stored == services._ingest_fingerprint(project.settings(), project.settings().sources[0],
+    assert stored == batches._ingest_fingerprint(project.settings(), project.settings().sources[0],
                                                   file_fingerprint(str(path)))
     assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]
 
@@ -681,7 +683,7 @@ def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monke
 
     path = write_csv(project, "a.csv", row("e1"))
     read_done = threading.Event()
-    real_hash, real_read = base.file_fingerprint, services._read_batch
+    real_hash, real_read = base.file_fingerprint, batches._read_batch
 
     def late_hash(file: str, *listed) -> str:
         assert read_done.wait(10)  # the hash runs after the read, and after the append below
@@ -695,7 +697,7 @@ def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monke
         return result
 
     monkeypatch.setattr(base, "file_fingerprint", late_hash)
-    monkeypatch.setattr(services, "_read_batch", read_then_grow)
+    monkeypatch.setattr(batches, "_read_batch", read_then_grow)
     assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "1", "1"]
     monkeypatch.setattr(base, "file_fingerprint", real_hash)
     monkeypatch.setattr(services, "_read_batch", real_read)
@@ -727,7 +729,7 @@ def test_a_file_that_breaks_midway_closes_its_deduplication_files_at_once(projec
     project.write_data("b.jsonl", json.dumps({"event_id": "c1", "ts": "2026-01-10T10:00:00Z"}) + "\n")
     gc.disable()  # nothing may rely on the cyclic collector to close them
     try:
-        runs = services.ingest(project.settings(), services.store_for(project.settings()))
+        runs = ingesting.ingest(project.settings(), services.store_for(project.settings()))
         assert opened and all(file.closed for file in opened)
         assert not [thread for thread in threading.enumerate() if thread.name.startswith("roi-cells")]
     finally:

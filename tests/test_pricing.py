@@ -13,6 +13,7 @@ from genai_prices import Usage, calc_price
 from roi import services
 from roi.config import PriceOverride
 from roi.pricing import Pricer, Rates
+from roi.services import ingest as ingesting
 
 HEADER = "event_id,ts,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome"
 
@@ -129,7 +130,7 @@ def ingest_rows(project, rows: list[str], extra: str = "", reprice: bool = False
     project.write_data("a.csv", "\n".join([HEADER, *rows]) + "\n")
     settings = project.settings()
     store = services.store_for(settings)
-    (run,) = services.ingest(settings, store)
+    (run,) = ingesting.ingest(settings, store)
     assert not run.failed
     cells = store.cells(date(2000, 1, 1), date(2100, 1, 1))
     return cells.set_index("model").sort_index()

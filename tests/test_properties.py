@@ -24,6 +24,8 @@ from roi import services
 from roi.config import Assignment, FixedCost, ModelVersion, ValueModel, load_config
 from roi.domain import CELL_METRICS, DIMENSIONS, VALUED_METRICS, Period
 from roi.reporting.json_report import render_json
+from roi.services import ingest as ingesting
+from roi.services import reports
 from roi.valuation import summarize, totals, value_cells
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -154,7 +156,7 @@ class Folder:
     def ingest(self, **options):
         settings_ = load_config(self.root / "roi.toml")
         store = services.store_for(settings_)
-        runs = services.ingest(settings_, store, **options)
+        runs = ingesting.ingest(settings_, store, **options)
         store.engine.dispose()
         return runs
 
@@ -172,7 +174,7 @@ class Folder:
     def report(self, period: str, group_by: list[str]) -> dict:
         settings_ = load_config(self.root / "roi.toml")
         store = services.store_for(settings_)
-        frame = services.build_report(settings_, store, Period.parse(period), group_by)
+        frame = reports.build_report(settings_, store, Period.parse(period), group_by)
         store.engine.dispose()
         return json.loads(render_json(frame))
 

@@ -13,8 +13,9 @@ from flask import Flask, Response, g, request
 from flask_openapi3 import Info, OpenAPI
 
 from ..config import Settings
-from ..store import Store
-from . import catalog, downloads, health, jobs, metrics, quarantine, report, spec
+from ..services import Store, store_for
+from ..services.valued import ValuedMonths
+from . import catalog, downloads, health, jobs, metrics, quarantine, roi, spec
 from .auth import Authenticator, check_request
 from .context import DataVersion, Runtime
 from .fastpath import FastPath
@@ -25,7 +26,7 @@ log = logging.getLogger("roi.api")
 
 # One line per resource module; the order is the order of the OpenAPI document.
 BLUEPRINTS = [
-    report.blueprint,
+    roi.blueprint,
     catalog.blueprint,
     quarantine.blueprint,
     downloads.blueprint,
@@ -41,13 +42,14 @@ config's `[api] tokens` (roles: reader < admin). Errors are `application/problem
 """
 
 
-def create_app(settings: Settings, *, store: Store | None = None, version_ttl: float = 1.0) -> Flask:
+def create_app(settings: Settings, *, store: Store | None = None, version_ttl: float = 1.0,
+               warm: bool = False) -> Flask:
     """The app for `settings`; opens the store (one engine per app, so one per worker process).
 
     Answers are cached per data version of the store, which is asked at most every
-    `version_ttl` seconds: a new batch shows within that time (0: on every request)."""
-    from .. import services
-
+    `version_ttl` seconds: a new batch shows within that time (0: on every request). `warm`:
+    value the newest months in the background now and after each new data version (roi serve's
+    workers), so questions find them ready."""
     app = OpenAPI(
         __name__,
         info=Info(title="roi", version=version("roi"), description=DESCRIPTION),
@@ -61,12 +63,14 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
     if not settings.api.tokens:
         log.warning("no [api] tokens in %s: every endpoint but /healthz answers 401", settings.path or "the config")
     open_endpoints = {"operations.prometheus_metrics"} if settings.api.metrics_open else set()
-    store = store or services.store_for(settings)
+    store = store or store_for(settings)
+    months = ValuedMonths(settings, store)
     state = Runtime(
         settings=settings,
         store=store,
         authenticator=Authenticator(settings.api.tokens),
-        version=DataVersion(store, version_ttl),
+        version=DataVersion(store, version_ttl, on_change=months.warm if warm else None),
+        months=months,
         open_endpoints=frozenset(open_endpoints),
     )
     app.extensions["roi"] = state
@@ -78,6 +82,8 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
     app.after_request(_record_request)
     for blueprint in BLUEPRINTS:
         app.register_api(blueprint)
+    if warm:
+        months.warm()
     return app
 
 

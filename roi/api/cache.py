@@ -1,86 +1,18 @@
 """Per-process caches, keyed by the store's data version so a new batch invalidates them at once.
 
-Valuing a month is the expensive step (read its cells, assign models, allocate
-fixed costs); a request then only filters, groups and serializes. Rendered
-answers are kept too, so a repeated query costs one cheap version query and a
-dictionary lookup.
+Valued months live in the services (services.valued); a request then only filters,
+sums and serializes. Rendered answers are kept here, so a repeated query costs one
+cheap version query and a dictionary lookup.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
-V = TypeVar("V")
-
-
-class LruCache(Generic[V]):
-    """A thread-safe LRU map that computes a missing value once, even under concurrent requests."""
-
-    def __init__(self, max_entries: int, *, weigh: Callable[[V], int] | None = None, max_weight: int = 0):
-        self._entries: OrderedDict[Hashable, V] = OrderedDict()
-        self._lock = threading.Lock()
-        self._pending: dict[Hashable, threading.Lock] = {}
-        self._max_entries = max_entries
-        self._weigh = weigh
-        self._max_weight = max_weight
-        self._weight = 0
-        self.hits = 0
-        self.misses = 0
-
-    def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key]
-            pending = self._pending.setdefault(key, threading.Lock())
-        with pending:
-            with self._lock:
-                if key in self._entries:
-                    self.hits += 1
-                    return self._entries[key]
-            try:
-                value = make()
-            except BaseException:
-                with self._lock:
-                    self._pending.pop(key, None)
-                raise
-            with self._lock:
-                self.misses += 1
-                self._entries[key] = value
-                self._weight += self._weigh(value) if self._weigh else 0
-                self._pending.pop(key, None)
-                self._evict()
-            return value
-
-    def _evict(self) -> None:
-        while len(self._entries) > self._max_entries or (
-            self._weigh and self._max_weight and self._weight > self._max_weight and len(self._entries) > 1
-        ):
-            _, value = self._entries.popitem(last=False)
-            self._weight -= self._weigh(value) if self._weigh else 0
-
-    def peek(self, key: Hashable) -> V | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-            return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._weight = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
+from ..services.caching import LruCache
 
 
 @dataclass(slots=True)
@@ -128,14 +60,12 @@ def _etags(header: str) -> set[str]:
 
 
 class ApiCache:
-    """The caches of one process: valued months and rendered answers."""
+    """The rendered answers of one process (the valued months are the services' ValuedMonths)."""
 
-    def __init__(self, *, months: int = 24, answers: int = 512, answer_bytes: int = 256 * 2**20):
-        self.months: LruCache = LruCache(months)
+    def __init__(self, *, answers: int = 512, answer_bytes: int = 256 * 2**20):
         self.answers: LruCache[RenderedBody] = LruCache(
             answers, weigh=lambda body: body.weight, max_weight=answer_bytes
         )
-        self.lookups: LruCache = LruCache(64)
         # (path, raw query string) -> how the full Flask path answered it; see fastpath.py
         self.routes: dict[tuple[str, str], tuple] = {}
 
@@ -149,7 +79,5 @@ class ApiCache:
             self.routes[raw] = route
 
     def clear(self) -> None:
-        self.months.clear()
         self.answers.clear()
-        self.lookups.clear()
         self.routes.clear()

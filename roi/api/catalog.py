@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response
 
-from .. import closing
 from ..domain import parse_group_by
-from ..store.state import source_states
+from ..services.jobs import source_states
+from ..services.periods import list_periods
 from .context import api_blueprint, cached_answer, dumps, runtime
 from .schemas import Cohorts, CohortsQuery, Models, Periods, Sources
 
@@ -29,7 +29,7 @@ def utc(moment: datetime | None) -> str | None:
 def periods() -> Response:
     """Every month with data or a closed revision: its state, revision, and rows that arrived after its close."""
     state = runtime()
-    found = closing.list_periods(state.settings, state.store)
+    found = list_periods(state.store)
     document = {
         "periods": [
             {
@@ -88,7 +88,7 @@ def _source_documents() -> list[dict[str, Any]]:
     configured = {source.name: source for source in state.settings.sources}
     names = list(configured) + sorted({batch.source for batch in batches} - set(configured))
     now = datetime.now(UTC)
-    pulls = source_states(state.store.engine)
+    pulls = source_states(state.store)
     found = []
     for name in names:
         pull = pulls.get(name)

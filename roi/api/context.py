@@ -15,7 +15,8 @@ from flask import current_app, g, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..config import Settings
-from ..store import Store
+from ..services import Store
+from ..services.valued import ValuedMonths
 from . import metrics
 from .auth import Authenticator, required_role
 from .cache import ApiCache, RenderedBody
@@ -39,8 +40,10 @@ class DataVersion:
     about 2 x `ttl`. With `ttl` 0 every request asks, in line.
     """
 
-    def __init__(self, store: Store, ttl: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, store: Store, ttl: float, clock: Callable[[], float] = time.monotonic,
+                 on_change: Callable[[], object] | None = None):
         self._store = store
+        self._on_change = on_change  # called (in the asking thread) when a new version is seen
         self._ttl = ttl
         self._clock = clock
         self._value: str | None = None
@@ -53,8 +56,7 @@ class DataVersion:
         now = self._clock()
         age = now - self._fresh
         if self._value is None or self._ttl <= 0 or age >= 2 * self._ttl:
-            self._value = self._store.data_version()
-            self._fresh = now
+            self._seen(self._store.data_version(), now)
             return self._value
         if age >= self._ttl:
             with self._lock:
@@ -73,7 +75,13 @@ class DataVersion:
             self._failing = True
             return
         self._failing = False
-        self._value, self._fresh = value, started
+        self._seen(value, started)
+
+    def _seen(self, value: str, at: float) -> None:
+        changed = self._value is not None and value != self._value
+        self._value, self._fresh = value, at
+        if changed and self._on_change is not None:
+            self._on_change()
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background refresh (if any) is done (for tests)."""
@@ -90,6 +98,7 @@ class Runtime:
     store: Store
     authenticator: Authenticator
     version: DataVersion
+    months: ValuedMonths
     cache: ApiCache = field(default_factory=ApiCache)
     open_endpoints: frozenset[str] = frozenset()
     document: dict[str, Any] | None = None

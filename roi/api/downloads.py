@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from .. import closing
 from ..domain import Period
 from ..errors import NotFound
+from ..services.periods import list_periods
+from ..services.reports import export as export_report
 from .context import api_blueprint, runtime
 from .problems import problem_docs
 from .schemas import ConditionalHeaders, ReportPath
@@ -46,10 +47,10 @@ def download(path: ReportPath, header: ConditionalHeaders) -> Response:
     If-None-Match to get 304 when nothing changed."""
     state = runtime()
     period = Period.parse(path.period)
-    known = {item.period for item in closing.list_periods(state.settings, state.store)}
+    known = {item.period for item in list_periods(state.store)}
     if period not in known:
         raise NotFound(f"period: {period} has no data and no closed revision")
-    export = closing.export_report(state.settings, state.store, period, path.fmt)
+    export = export_report(state.settings, state.store, period, path.fmt, months=state.months)
     # content_type, not mimetype: the CSV type already names its charset, which Flask would add again
     response = Response(status=200, content_type=export.media_type)
     response.set_etag(export.etag)

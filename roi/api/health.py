@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Response
-from sqlalchemy.exc import SQLAlchemyError
 
+from ..services import DatabaseError
 from . import metrics
 from .auth import OPEN, requires_role
 from .context import api_blueprint, dumps, runtime
@@ -30,11 +30,12 @@ def healthz() -> Response:
     """No token needed. 200 when a query on the database succeeds, 503 when it does not."""
     try:
         runtime().store.ping()
-    except (SQLAlchemyError, OSError) as exc:
+    except (DatabaseError, OSError) as exc:
         log.warning("health check: database unavailable: %s", type(exc).__name__)
         return Response(dumps({"status": "unavailable", "database": "unavailable"}), status=503,
                         mimetype="application/json")
-    return Response(dumps({"status": "ok", "database": "ok"}), mimetype="application/json")
+    document = {"status": "ok", "database": "ok", "months_ready": runtime().months.ready}
+    return Response(dumps(document), mimetype="application/json")
 
 
 @blueprint.get(

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Response
 from pydantic import BaseModel, Field
 
-from ..jobs import JobBusy, JobRunner, find_job, job_specs
-from ..store import state
+from ..services import jobs as job_service
+from ..services.jobs import JobBusy, JobRunner, JobRunRecord, find_job, job_specs
 from .auth import requires_role
 from .context import api_blueprint, dumps, runtime
 from .problems import ApiProblem, problem_docs
@@ -82,7 +82,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _run(record: state.JobRunRecord) -> dict[str, Any]:
+def _run(record: JobRunRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "job": record.job_id,
@@ -99,7 +99,7 @@ def _run(record: state.JobRunRecord) -> dict[str, Any]:
     }
 
 
-def _source_state(found: state.SourceState | None) -> dict[str, Any] | None:
+def _source_state(found: job_service.SourceState | None) -> dict[str, Any] | None:
     if found is None:
         return None
     return {
@@ -116,15 +116,13 @@ def _source_state(found: state.SourceState | None) -> dict[str, Any] | None:
 def jobs(query: JobsQuery) -> Response:
     """Every job the config defines (one per enabled source, and the monthly report) with its
     schedule, next run and last run; then the latest runs, skipped and missed firings included."""
-    from ..scheduler import stored_next_runs
-
     current = runtime()
-    settings, engine = current.settings, current.store.engine
+    settings = current.settings
     if query.job is not None:
         find_job(settings, query.job)
-    next_runs = stored_next_runs(settings, current.store)
-    last = state.last_runs(engine)
-    sources = state.source_states(engine)
+    next_runs = job_service.stored_next_runs(current.store)
+    last = job_service.last_runs(current.store)
+    sources = job_service.source_states(current.store)
     document = {
         "jobs": [
             {
@@ -139,7 +137,7 @@ def jobs(query: JobsQuery) -> Response:
             }
             for spec in job_specs(settings)
         ],
-        "runs": [_run(record) for record in state.job_runs(engine, job_id=query.job, limit=query.limit)],
+        "runs": [_run(record) for record in job_service.recent_runs(current.store, job_id=query.job, limit=query.limit)],
     }
     return Response(dumps(document), mimetype="application/json")
 
@@ -148,7 +146,7 @@ def jobs(query: JobsQuery) -> Response:
                responses={200: JobRun, 404: problem_docs(404, "No run with that id.")})
 def job_run(path: RunPath) -> Response:
     """A run's status and counts; poll it after POST /jobs/{id}/run."""
-    record = state.job_run(runtime().store.engine, path.run_id)
+    record = job_service.job_run(runtime().store, path.run_id)
     if record is None:
         raise ApiProblem(404, f"run_id: no run {path.run_id}", parameter="run_id")
     return Response(dumps(_run(record)), mimetype="application/json")
@@ -176,7 +174,7 @@ def run_job(path: JobPath) -> Response:
         raise ApiProblem(409, str(exc), parameter="job_id") from None
     assert claim is not None  # a manual run's time is its own: nobody else claims it
     threading.Thread(target=claim.execute, name=f"roi-job-{path.job_id}", daemon=True).start()
-    record = state.job_run(current.store.engine, claim.run_id)
+    record = job_service.job_run(current.store, claim.run_id)
     body = dumps({"run": _run(record)})
     return Response(body, status=202, mimetype="application/json",
                     headers={"Location": f"/api/v1/jobs/runs/{claim.run_id}"})

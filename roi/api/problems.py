@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Flask, Response
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import NotFound, RoiError, UsageError, ValuationError
+from ..services import DatabaseUnavailable
 
 log = logging.getLogger("roi.api")
 
@@ -178,8 +178,8 @@ def install_error_handlers(app: Flask) -> None:
         detail = exc.description or TITLES.get(status, "Error")
         return problem_response(status, detail, headers=headers)
 
-    @app.errorhandler(OperationalError)
-    def _database(exc: OperationalError) -> Response:
+    @app.errorhandler(DatabaseUnavailable)
+    def _database(exc: DatabaseUnavailable) -> Response:
         # the database is down, overloaded or locked: the client may try again, it did nothing wrong
         log.error("database error: %s", exc.orig if exc.orig is not None else exc)
         return problem_response(503, "the database is not answering; try again shortly",

@@ -12,8 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema
 
-from ..domain import CELL_METRICS, DIMENSIONS, RATIO_METRICS, REPORT_METRICS, VALUED_METRICS
-from ..reporting.frame import INTEGER_METRICS
+from ..domain import CELL_METRICS, DIMENSIONS, INTEGER_METRICS, RATIO_METRICS, REPORT_METRICS, VALUED_METRICS
 
 # Years 1900-2999 only: a month must have a next month the calendar can hold.
 PERIOD_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
@@ -397,6 +396,8 @@ class QuarantinePage(BaseModel):
 class Health(BaseModel):
     status: str = Field(description="ok, or unavailable when the database does not answer")
     database: str
+    months_ready: bool = Field(description="false while this worker values the newest months ahead of questions "
+                                           "(questions are answered meanwhile, the first on a month waits for it)")
 
 
 class OpenApiDocument(BaseModel):

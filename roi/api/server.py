@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from ..config import Settings
 from ..errors import RoiError
+from ..services import store_for
 
 log = logging.getLogger("roi.api")
 access_log = logging.getLogger("roi.access")
@@ -81,15 +82,13 @@ def _load_app(target: str) -> Callable:
 
     options = json.loads(target)
     configure_logging(verbose=True)  # forked workers have the main's handlers; spawned ones (3.14+) would not
-    app = create_app(load_config(options["config"]))
+    app = create_app(load_config(options["config"]), warm=True)
     return AccessLog(app) if options["access_log"] else app
 
 
 def _check_database(settings: Settings) -> None:
     """Fail fast, in the main process, with roi's own message when the database cannot be opened."""
-    from .. import services
-
-    store = services.store_for(settings)
+    store = store_for(settings)
     try:
         store.ping()
     finally:

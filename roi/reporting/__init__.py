@@ -1,5 +1,5 @@
-"""The report frame and its renderers (JSON, CSV, Excel)."""
+"""The report frame and its renderers (JSON, CSV, Excel): plain data in, bytes out."""
 
-from .frame import ReportFrame, make_frame
+from .frame import ReportFrame
 
-__all__ = ["ReportFrame", "make_frame"]
+__all__ = ["ReportFrame"]

@@ -21,8 +21,15 @@ from datetime import date
 from typing import Any
 
 from ..config import FixedCost
-from ..domain import CELL_METRICS, MONEY_METRICS, PERCENT_METRICS, REPORT_METRICS, display_dimension
-from ..valuation import ASSUMPTIONS, share_column
+from ..domain import (
+    ASSUMPTIONS,
+    CELL_METRICS,
+    MONEY_METRICS,
+    PERCENT_METRICS,
+    REPORT_METRICS,
+    display_dimension,
+    share_column,
+)
 from .frame import INTEGER_METRICS, ReportFrame
 from .workbook_layout import Cell, Formula, Sheet, column_letter, fit_widths, ref
 

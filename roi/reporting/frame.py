@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..config import FixedCost, ModelVersion
-from ..domain import (
-    CELL_METRICS,
-    DIMENSIONS,
-    FLOAT_METRICS,
-    REPORT_METRICS,
-    Period,
-)
-from ..valuation import ADDITIVE, ASSUMPTIONS, Valuation, share_column, summarize, totals
+from ..domain import INTEGER_METRICS, REPORT_METRICS, Period, json_number
 
-INTEGER_METRICS = frozenset(CELL_METRICS) - frozenset(FLOAT_METRICS) | {"cases", "net_resolved"}
+__all__ = ["INTEGER_METRICS", "ModelVersionInUse", "ReportFrame", "json_number"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,99 +42,27 @@ class ReportFrame:
     filters: dict[str, list[str]] = field(default_factory=dict)
 
     def cohort_records(self) -> list[dict[str, Any]]:
-        """Cohorts as JSON-ready dicts: {cohort: {...}, <metric>: value, ...}."""
-        records = []
-        for row in self.cohorts.itertuples(index=False):
-            values = row._asdict()
-            record: dict[str, Any] = {"cohort": {name: str(values[name]) for name in self.group_by}}
-            for name in REPORT_METRICS:
-                record[name] = json_number(name, values[name])
-            records.append(record)
-        return records
+        """Cohorts as JSON-ready dicts: {cohort: {...}, <metric>: value, ...} (as json_number shows
+        each figure), made a column at a time."""
+        cohorts = self.cohorts
+        keys = zip(*(cohorts[name].astype(str).tolist() for name in self.group_by), strict=True) \
+            if self.group_by else [()] * len(cohorts)
+        columns = [_json_column(name, cohorts[name].to_numpy(dtype=np.float64)) for name in REPORT_METRICS]
+        group = self.group_by
+        return [{"cohort": dict(zip(group, key, strict=True)), **dict(zip(REPORT_METRICS, values, strict=True))}
+                for key, values in zip(keys, zip(*columns, strict=True), strict=True)]
 
     def totals_record(self) -> dict[str, Any]:
         return {name: json_number(name, value) for name, value in self.totals.items()}
 
 
-def json_number(name: str, value: Any) -> int | float | None:
-    if value is None:
-        return None
-    number = float(value)
-    if math.isnan(number) or math.isinf(number):
-        return None
-    if name in INTEGER_METRICS:
-        return int(round(number))
-    return number
-
-
-def data_fingerprint(cells: pd.DataFrame) -> str:
-    """A hash of the month's cells, independent of their order."""
-    if not len(cells):
-        return hashlib.sha256(b"").hexdigest()[:16]
-    columns = ["day", *DIMENSIONS, *CELL_METRICS]
-    ordered = cells[columns].astype({"day": str}).sort_values(["day", *DIMENSIONS]).reset_index(drop=True)
-    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
-
-
-def _detail(valuation: Valuation, group_by: tuple[str, ...]) -> pd.DataFrame:
-    """The valuation grain: cohort x value model x version, with day range and fixed-cost fractions."""
-    cells = valuation.cells
-    shares = [share_column(index) for index in range(len(valuation.fixed_costs))]
-    keys = [*group_by, "value_model", "model_version"]
-    if not len(cells):
-        return pd.DataFrame(columns=[*keys, "first_day", "last_day", *ASSUMPTIONS, *ADDITIVE, *shares])
-    grouped = cells.groupby(keys, sort=True, dropna=False)
-    summed = grouped[[*ADDITIVE, *shares]].sum()
-    days = grouped["day"].agg(["min", "max"]).rename(columns={"min": "first_day", "max": "last_day"})
-    assumptions = grouped[list(ASSUMPTIONS)].first()
-    return pd.concat([days, assumptions, summed], axis=1).reset_index()
-
-
-def _versions_in_use(valuation: Valuation, models: dict) -> tuple[ModelVersionInUse, ...]:
-    cells = valuation.cells
-    if not len(cells):
-        return ()
-    used = cells[["value_model", "model_version"]].drop_duplicates().sort_values(["value_model", "model_version"])
-    found = []
-    for name, effective in used.itertuples(index=False):
-        model = models[name]
-        version = next(v for v in model.versions if v.effective_from.isoformat() == effective)
-        found.append(ModelVersionInUse(name, model.description, version))
-    return tuple(found)
-
-
-def make_frame(
-    valuation: Valuation,
-    *,
-    period: Period,
-    group_by: tuple[str, ...],
-    currency: str,
-    timezone: str,
-    config_hash: str,
-    models: dict,
-    generated_at: datetime,
-    fingerprint: str,
-    filters: dict[str, list[str]] | None = None,
-) -> ReportFrame:
-    cohorts = summarize(valuation.cells, group_by)
-    for name in group_by:
-        cohorts[name] = cohorts[name].astype(str)
-    # A filtered report cannot say whose unallocated cost it would be, so it carries none.
-    unallocated = {} if filters else dict(valuation.unallocated)
-    return ReportFrame(
-        period=period,
-        currency=currency,
-        timezone=timezone,
-        group_by=tuple(group_by),
-        config_hash=config_hash,
-        data_fingerprint=fingerprint,
-        generated_at=generated_at,
-        cohorts=cohorts[[*group_by, *REPORT_METRICS]].reset_index(drop=True),
-        totals=totals(valuation.cells, sum(unallocated.values())),
-        detail=_detail(valuation, tuple(group_by)),
-        unallocated=unallocated,
-        fixed_costs=valuation.fixed_costs,
-        versions=_versions_in_use(valuation, models),
-        filters=dict(filters or {}),
-    )
+def _json_column(name: str, values: np.ndarray) -> list[int | float | None]:
+    """json_number over a column: undefined figures None, counts integers, the rest floats."""
+    finite = np.isfinite(values)
+    shown = np.rint(values).astype(np.int64).tolist() if name in INTEGER_METRICS and finite.all() \
+        else values.tolist()
+    if name in INTEGER_METRICS and not finite.all():
+        shown = [json_number(name, value) for value in shown]
+    elif not finite.all():
+        shown = [value if ok else None for value, ok in zip(shown, finite.tolist(), strict=True)]
+    return shown

@@ -24,7 +24,11 @@ from .tables import BatchRecord, CellRecord, QuarantineRecord
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
 
-__all__ = ["Store", "BatchResult", "BatchRecord", "open_store"]
+__all__ = ["Store", "BatchResult", "BatchRecord", "DatabaseError", "DatabaseUnavailable", "open_store"]
+
+# What the database layer raises, named for the layers above that must not import SQLAlchemy
+DatabaseError = SQLAlchemyError  # anything the database or its driver refused
+DatabaseUnavailable = OperationalError  # the database cannot be reached or is locked
 
 _INSERT_ROWS = 5_000
 
@@ -164,23 +168,31 @@ class Store:
     # ------------------------------------------------------------- cells
 
     def cells(self, start: date, end: date) -> pd.DataFrame:
-        """Cells with day in [start, end), summed over sources and batches."""
+        """Cells with day in [start, end), summed over sources and batches.
+
+        The rows are read as stored (an index range scan) and summed here only where two
+        batches hold the same day and dimensions: a GROUP BY in the database sorts every
+        row of the month first, which costs more than the read."""
         import pandas as pd
 
-        dims = [getattr(CellRecord, name) for name in DIMENSIONS]
-        sums = [func.sum(getattr(CellRecord, name)).label(name) for name in CELL_METRICS]
-        query = (
-            select(CellRecord.day, *dims, *sums)
-            .where(CellRecord.day >= start, CellRecord.day < end)
-            .group_by(CellRecord.day, *dims)
-        )
+        names = ["day", *DIMENSIONS, *CELL_METRICS]
+        query = (f"SELECT {', '.join(names)} FROM {CellRecord.__tablename__} "
+                 f"WHERE day >= {_MARK} AND day < {_MARK}")
         with self.engine.connect() as connection:
-            # plain tuples: pandas probes each Row object's attributes, which costs more than the query
-            rows = [tuple(row) for row in connection.execute(query)]
-        frame = pd.DataFrame(rows, columns=["day", *DIMENSIONS, *CELL_METRICS])
-        for name in CELL_METRICS:
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
-        frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else pd.Series([], dtype=object)
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(query.replace(_MARK, mark), (start, end))
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        frame = pd.DataFrame({
+            name: _column(name, values) for name, values in zip(names, columns, strict=True)
+        })
+        keys = ["day", *DIMENSIONS]
+        if len(frame) and frame.duplicated(keys).any():
+            frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object)
         return frame
@@ -267,6 +279,20 @@ class Store:
         )
         with self.engine.connect() as connection:
             return [(s, p, m, int(u), int(r)) for s, p, m, u, r in connection.execute(query)]
+
+
+_MARK = "\x00mark\x00"  # the driver's parameter mark, filled in per dialect
+
+
+def _column(name: str, values: tuple):
+    """One column of cells as read: days as dates, dimensions as text, metrics as float64."""
+    import numpy as np
+
+    if name == "day":
+        return [value if isinstance(value, date) else date.fromisoformat(str(value)) for value in values]
+    if name in DIMENSIONS:
+        return np.asarray(values, dtype=object)
+    return np.asarray(values, dtype=np.float64)
 
 
 _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)

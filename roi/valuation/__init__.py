@@ -13,16 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import Assignment, FixedCost, ValueModel
-from ..domain import CELL_METRICS, DIMENSIONS, RATIO_METRICS, VALUED_METRICS
+from ..domain import ADDITIVE, ASSUMPTIONS, CELL_METRICS, DIMENSIONS, RATIO_METRICS, share_column
 from ..errors import ValuationError
 
-ASSUMPTIONS = ("value_per_resolution", "escalation_cost", "reopen_cost", "abandonment_cost", "review_cost_per_hour")
-ADDITIVE = CELL_METRICS + VALUED_METRICS
-
-
-def share_column(index: int) -> str:
-    """Column holding a cell's fraction of fixed cost number `index`."""
-    return f"fixed_share_{index}"
+__all__ = ["ADDITIVE", "ASSUMPTIONS", "Valuation", "share_column", "value_cells", "ratios", "summarize", "totals"]
 
 
 @dataclass(slots=True)

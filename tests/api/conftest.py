@@ -7,11 +7,11 @@ import warnings
 
 import pytest
 
-from roi import closing
 from roi.api import create_app
 from roi.cli import main
 from roi.domain import Period
-from roi.services import ingest, store_for
+from roi.services import closing, store_for
+from roi.services.ingest import ingest
 
 READER = "reader-token-0123456789abcdef"
 ADMIN = "admin-token-0123456789abcdef"

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from roi import services
 from roi.connectors import Window
 from roi.domain import CELL_METRICS
+from roi.services import batches
 
 Handler = Callable[[Request], Any]
 
@@ -95,7 +96,7 @@ def ingest(project, name: str, start: str, end: str) -> tuple[services.SourceRun
     settings = project.settings()
     store = services.store_for(settings)
     window = Window(pd.Timestamp(start, tz="UTC").to_pydatetime(), pd.Timestamp(end, tz="UTC").to_pydatetime())
-    run = services.ingest_source(settings, store, settings.source(name), window=window)
+    run = batches.ingest_source(settings, store, settings.source(name), window=window)
     return run, store
 
 

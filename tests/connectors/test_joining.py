@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from roi import services
 from roi.domain import Period
+from roi.services import reports
 
 from .conftest import add_source, ingest
 from .test_litellm import KEY as LITELLM_KEY
@@ -50,7 +50,7 @@ channel = { field = "via.channel", lookup = { web = "chat" } }
         assert run.errors == []
 
     settings = project.settings()
-    frame = services.build_report(settings, store, Period(2025, 12), ["tenant", "channel"])
+    frame = reports.build_report(settings, store, Period(2025, 12), ["tenant", "channel"])
     cohorts = {(row["cohort"]["tenant"], row["cohort"]["channel"]): row for row in frame.cohort_records()}
     assert set(cohorts) == {("acme", "chat"), ("globex", "email")}
     acme, globex = cohorts[("acme", "chat")], cohorts[("globex", "email")]

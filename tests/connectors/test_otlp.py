@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from roi import services
+from roi.services import batches
 
 from .conftest import cell_totals
 
@@ -92,7 +93,7 @@ def test_genai_spans_become_requests_with_deprecated_names_and_both_id_forms(pro
     (project.root / "traces" / "export.jsonl").write_text("\n".join(LINES) + "\n")
     settings = project.settings()
     store = services.store_for(settings)
-    run = services.ingest_source(settings, store, settings.source("otel"))
+    run = batches.ingest_source(settings, store, settings.source("otel"))
     assert run.errors == [] and run.batches == 1
     assert cell_totals(store, ["day", "tenant", "provider", "model"]) == {
         ("2025-12-01", "acme", "openai", "gpt-4o-mini-2024-07-18"): {
@@ -109,6 +110,6 @@ def test_genai_spans_become_requests_with_deprecated_names_and_both_id_forms(pro
     rejects = sorted((reject.line, reject.reason) for reject in store.quarantine("otel"))
     assert rejects[0][0] == 2 and "not an OTLP/JSON export request" in rejects[0][1]
     assert rejects[1][0] == 3 and "span 2: spanId 'not-an-id' is neither 16 hex digits" in rejects[1][1]
-    again = services.ingest_source(settings, store, settings.source("otel"))
+    again = batches.ingest_source(settings, store, settings.source("otel"))
     assert again.unchanged == 1
     assert cell_totals(store, ["day"])[("2025-12-01",)]["requests"] == 2

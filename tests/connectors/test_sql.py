@@ -16,7 +16,8 @@ from roi.config import load_config
 from roi.connectors.sql import EVENTS_TABLE_QUERY, SqlConnector, SqlOptions
 from roi.domain import CELL_METRICS, DIMENSIONS
 from roi.errors import ConfigError, ConnectorError, TransientError
-from roi.pulling import pull_source
+from roi.services import ingest as ingesting
+from roi.services.ingest import pull_source
 from roi.store import state
 from tests.conftest import BASE_MODEL, PG_URL
 
@@ -239,7 +240,7 @@ def test_a_million_events_in_postgresql_give_the_cells_the_events_connector_give
     events_settings = load_config(_config(by_events, f'[[sources]]\nname = "bot"\ntype = "events"\npath = "{csv_path}"\n',
                                           timezone=timezone))
     events_store = services.store_for(events_settings)
-    (run,) = services.ingest(events_settings, events_store)
+    (run,) = ingesting.ingest(events_settings, events_store)
     assert not run.failed and run.rows_read == 1_000_000 and run.quarantined == 0
 
     by_sql = tmp_path / "sql"

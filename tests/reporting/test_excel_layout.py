@@ -15,6 +15,7 @@ from roi.domain import Period
 from roi.reporting.csv_report import render_csv
 from roi.reporting.excel import build_layout, render_layout, render_workbook
 from roi.reporting.workbook_layout import Formula, LateData, WorkbookExtras, column_letter, ref
+from roi.services import reports
 
 EVENTS = """
 event_id,ts,tenant,channel,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes
@@ -45,7 +46,7 @@ def frame_of(project, runner):
     store = services.store_for(settings)
 
     def build(period: str = "2026-01", group_by=None, filters=None):
-        return services.build_report(settings, store, Period.parse(period), group_by, filters)
+        return reports.build_report(settings, store, Period.parse(period), group_by, filters)
 
     yield build
     store.engine.dispose()
@@ -157,7 +158,7 @@ def test_csv_export_writes_formula_like_labels_as_text(frame_of):
 
 
 def test_render_without_a_store_makes_the_workbook_without_trend_or_quality(frame_of):
-    content = services.render(frame_of(), "xlsx")
+    content = render_workbook(frame_of())
     workbook = load_workbook(io.BytesIO(content))
     assert workbook["Trend"]["C4"].value == "2026-01"
     assert workbook["Data quality"]["A6"].value == "(no batches ingested for this month)"

@@ -10,7 +10,7 @@ import pytest
 
 from roi.api import create_app
 from roi.cli import main
-from roi.jobs import JobRunner
+from roi.services.jobs import JobRunner
 from roi.store import state
 from tests.api.conftest import ADMIN_HEADERS, API_CONFIG, READER_HEADERS, ingest_project, write_api_project
 

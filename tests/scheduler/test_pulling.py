@@ -8,7 +8,7 @@ import pytest
 
 from roi.config import SourceConfig
 from roi.errors import RoiError
-from roi.pulling import plan_window, pull_source, split_window
+from roi.services.ingest import plan_window, pull_source, split_window
 from roi.store import state
 
 NOW = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
@@ -200,7 +200,7 @@ def test_a_file_source_ignores_windows_and_has_no_watermark(project, open_store)
 
 def test_the_pull_retries_transient_errors_but_not_those_already_retried(settings):
     from roi.errors import TransientError
-    from roi.pulling import make_retry
+    from roi.services.ingest import make_retry
 
     retry = make_retry(settings, "bot", sleep=lambda _seconds: None)
     calls = []

@@ -67,8 +67,8 @@ def test_two_scheduler_processes_on_postgresql_run_a_due_firing_once(any_project
 def _replica(config_path, barrier, results, fire_at) -> None:
     """A forked process with its own engine, released with the others at the barrier."""
     from roi.config import load_config
-    from roi.jobs import JobRunner
     from roi.scheduler import run_once
+    from roi.services.jobs import JobRunner
 
     settings = load_config(config_path)
     store = services.store_for(settings)

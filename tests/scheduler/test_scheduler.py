@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from roi.jobs import REPORT_JOB, JobRunner
 from roi.scheduler import ServiceScheduler
+from roi.services import ingest as ingesting
+from roi.services import periods
+from roi.services.jobs import REPORT_JOB, JobRunner
 from roi.store import state
 
 from .conftest import PULLED
@@ -64,9 +66,10 @@ def test_the_monthly_report_missed_while_down_runs_once_within_grace(project, sq
         """)
     settings = project.settings()
     store = open_store(settings)
-    from roi import services
+    from roi.services import ingest as ingesting
+    from roi.services import reports
 
-    services.ingest(settings, store, "bot")
+    ingesting.ingest(settings, store, "bot")
     with time_machine.travel(_at(2026, 3, 1, 12, 0), tick=False) as clock:
         _scheduler(settings, store).shutdown()  # the service ran on the 1st, then went down
 
@@ -119,16 +122,14 @@ def test_the_monthly_report_closes_the_month_when_close_after_days_says_so(proje
         event_id,ts,tenant,channel,input_tokens,output_tokens,cost_usd,outcome
         e1,2026-02-10T10:00:00Z,acme,web,100,10,0.75,resolved
         """)
-    from roi import services
 
-    services.ingest(settings, store, "bot")
+    ingesting.ingest(settings, store, "bot")
     run = runner.fire(REPORT_JOB, _at(2026, 3, 2, 6, 0))
     assert run.status == "succeeded", run.error
     assert "closed 2026-02 (revision 1)" in run.detail
-    from roi import closing
     from roi.domain import Period
 
-    assert closing.period_state(settings, store, Period(2026, 2)).state == "closed"
+    assert periods.period_state(store, Period(2026, 2)).state == "closed"
     again = runner.fire(REPORT_JOB, _at(2026, 3, 2, 7, 0))
     travel.stop()
     assert "2026-02 was already closed" in again.detail

@@ -1,6 +1,6 @@
 """The jobs the scheduler runs, and how every run is claimed, locked and recorded.
 
-Jobs: ``source:NAME`` pulls one source (pulling.pull_source); ``report:monthly``
+Jobs: ``source:NAME`` pulls one source (services.ingest.pull_source); ``report:monthly``
 writes the month just ended as ``reports/YYYY-MM/roi-YYYY-MM.xlsx`` and ``.json``
 and closes it when ``[report] close_after_days`` says so.
 
@@ -12,31 +12,35 @@ the scheduler, the CLI and the API all run jobs through this module.
 
 from __future__ import annotations
 
+import enum
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import pulling, services
-from .config import Settings
-from .domain import Period
-from .errors import NotFound, RoiError
-from .store import Store, state
+from ..config import Settings
+from ..domain import Period
+from ..errors import NotFound, RoiError
+from ..store import Store, state
+from . import closing, ingest, reports
 
 log = logging.getLogger("roi.jobs")
 
 REPORT_JOB = "report:monthly"
+JOBS_TABLE = "roi_scheduler_jobs"  # where the scheduler (APScheduler's job store) keeps next run times
 SOURCE_PREFIX = "source:"
+
+
+class JobKind(enum.StrEnum):
+    SOURCE = "source"  # pull one source
+    REPORT = "report"  # the monthly report
 
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     id: str
-    kind: str  # "source" | "report"
+    kind: JobKind
     target: str  # the source's name, or "monthly"
     schedule: str | None  # cron; None: runs only when asked
     description: str
@@ -45,12 +49,12 @@ class JobSpec:
 def job_specs(settings: Settings) -> list[JobSpec]:
     """Every job the config defines: one per enabled source, and the monthly report."""
     specs = [
-        JobSpec(f"{SOURCE_PREFIX}{source.name}", "source", source.name, source.schedule,
+        JobSpec(f"{SOURCE_PREFIX}{source.name}", JobKind.SOURCE, source.name, source.schedule,
                 f"pull source {source.name!r} ({source.type})")
         for source in settings.sources
         if source.enabled
     ]
-    specs.append(JobSpec(REPORT_JOB, "report", "monthly", settings.report.schedule,
+    specs.append(JobSpec(REPORT_JOB, JobKind.REPORT, "monthly", settings.report.schedule,
                          "write the workbook and JSON of the month just ended"))
     return specs
 
@@ -175,14 +179,14 @@ class JobRunner:
     # ---------------------------------------------------------------- the jobs
 
     def perform(self, spec: JobSpec, scheduled_for: datetime) -> Outcome:
-        if spec.kind == "source":
+        if spec.kind is JobKind.SOURCE:
             return self._pull(spec.target)
         return self._monthly_report(scheduled_for)
 
     def _pull(self, source_name: str) -> Outcome:
         source = self.settings.source(source_name)
         options = {"sleep": self.sleep} if self.sleep else {}
-        result = pulling.pull_source(self.settings, self.store, source, now=self.clock(), **options)
+        result = ingest.pull_source(self.settings, self.store, source, now=self.clock(), **options)
         run = result.run
         window = result.window
         detail = None
@@ -205,8 +209,6 @@ class JobRunner:
         return Period.of(local).previous()
 
     def _monthly_report(self, scheduled_for: datetime) -> Outcome:
-        from . import closing
-
         settings = self.settings
         period = self.report_period(scheduled_for)
         notes = []
@@ -221,23 +223,36 @@ class JobRunner:
             except NotFound as exc:  # a month without data has nothing to close; its report is still written
                 notes.append(f"{period} not closed: {exc}")
         written = []
-        for fmt in ("xlsx", "json"):
-            export = closing.export_report(settings, self.store, period, fmt)
-            path = services.default_report_path(settings, period, fmt)
-            write_atomically(path, export.content)
+        for path in reports.write_reports(settings, self.store, period, formats=("xlsx", "json")):
             written.append(str(path))
         notes.insert(0, "wrote " + ", ".join(written))
         return Outcome(state.SUCCEEDED, detail="; ".join(notes))
 
 
-def write_atomically(path: Path, content: bytes) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+def last_runs(store: Store) -> dict[str, state.JobRunRecord]:
+    """Each job's latest run."""
+    return state.last_runs(store.engine)
+
+
+def recent_runs(store: Store, *, job_id: str | None = None, limit: int = 20) -> list[state.JobRunRecord]:
+    """The latest runs, newest first (of one job, or of all)."""
+    return state.job_runs(store.engine, job_id=job_id, limit=limit)
+
+
+def stored_next_runs(store: Store) -> dict[str, datetime | None]:
+    """Next run times as the scheduler's job store holds them, without starting anything."""
+    return state.next_run_times(store.engine, JOBS_TABLE)
+
+
+def job_run(store: Store, run_id: int) -> state.JobRunRecord | None:
+    return state.job_run(store.engine, run_id)
+
+
+def source_states(store: Store) -> dict[str, state.SourceState]:
+    """Each pulled source's last pull, watermark and failures."""
+    return state.source_states(store.engine)
+
+
+JobRunRecord = state.JobRunRecord
+SourceState = state.SourceState

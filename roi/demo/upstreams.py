@@ -27,9 +27,11 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from .demo import TENANTS, WEEKDAY_FACTOR
-from .domain import Period
-from .errors import RoiError
+from ..connectors import registry
+from ..domain import Period
+from ..errors import RoiError
+from ..services.ingest import pull_source
+from .company import TENANTS, WEEKDAY_FACTOR
 
 SEED = 20261001
 GATEWAY, HELPDESK = "gateway", "helpdesk"
@@ -340,9 +342,6 @@ class Upstreams:
 
     def pull(self, settings, store, echo: Callable[[str], None]) -> None:
         """Pull both sources over the demo month (local days), as `roi ingest --since --until` would."""
-        from .connectors import registry
-        from .pulling import pull_source
-
         gateway = registry.validate_options(settings.source(GATEWAY), settings.base_dir)
         self.gateway.authorization = f"Bearer {gateway.api_key.get_secret_value()}"
         helpdesk = registry.validate_options(settings.source(HELPDESK), settings.base_dir)

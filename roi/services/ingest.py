@@ -1,4 +1,4 @@
-"""The windowed pull: which days a pulled source fetches, retries, and its watermark.
+"""Ingest: every source once now, and the windowed pull: which days a pulled source fetches, retries, and its watermark.
 
 A pulled source (an HTTP API, a SQL warehouse) is fetched in one batch per UTC day
 (``day:YYYY-MM-DD``); pulling a day again replaces it, so overlaps never double count.
@@ -7,7 +7,7 @@ A pulled source (an HTTP API, a SQL warehouse) is fetched in one batch per UTC d
   or ``initial_lookback_days`` before today for a source never pulled, or at ``--since``;
   it ends after today, or after ``--until``. Dates given by a person are days in the
   configured timezone; the window covers them with whole UTC days.
-- A window lands whole or not at all (see services.ingest_source); long windows (backfills)
+- A window lands whole or not at all (see batches.ingest_source); long windows (backfills)
   land in steps of at most STEP_DAYS days, each step a complete pull of its own.
 - The watermark (everything before it has landed) moves only after a step landed completely
   and only when the step starts at or before it, so a gap is never skipped over.
@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .config import Settings, SourceConfig
-from .connectors import Window
-from .errors import RoiError, TransientError
-from .services import SourceRun, ingest_source
-from .store import Store, state
+from ..config import Settings, SourceConfig
+from ..connectors import Window
+from ..errors import RoiError, TransientError
+from ..store import Store, state
+from .batches import SourceRun, ingest_source
 
 log = logging.getLogger("roi.pulling")
 
@@ -208,3 +208,15 @@ def pull(
     if not sources:
         raise RoiError(f"{settings.path}: no sources to ingest; add a [[sources]] table")
     return [pull_source(settings, store, source, **options) for source in sources]
+
+
+def ingest(
+    settings: Settings,
+    store: Store,
+    source_name: str | None = None,
+    *,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> list[SourceRun]:
+    """Every enabled source (or one) once now; pulled sources over their window."""
+    return [result.run for result in pull(settings, store, source_name, force=force, progress=progress)]

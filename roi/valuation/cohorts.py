@@ -1,0 +1,238 @@
+"""A month's valued cells kept as arrays, so any cohort question is a filter and a few sums.
+
+Valuing a month (model versions, fixed-cost shares, every additive money figure per cell)
+happens once per data version; a question then only selects cells by dimension codes and
+sums them per cohort with `np.bincount`. Cells are put in one canonical order (day, then
+the dimensions) first, so a sum never depends on the order the store returned rows in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import FixedCost
+from ..domain import ADDITIVE, ASSUMPTIONS, DIMENSIONS, share_column
+from . import Valuation
+
+
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """A dimension as integer codes into its sorted distinct values."""
+
+    codes: np.ndarray  # int32, one per cell
+    values: np.ndarray  # object (str), sorted
+
+    @classmethod
+    def of(cls, column: pd.Series) -> Codes:
+        codes, values = pd.factorize(column.astype(str), sort=True)  # hashing, then only the distinct sorted
+        return cls(codes.astype(np.int32, copy=False), np.asarray(values, dtype=object))
+
+    def wanted(self, names: Sequence[str]) -> np.ndarray:
+        """Codes of the given values that occur (a value that never occurs selects nothing)."""
+        found = set()
+        for name in names:
+            position = int(np.searchsorted(self.values, name))
+            if position < len(self.values) and self.values[position] == name:
+                found.add(position)
+        return np.array(sorted(found), dtype=np.int32)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInUse:
+    """A value model version some cells of the month are valued with."""
+
+    model: str
+    effective_from: str  # ISO date
+    assumptions: tuple[float, ...]  # in ASSUMPTIONS order
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ValuedMonth:
+    """One month's valued cells (see the module docstring), and the fixed costs no cell carries."""
+
+    dims: Mapping[str, Codes]
+    days: np.ndarray  # datetime64[D]
+    figures: np.ndarray  # float64, (len(ADDITIVE), cells)
+    shares: np.ndarray  # float64, (len(fixed_costs), cells): each cell's fraction of each fixed cost
+    version: np.ndarray  # int32 index into `versions`, per cell
+    versions: tuple[VersionInUse, ...]
+    unallocated: Mapping[str, float]
+    fixed_costs: tuple[FixedCost, ...]
+    fingerprint: str
+
+    @classmethod
+    def of(cls, valuation: Valuation, fingerprint: str) -> ValuedMonth:
+        cells = valuation.cells
+        count = len(valuation.fixed_costs)
+        if not len(cells):
+            empty = Codes(np.array([], np.int32), np.array([], object))
+            return cls({name: empty for name in DIMENSIONS}, np.array([], "datetime64[D]"),
+                       np.zeros((len(ADDITIVE), 0)), np.zeros((count, 0)), np.array([], np.int32), (),
+                       dict(valuation.unallocated), tuple(valuation.fixed_costs), fingerprint)
+        dims = {name: Codes.of(cells[name]) for name in DIMENSIONS}
+        days = pd.to_datetime(cells["day"]).to_numpy(dtype="datetime64[D]")
+        # the canonical order: by day, then by each dimension's value (lexsort's last key is the first)
+        order = np.lexsort([dims[name].codes for name in reversed(DIMENSIONS)] + [days.astype(np.int64)])
+        pairs = (cells["value_model"].astype(str) + "\x00" + cells["model_version"].astype(str)).to_numpy(object)
+        names, version = np.unique(pairs, return_inverse=True)
+        assumptions = cells[list(ASSUMPTIONS)].to_numpy(dtype=np.float64)
+        versions = []
+        for index, pair in enumerate(names):
+            model, effective = str(pair).split("\x00")
+            row = int(np.argmax(version == index))  # every cell of a version has its assumptions
+            versions.append(VersionInUse(model, effective, tuple(float(x) for x in assumptions[row])))
+        figures = cells[list(ADDITIVE)].to_numpy(dtype=np.float64)[order].T
+        shares = cells[[share_column(i) for i in range(count)]].to_numpy(np.float64)[order].T
+        return cls(
+            dims={name: Codes(codes.codes[order], codes.values) for name, codes in dims.items()},
+            days=days[order],
+            figures=np.ascontiguousarray(figures),
+            shares=np.ascontiguousarray(shares),
+            version=version.astype(np.int32)[order],
+            versions=tuple(versions),
+            unallocated=dict(valuation.unallocated),
+            fixed_costs=tuple(valuation.fixed_costs),
+            fingerprint=fingerprint,
+        )
+
+    @property
+    def cell_count(self) -> int:
+        return len(self.days)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.figures.nbytes + self.shares.nbytes + self.days.nbytes + self.version.nbytes
+                   + sum(codes.codes.nbytes for codes in self.dims.values()))
+
+    # ------------------------------------------------------------ selecting
+
+    def select(self, filters: Mapping[str, Sequence[str]] | None) -> np.ndarray | None:
+        """Indexes of the cells every filter keeps (None: all cells)."""
+        if not filters:
+            return None
+        mask = np.ones(self.cell_count, dtype=bool)
+        for name, values in filters.items():
+            codes = self.dims[name]
+            mask &= np.isin(codes.codes, codes.wanted(values))
+        return np.flatnonzero(mask)
+
+    def _group(self, names: Sequence[str], rows: np.ndarray | None) -> tuple[np.ndarray, list[np.ndarray], int]:
+        """Per selected cell its group number, each group's codes per name, and the group count."""
+        count = self.cell_count if rows is None else len(rows)
+        if not names:
+            return np.zeros(count, dtype=np.intp), [], 1 if count else 0
+        # one integer key per cell, mixed-radix over the names' codes; at most 7 dimensions of a
+        # month's distinct values and the versions: far below 2**63
+        key = np.zeros(count, dtype=np.int64)
+        for name in names:
+            codes, radix = self._codes_of(name)
+            key = key * radix + (codes if rows is None else codes[rows])
+        unique, inverse = np.unique(key, return_inverse=True)
+        split = []
+        for name in reversed(names):
+            radix = self._codes_of(name)[1]
+            split.append(unique % radix)
+            unique = unique // radix
+        return inverse.astype(np.intp, copy=False), split[::-1], len(split[0])
+
+    def _codes_of(self, name: str) -> tuple[np.ndarray, int]:
+        if name == "version":
+            return self.version, max(len(self.versions), 1)
+        codes = self.dims[name]
+        return codes.codes, max(len(codes.values), 1)
+
+    def _sum(self, values: np.ndarray, rows: np.ndarray | None, group: np.ndarray, groups: int) -> np.ndarray:
+        """Each row of `values` summed per group, in the cells' canonical order."""
+        out = np.empty((values.shape[0], groups), dtype=np.float64)
+        for index, row in enumerate(values):
+            out[index] = np.bincount(group, weights=row if rows is None else row[rows], minlength=groups)
+        return out
+
+    # ------------------------------------------------------------ questions
+
+    def cohorts(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        """Cohorts of `group_by` (sorted by their values) with every additive figure and the ratios."""
+        rows = self.select(filters)
+        group, codes, groups = self._group(list(group_by), rows)
+        columns: dict[str, np.ndarray] = {
+            name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=True)}
+        columns.update(zip(ADDITIVE, self._sum(self.figures, rows, group, groups), strict=True))
+        columns.update(cohort_ratios(columns))
+        return pd.DataFrame(columns, index=pd.RangeIndex(groups))
+
+    def totals(self, filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, float | None]:
+        """Every selected cell summed; an unfiltered month adds what no cell carries (filtered: none)."""
+        rows = self.select(filters)
+        figures = self.figures if rows is None else self.figures[:, rows]
+        summed = {name: np.array([figures[index].sum()]) for index, name in enumerate(ADDITIVE)}
+        unallocated = 0.0 if filters else float(sum(self.unallocated.values()))
+        summed["fixed_cost"] += unallocated
+        summed["total_cost"] += unallocated
+        summed["net_value"] -= unallocated
+        result: dict[str, float | None] = {name: float(value[0]) for name, value in summed.items()}
+        for name, value in cohort_ratios(summed).items():
+            result[name] = None if np.isnan(value[0]) else float(value[0])
+        result["unallocated_fixed_cost"] = unallocated
+        return result
+
+    def detail(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        """The valuation grain: cohort x value model x version, with day range, assumptions and shares."""
+        shares = [share_column(index) for index in range(len(self.fixed_costs))]
+        keys = [*group_by, "value_model", "model_version"]
+        rows = self.select(filters)
+        if not self.cell_count or (rows is not None and not len(rows)):
+            return pd.DataFrame(columns=[*keys, "first_day", "last_day", *ASSUMPTIONS, *ADDITIVE, *shares])
+        group, codes, groups = self._group([*group_by, "version"], rows)
+        used = [self.versions[index] for index in codes[-1]]
+        columns: dict[str, Any] = {
+            name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=False)}
+        columns["value_model"] = [item.model for item in used]
+        columns["model_version"] = [item.effective_from for item in used]
+        # cells are in day order: a group's first cell has its first day, its last cell its last
+        days = self.days if rows is None else self.days[rows]
+        first = _first_positions(group, groups)
+        last = len(group) - 1 - _first_positions(group[::-1], groups)
+        columns["first_day"] = days[first].astype(object)
+        columns["last_day"] = days[last].astype(object)
+        for index, name in enumerate(ASSUMPTIONS):
+            columns[name] = np.array([item.assumptions[index] for item in used])
+        columns.update(zip(ADDITIVE, self._sum(self.figures, rows, group, groups), strict=True))
+        columns.update(zip(shares, self._sum(self.shares, rows, group, groups), strict=True))
+        # groups come in code order, which is the order of the values: sorted by `keys` already
+        return pd.DataFrame(columns)
+
+    def versions_used(self, filters: Mapping[str, Sequence[str]] | None = None) -> list[VersionInUse]:
+        rows = self.select(filters)
+        present = np.unique(self.version if rows is None else self.version[rows])
+        return sorted((self.versions[index] for index in present), key=lambda item: (item.model, item.effective_from))
+
+
+
+def _first_positions(group: np.ndarray, groups: int) -> np.ndarray:
+    """For each group number, the position of its first occurrence in `group`."""
+    _, first = np.unique(group, return_index=True)
+    return first
+
+
+def cohort_ratios(sums: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Ratios of summed figures (DESIGN section 4); NaN where the denominator leaves them undefined."""
+    burden = sums["total_cost"] + sums["failure_cost"]
+    net_resolved = sums["net_resolved"]
+    cases = sums["cases"]
+    positive = net_resolved > 0
+    some = cases > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "roi": np.where(burden != 0, sums["net_value"] / np.where(burden != 0, burden, 1), np.nan),
+            "cost_per_resolved_case": np.where(positive, sums["total_cost"] / np.where(positive, net_resolved, 1),
+                                               np.nan),
+            "fully_loaded_cost_per_resolved_case": np.where(positive, burden / np.where(positive, net_resolved, 1),
+                                                            np.nan),
+            "resolution_rate": np.where(some, net_resolved / np.where(some, cases, 1), np.nan),
+            "escalation_rate": np.where(some, sums["escalated"] / np.where(some, cases, 1), np.nan),
+        }
