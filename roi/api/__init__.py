@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
         doc_ui=False,
     )
     app.json.sort_keys = False
+    metrics.prepare()  # what the threads of a worker share is made before it serves
     if not settings.api.tokens:
         log.warning("no [api] tokens in %s: every endpoint but /healthz answers 401", settings.path or "the config")
     open_endpoints = {"operations.prometheus_metrics"} if settings.api.metrics_open else set()
