@@ -18,7 +18,8 @@ from . import catalog, downloads, health, jobs, metrics, quarantine, report, spe
 from .auth import Authenticator, check_request
 from .context import DataVersion, Runtime
 from .fastpath import FastPath
-from .problems import ApiProblem, install_error_handlers, validation_error_response
+from .parameters import refuse_bad_parameters
+from .problems import install_error_handlers, validation_error_response
 from .schemas import Problem
 
 log = logging.getLogger("roi.api")
@@ -75,7 +76,7 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
     install_error_handlers(app)
     app.before_request(_start_timer)
     app.before_request(check_request)
-    app.before_request(_refuse_repeated_parameters)
+    app.before_request(refuse_bad_parameters)
     app.after_request(_record_request)
     for blueprint in BLUEPRINTS:
         app.register_api(blueprint)
@@ -84,13 +85,6 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
 
 def _start_timer() -> None:
     g.roi_started = time.perf_counter()
-
-
-def _refuse_repeated_parameters() -> None:
-    for name, values in request.args.lists():
-        if len(values) > 1:
-            raise ApiProblem(400, f"{name}: given {len(values)} times; give it once, values separated by commas",
-                             parameter=name)
 
 
 def _record_request(response: Response) -> Response:

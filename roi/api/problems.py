@@ -95,16 +95,9 @@ def _describe_validation(error: dict[str, Any], model: type | None) -> tuple[str
     kind = error.get("type", "")
     value = error.get("input")
     if kind == "extra_forbidden":
-        allowed = ""
-        if model is not None:
-            from flask import current_app
+        from .parameters import unknown_parameter_detail
 
-            from ..domain import DIMENSIONS
-
-            unstored = set(DIMENSIONS) - set(current_app.extensions["roi"].settings.dimensions)
-            names = [field.alias or name for name, field in model.model_fields.items() if name not in unstored]
-            allowed = f"; allowed: {', '.join(names)}"
-        return f"{parameter}: unknown query parameter{allowed}", parameter
+        return unknown_parameter_detail(str(parameter), model), parameter
     message = error.get("msg", "is not valid")
     if kind == "missing":
         return f"{parameter}: missing; this parameter is required: {_allowed(parameter)}", parameter
