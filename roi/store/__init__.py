@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import case, delete, event, func, insert, select, text
+from sqlalchemy import Float, case, delete, event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
@@ -27,6 +27,12 @@ if TYPE_CHECKING:  # pandas loads only where a function needs it
 __all__ = ["Store", "BatchResult", "BatchRecord", "open_store"]
 
 _INSERT_ROWS = 5_000
+
+# Fractional metrics are summed as whole nano-units (floor(x * 1e9 + 0.5), the same float on both
+# databases): a sum of whole numbers below 2**53 (9 million units) is exact, so the same cells give
+# the same bits in whatever order the database meets them, on SQLite and PostgreSQL alike.
+_NANO = 1_000_000_000
+_FRACTIONAL = frozenset(name for name in CELL_METRICS if isinstance(CellRecord.__table__.c[name].type, Float))
 
 
 @dataclass(slots=True)
@@ -168,22 +174,27 @@ class Store:
         import pandas as pd
 
         dims = [getattr(CellRecord, name) for name in DIMENSIONS]
-        sums = [func.sum(getattr(CellRecord, name)).label(name) for name in CELL_METRICS]
         query = (
-            select(CellRecord.day, *dims, *sums)
+            select(CellRecord.day, *dims, *_sums())
             .where(CellRecord.day >= start, CellRecord.day < end)
             .group_by(CellRecord.day, *dims)
+            .order_by(CellRecord.day, *self._in_code_point_order(dims))
         )
         with self.engine.connect() as connection:
             # plain tuples: pandas probes each Row object's attributes, which costs more than the query
             rows = [tuple(row) for row in connection.execute(query)]
         frame = pd.DataFrame(rows, columns=["day", *DIMENSIONS, *CELL_METRICS])
-        for name in CELL_METRICS:
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        _metric_columns(frame)
         frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else pd.Series([], dtype=object)
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object)
         return frame
+
+    def _in_code_point_order(self, columns: list) -> list:
+        """Text columns ordered by code point, as Python orders str, whatever the database's collation."""
+        if self.engine.dialect.name == "postgresql":
+            return [column.collate("C") for column in columns]
+        return columns  # SQLite compares text as bytes (BINARY): UTF-8 byte order is code point order
 
     def cells_by(self, start: date, end: date, dimensions: Iterable[str], breaks: Iterable[date] = ()) -> pd.DataFrame:
         """Like cells(), summed over the dimensions not named (left "") and over the days between breaks.
@@ -199,18 +210,18 @@ class Store:
         parts = [case(*((CellRecord.day < edge, index) for index, edge in enumerate(edges)), else_=len(edges))] \
             if edges else []
         dims = [getattr(CellRecord, name) for name in kept]
-        sums = [func.sum(getattr(CellRecord, name)).label(name) for name in CELL_METRICS]
+        first_day = func.min(CellRecord.day)
         query = (
-            select(func.min(CellRecord.day), *dims, *sums)
+            select(first_day, *dims, *_sums())
             .where(CellRecord.day >= start, CellRecord.day < end)
             .group_by(*parts, *dims)
+            .order_by(first_day, *self._in_code_point_order(dims))
         )
         with self.engine.connect() as connection:
             # without a GROUP BY column an empty month still yields one row of NULLs
             rows = [tuple(row) for row in connection.execute(query) if row[0] is not None]
         frame = pd.DataFrame.from_records(rows, columns=["day", *kept, *CELL_METRICS])
-        for name in CELL_METRICS:
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        _metric_columns(frame)
         frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else pd.Series([], dtype=object)
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object) if name in kept else ""
@@ -272,6 +283,24 @@ class Store:
 _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
 _FLOATS = frozenset({"token_cost", "human_review_minutes"})
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+def _sums() -> list:
+    """Each metric summed over the rows of a group: counts as they are, fractions in whole nano-units."""
+    return [
+        func.sum(func.floor(getattr(CellRecord, name) * _NANO + 0.5)).label(name)
+        if name in _FRACTIONAL else func.sum(getattr(CellRecord, name)).label(name)
+        for name in CELL_METRICS
+    ]
+
+
+def _metric_columns(frame: pd.DataFrame) -> None:
+    """The summed metrics as float64 (fractions back from nano-units: the same integer, the same float)."""
+    import pandas as pd
+
+    for name in CELL_METRICS:
+        values = pd.to_numeric(frame[name]).astype("float64")
+        frame[name] = values / _NANO if name in _FRACTIONAL else values
 
 
 def _as_cell_table(cells: pd.DataFrame | pa.Table) -> pa.Table:
