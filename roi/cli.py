@@ -294,9 +294,10 @@ def serve(obj: Context, host: str, port: int, workers: int, threads: int, no_acc
 @main.command("scheduler")
 @click.option("--once", is_flag=True, help="Run the jobs that are due now (missed ones within grace), then exit.")
 @click.option("--parent-pid", type=int, default=None, hidden=True)  # roi serve: stop when the server is gone
+@click.option("--heartbeat", type=click.Path(dir_okay=False), default=None, hidden=True)  # roi serve: /healthz
 @click.pass_obj
 @handle_errors
-def scheduler_command(obj: Context, once: bool, parent_pid: int | None) -> None:
+def scheduler_command(obj: Context, once: bool, parent_pid: int | None, heartbeat: str | None) -> None:
     """The scheduler alone: sources on their schedule, the monthly report (until SIGTERM)."""
     from . import scheduler as scheduling
     from .logs import configure_logging
@@ -308,7 +309,10 @@ def scheduler_command(obj: Context, once: bool, parent_pid: int | None) -> None:
         for run in scheduling.run_once(settings, store):
             click.echo(_run_line(run))
         return
-    scheduling.run_forever(settings, store, parent_pid=parent_pid)
+    from .heartbeat import Heartbeat
+
+    scheduling.run_forever(settings, store, parent_pid=parent_pid,
+                           heartbeat=Heartbeat(heartbeat) if heartbeat else None)
 
 
 @main.group(invoke_without_command=True)

@@ -13,6 +13,7 @@ from flask import Flask, Response, g, request
 from flask_openapi3 import Info, OpenAPI
 
 from ..config import Settings
+from ..heartbeat import Heartbeat
 from ..store import Store
 from . import catalog, downloads, health, jobs, metrics, quarantine, report, spec
 from .auth import Authenticator, check_request
@@ -42,8 +43,10 @@ config's `[api] tokens` (roles: reader < admin). Errors are `application/problem
 """
 
 
-def create_app(settings: Settings, *, store: Store | None = None, version_ttl: float = 1.0) -> Flask:
+def create_app(settings: Settings, *, store: Store | None = None, version_ttl: float = 1.0,
+               scheduler_heartbeat: Heartbeat | None = None) -> Flask:
     """The app for `settings`; opens the store (one engine per app, so one per worker process).
+    `roi serve` passes the heartbeat of its scheduler, for /healthz.
 
     Answers are cached per data version of the store, which is asked at most every
     `version_ttl` seconds: a new batch shows within that time (0: on every request)."""
@@ -70,6 +73,7 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
         authenticator=Authenticator(settings.api.tokens),
         version=DataVersion(store, version_ttl),
         open_endpoints=frozenset(open_endpoints),
+        scheduler_heartbeat=scheduler_heartbeat,
     )
     app.extensions["roi"] = state
     app.wsgi_app = FastPath(app.wsgi_app, state)  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ from flask import current_app, g, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..config import Settings
+from ..heartbeat import Heartbeat
 from ..store import Store
 from . import metrics
 from .auth import Authenticator, required_role
@@ -93,6 +94,7 @@ class Runtime:
     cache: ApiCache = field(default_factory=ApiCache)
     open_endpoints: frozenset[str] = frozenset()
     document: dict[str, Any] | None = None
+    scheduler_heartbeat: Heartbeat | None = None  # under roi serve: its scheduler's beats
 
 
 def runtime() -> Runtime:
