@@ -274,9 +274,9 @@ def demo(directory: Path, upstreams: bool) -> None:
 @handle_errors
 def serve(obj: Context, host: str, port: int, workers: int, threads: int, no_access_log: bool) -> None:
     """The JSON API (granian) and the scheduler."""
-    from .api.server import serve as run_server
     from .logs import configure_logging
     from .scheduler import SchedulerProcess
+    from .serving import serve as run_server
 
     settings = obj.settings
     configure_logging(verbose=True)
@@ -293,9 +293,10 @@ def serve(obj: Context, host: str, port: int, workers: int, threads: int, no_acc
 @main.command("scheduler")
 @click.option("--once", is_flag=True, help="Run the jobs that are due now (missed ones within grace), then exit.")
 @click.option("--parent-pid", type=int, default=None, hidden=True)  # roi serve: stop when the server is gone
+@click.option("--heartbeat", type=click.Path(dir_okay=False), default=None, hidden=True)  # roi serve: /healthz
 @click.pass_obj
 @handle_errors
-def scheduler_command(obj: Context, once: bool, parent_pid: int | None) -> None:
+def scheduler_command(obj: Context, once: bool, parent_pid: int | None, heartbeat: str | None) -> None:
     """The scheduler alone: sources on their schedule, the monthly report (until SIGTERM)."""
     from . import scheduler as scheduling
     from .logs import configure_logging
@@ -307,7 +308,10 @@ def scheduler_command(obj: Context, once: bool, parent_pid: int | None) -> None:
         for run in scheduling.run_once(settings, store):
             click.echo(_run_line(run))
         return
-    scheduling.run_forever(settings, store, parent_pid=parent_pid)
+    from .services.heartbeat import Heartbeat
+
+    scheduling.run_forever(settings, store, parent_pid=parent_pid,
+                           heartbeat=Heartbeat(heartbeat) if heartbeat else None)
 
 
 @main.group(invoke_without_command=True)

@@ -32,6 +32,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import Settings
+from .lifeline import tie_to_parent
+from .services.heartbeat import BEAT_SECONDS, RUNNING, STARTING, STOPPED, Heartbeat
+from .services.heartbeat import ENV as HEARTBEAT_ENV
 from .services.jobs import JOBS_TABLE, JobRunner, job_specs
 from .store import Store
 from .store.state import JobRunRecord
@@ -181,9 +184,10 @@ class ServiceScheduler:
 
 
 def run_forever(settings: Settings, store: Store, *, stop: threading.Event | None = None,
-                parent_pid: int | None = None) -> None:
+                parent_pid: int | None = None, heartbeat: Heartbeat | None = None) -> None:
     """For `roi scheduler`: run until SIGTERM or SIGINT (or, given parent_pid, until that process,
-    the one that started it, is gone), then let running jobs finish."""
+    the one that started it, is gone), then let running jobs finish. Given a heartbeat, it says
+    every few seconds that the scheduler runs (roi serve's /healthz reads it)."""
     stop = stop or threading.Event()
     scheduler = ServiceScheduler(settings, store)
 
@@ -200,14 +204,23 @@ def run_forever(settings: Settings, store: Store, *, stop: threading.Event | Non
     if orphaned():
         log.warning("the process that started the scheduler is gone: not starting")
         return
+    if parent_pid is not None:
+        tie_to_parent(parent_pid)  # SIGTERM (request_stop) when the server dies, even by SIGKILL
     scheduler.start()
+    watching = parent_pid is not None or heartbeat is not None
     try:
-        while not stop.wait(2.0 if parent_pid is not None else None):
+        while True:
+            if heartbeat is not None and scheduler.aps.running:
+                heartbeat.write(RUNNING)
+            if stop.wait(BEAT_SECONDS if watching else None):
+                break
             if orphaned():
                 log.warning("the process that started the scheduler is gone: stopping")
                 break
     finally:
         scheduler.shutdown(wait=True)
+        if heartbeat is not None:
+            heartbeat.write(STOPPED)
 
 
 class SchedulerProcess:
@@ -221,10 +234,15 @@ class SchedulerProcess:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
+    def heartbeat(self) -> Heartbeat | None:
+        path = os.environ.get(HEARTBEAT_ENV)  # roi serve sets it before it starts the scheduler
+        return Heartbeat(path) if path else None
+
     def command(self) -> list[str]:
         # `-m roi`, the `roi` command's entry: its process-level tuning applies (roi.runtime)
+        heartbeat = self.heartbeat()
         return [sys.executable, "-m", "roi", "--config", self.config_path, "scheduler",
-                "--parent-pid", str(os.getpid())]
+                "--parent-pid", str(os.getpid()), *(["--heartbeat", str(heartbeat.path)] if heartbeat else [])]
 
     def start(self) -> None:
         self._spawn()
@@ -232,6 +250,9 @@ class SchedulerProcess:
         self._watcher.start()
 
     def _spawn(self) -> None:
+        heartbeat = self.heartbeat()
+        if heartbeat is not None:
+            heartbeat.write(STARTING)
         self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL)
         log.info("scheduler started (pid %d)", self.process.pid)
 
@@ -240,6 +261,9 @@ class SchedulerProcess:
         while not self._stopping.is_set():
             assert self.process is not None
             code = self.process.wait()
+            heartbeat = self.heartbeat()
+            if heartbeat is not None:
+                heartbeat.write(STOPPED)  # /healthz says so at once, not when the beats are stale
             if self._stopping.wait(10.0):
                 return
             log.error("scheduler exited with status %d; starting it again", code)

@@ -14,12 +14,14 @@ from flask_openapi3 import Info, OpenAPI
 
 from ..config import Settings
 from ..services import Store, store_for
+from ..services.heartbeat import Heartbeat
 from ..services.valued import ValuedMonths
 from . import catalog, downloads, health, jobs, metrics, quarantine, roi, spec
 from .auth import Authenticator, check_request
 from .context import DataVersion, Runtime
 from .fastpath import FastPath
-from .problems import ApiProblem, install_error_handlers, validation_error_response
+from .parameters import refuse_bad_parameters
+from .problems import install_error_handlers, validation_error_response
 from .schemas import Problem
 
 log = logging.getLogger("roi.api")
@@ -43,8 +45,9 @@ config's `[api] tokens` (roles: reader < admin). Errors are `application/problem
 
 
 def create_app(settings: Settings, *, store: Store | None = None, version_ttl: float = 1.0,
-               warm: bool = False) -> Flask:
+               warm: bool = False, scheduler_heartbeat: Heartbeat | None = None) -> Flask:
     """The app for `settings`; opens the store (one engine per app, so one per worker process).
+    `roi serve` passes the heartbeat of its scheduler, for /healthz.
 
     Answers are cached per data version of the store, which is asked at most every
     `version_ttl` seconds: a new batch shows within that time (0: on every request). `warm`:
@@ -60,6 +63,7 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
         doc_ui=False,
     )
     app.json.sort_keys = False
+    metrics.prepare()  # what the threads of a worker share is made before it serves
     if not settings.api.tokens:
         log.warning("no [api] tokens in %s: every endpoint but /healthz answers 401", settings.path or "the config")
     open_endpoints = {"operations.prometheus_metrics"} if settings.api.metrics_open else set()
@@ -72,13 +76,14 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
         version=DataVersion(store, version_ttl, on_change=months.warm if warm else None),
         months=months,
         open_endpoints=frozenset(open_endpoints),
+        scheduler_heartbeat=scheduler_heartbeat,
     )
     app.extensions["roi"] = state
     app.wsgi_app = FastPath(app.wsgi_app, state)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.before_request(_start_timer)
     app.before_request(check_request)
-    app.before_request(_refuse_repeated_parameters)
+    app.before_request(refuse_bad_parameters)
     app.after_request(_record_request)
     for blueprint in BLUEPRINTS:
         app.register_api(blueprint)
@@ -89,13 +94,6 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
 
 def _start_timer() -> None:
     g.roi_started = time.perf_counter()
-
-
-def _refuse_repeated_parameters() -> None:
-    for name, values in request.args.lists():
-        if len(values) > 1:
-            raise ApiProblem(400, f"{name}: given {len(values)} times; give it once, values separated by commas",
-                             parameter=name)
 
 
 def _record_request(response: Response) -> Response:

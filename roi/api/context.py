@@ -16,6 +16,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from ..config import Settings
 from ..services import Store
+from ..services.heartbeat import Heartbeat
 from ..services.valued import ValuedMonths
 from . import metrics
 from .auth import Authenticator, required_role
@@ -102,6 +103,7 @@ class Runtime:
     cache: ApiCache = field(default_factory=ApiCache)
     open_endpoints: frozenset[str] = frozenset()
     document: dict[str, Any] | None = None
+    scheduler_heartbeat: Heartbeat | None = None  # under roi serve: its scheduler's beats
 
 
 def runtime() -> Runtime:

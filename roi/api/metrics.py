@@ -4,14 +4,15 @@ Under `roi serve` every worker is its own process, so the server sets
 PROMETHEUS_MULTIPROC_DIR first and each scrape sums the files of all workers.
 Job runs are read from the store at each scrape, so they count whichever process
 ran the job. prometheus_client picks its
-storage when it is first imported, so it is imported (and the metrics made) on
-first use, never when roi.api is imported.
+storage when it is first imported, so it is imported (and the metrics made) when
+an app is created (`prepare()`, before the worker serves), never when roi.api is
+imported; made under a lock, as the threads of a worker share them.
 """
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -19,11 +20,32 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-@functools.cache
+_made: SimpleNamespace | None = None
+_making = threading.Lock()
+
+
+def prepare() -> None:
+    """Make the metrics now (create_app calls it, so a worker serves with them made)."""
+    _metrics()
+
+
 def _metrics() -> SimpleNamespace:
+    """The metrics of this process, made once: two threads registering them at once would
+    make prometheus_client raise DuplicateTimeseries."""
+    if _made is not None:
+        return _made
+    with _making:
+        if _made is None:
+            _make()
+    assert _made is not None
+    return _made
+
+
+def _make() -> None:
+    global _made
     from prometheus_client import Counter, Histogram
 
-    return SimpleNamespace(
+    _made = SimpleNamespace(
         requests=Counter("roi_http_requests_total", "HTTP requests answered.", ["method", "endpoint", "status"]),
         latency=Histogram(
             "roi_http_request_duration_seconds",

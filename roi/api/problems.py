@@ -6,12 +6,14 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response
-from pydantic import ValidationError
+from flask import Flask, Response, current_app
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from ..domain import DIMENSIONS, REPORT_METRICS
 from ..errors import NotFound, RoiError, UsageError, ValuationError
 from ..services import DatabaseUnavailable
+from .schemas import Query
 
 log = logging.getLogger("roi.api")
 
@@ -89,22 +91,27 @@ COMMON_PROBLEMS: dict[int, dict[str, Any]] = {
 }
 
 
+def allowed_names(model: type[BaseModel] | None) -> list[str]:
+    """The parameters `model` takes, as a client writes them (dimensions this config does not store left out)."""
+    if model is None:
+        return []
+    unstored = set(DIMENSIONS) - set(current_app.extensions["roi"].settings.dimensions)
+    return [field.alias or name for name, field in model.model_fields.items() if name not in unstored]
+
+
+def unknown_parameter_detail(name: str, model: type[BaseModel] | None) -> str:
+    names = allowed_names(model)
+    return f"{name}: unknown query parameter; " + (
+        f"allowed: {', '.join(names)}" if names else "this endpoint takes no query parameters")
+
+
 def _describe_validation(error: dict[str, Any], model: type | None) -> tuple[str, str | None]:
     loc = error.get("loc") or ()
     parameter = str(loc[0]) if loc else None
     kind = error.get("type", "")
     value = error.get("input")
     if kind == "extra_forbidden":
-        allowed = ""
-        if model is not None:
-            from flask import current_app
-
-            from ..domain import DIMENSIONS
-
-            unstored = set(DIMENSIONS) - set(current_app.extensions["roi"].settings.dimensions)
-            names = [field.alias or name for name, field in model.model_fields.items() if name not in unstored]
-            allowed = f"; allowed: {', '.join(names)}"
-        return f"{parameter}: unknown query parameter{allowed}", parameter
+        return unknown_parameter_detail(str(parameter), model), parameter
     message = error.get("msg", "is not valid")
     if kind == "missing":
         return f"{parameter}: missing; this parameter is required: {_allowed(parameter)}", parameter
@@ -118,10 +125,6 @@ def _describe_validation(error: dict[str, Any], model: type | None) -> tuple[str
 
 def _allowed(parameter: str | None) -> str:
     """What a parameter takes, said the way a person would write it."""
-    from flask import current_app
-
-    from ..domain import DIMENSIONS, REPORT_METRICS
-
     months = "a month as YYYY-MM (years 1900 to 2999), e.g. 2026-03"
     if parameter in ("period", "from", "to"):
         return months
@@ -145,8 +148,6 @@ def _allowed(parameter: str | None) -> str:
 
 def validation_error_response(exc: ValidationError) -> Response:
     """flask-openapi3 calls this when a query, path or header model refuses a request."""
-    from .schemas import Query
-
     errors = exc.errors(include_url=False)
     detail, parameter = _describe_validation(errors[0], Query.by_name.get(exc.title))
     if len(errors) > 1:

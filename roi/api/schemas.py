@@ -394,10 +394,16 @@ class QuarantinePage(BaseModel):
 
 
 class Health(BaseModel):
-    status: str = Field(description="ok, or unavailable when the database does not answer")
-    database: str
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="ok; degraded (503) when the scheduler is stopped; unavailable (503) when the database "
+        "does not answer")
+    database: Literal["ok", "unavailable"]
+    scheduler: Literal["running", "starting", "stopped", "disabled", "external"] = Field(
+        description="The scheduler roi serve runs beside the API: running, starting, stopped (no beat for "
+        "15 s, or its process exited), disabled ([scheduler] enabled = false), or external (the app is not "
+        "served by roi serve: run `roi scheduler` beside it)")
     months_ready: bool = Field(description="false while this worker values the newest months ahead of questions "
-                                           "(questions are answered meanwhile, the first on a month waits for it)")
+                                           "(questions are answered meanwhile; the first on a month waits for it)")
 
 
 class OpenApiDocument(BaseModel):

@@ -104,7 +104,8 @@ class Claim:
                 outcome = Outcome(state.FAILED, error=str(exc) or exc.__class__.__name__)
             state.finish_run(engine, self.run_id, outcome.status, batches=outcome.batches, rows=outcome.rows,
                              quarantined=outcome.quarantined, error=outcome.error, detail=outcome.detail)
-            log.info("job %s: %s (run %d: %d batches, %d rows, %d quarantined)%s", self.spec.id, outcome.status,
+            level = {state.SUCCEEDED: logging.INFO, state.FAILED: logging.ERROR}.get(outcome.status, logging.WARNING)
+            log.log(level, "job %s: %s (run %d: %d batches, %d rows, %d quarantined)%s", self.spec.id, outcome.status,
                      self.run_id, outcome.batches, outcome.rows, outcome.quarantined,
                      f": {outcome.error}" if outcome.error else "")
         finally:

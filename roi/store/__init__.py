@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import case, delete, event, func, insert, select, text
+from sqlalchemy import Float, case, delete, event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
@@ -31,6 +31,12 @@ DatabaseError = SQLAlchemyError  # anything the database or its driver refused
 DatabaseUnavailable = OperationalError  # the database cannot be reached or is locked
 
 _INSERT_ROWS = 5_000
+
+# Fractional metrics are summed as whole nano-units (floor(x * 1e9 + 0.5), the same float on both
+# databases): a sum of whole numbers below 2**53 (9 million units) is exact, so the same cells give
+# the same bits in whatever order the database meets them, on SQLite and PostgreSQL alike.
+_NANO = 1_000_000_000
+_FRACTIONAL = frozenset(name for name in CELL_METRICS if isinstance(CellRecord.__table__.c[name].type, Float))
 
 
 @dataclass(slots=True)
@@ -173,6 +179,7 @@ class Store:
         The rows are read as stored (an index range scan) and summed here only where two
         batches hold the same day and dimensions: a GROUP BY in the database sorts every
         row of the month first, which costs more than the read."""
+        import numpy as np
         import pandas as pd
 
         names = ["day", *DIMENSIONS, *CELL_METRICS]
@@ -190,12 +197,24 @@ class Store:
         frame = pd.DataFrame({
             name: _column(name, values) for name, values in zip(names, columns, strict=True)
         })
+        for name in _FRACTIONAL:  # whole nano-units: sums exact in any order (see _NANO)
+            frame[name] = np.floor(frame[name].to_numpy() * _NANO + 0.5)
         keys = ["day", *DIMENSIONS]
         if len(frame) and frame.duplicated(keys).any():
             frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
+        for name in _FRACTIONAL:
+            frame[name] = frame[name] / _NANO
+        # by day, then dimensions in code point order (as Python orders str), whatever the database
+        frame = frame.sort_values(keys, kind="stable", ignore_index=True)
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object)
         return frame
+
+    def _in_code_point_order(self, columns: list) -> list:
+        """Text columns ordered by code point, as Python orders str, whatever the database's collation."""
+        if self.engine.dialect.name == "postgresql":
+            return [column.collate("C") for column in columns]
+        return columns  # SQLite compares text as bytes (BINARY): UTF-8 byte order is code point order
 
     def cells_by(self, start: date, end: date, dimensions: Iterable[str], breaks: Iterable[date] = ()) -> pd.DataFrame:
         """Like cells(), summed over the dimensions not named (left "") and over the days between breaks.
@@ -211,18 +230,18 @@ class Store:
         parts = [case(*((CellRecord.day < edge, index) for index, edge in enumerate(edges)), else_=len(edges))] \
             if edges else []
         dims = [getattr(CellRecord, name) for name in kept]
-        sums = [func.sum(getattr(CellRecord, name)).label(name) for name in CELL_METRICS]
+        first_day = func.min(CellRecord.day)
         query = (
-            select(func.min(CellRecord.day), *dims, *sums)
+            select(first_day, *dims, *_sums())
             .where(CellRecord.day >= start, CellRecord.day < end)
             .group_by(*parts, *dims)
+            .order_by(first_day, *self._in_code_point_order(dims))
         )
         with self.engine.connect() as connection:
             # without a GROUP BY column an empty month still yields one row of NULLs
             rows = [tuple(row) for row in connection.execute(query) if row[0] is not None]
         frame = pd.DataFrame.from_records(rows, columns=["day", *kept, *CELL_METRICS])
-        for name in CELL_METRICS:
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        _metric_columns(frame)
         frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else pd.Series([], dtype=object)
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object) if name in kept else ""
@@ -298,6 +317,24 @@ def _column(name: str, values: tuple):
 _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
 _FLOATS = frozenset({"token_cost", "human_review_minutes"})
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+def _sums() -> list:
+    """Each metric summed over the rows of a group: counts as they are, fractions in whole nano-units."""
+    return [
+        func.sum(func.floor(getattr(CellRecord, name) * _NANO + 0.5)).label(name)
+        if name in _FRACTIONAL else func.sum(getattr(CellRecord, name)).label(name)
+        for name in CELL_METRICS
+    ]
+
+
+def _metric_columns(frame: pd.DataFrame) -> None:
+    """The summed metrics as float64 (fractions back from nano-units: the same integer, the same float)."""
+    import pandas as pd
+
+    for name in CELL_METRICS:
+        values = pd.to_numeric(frame[name]).astype("float64")
+        frame[name] = values / _NANO if name in _FRACTIONAL else values
 
 
 def _as_cell_table(cells: pd.DataFrame | pa.Table) -> pa.Table:

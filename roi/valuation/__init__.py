@@ -6,6 +6,7 @@ version), then summed to cohorts; ratios are computed after summing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -94,7 +95,7 @@ def allocate_fixed_costs(cells: pd.DataFrame, fixed_costs: Sequence[FixedCost]) 
     unallocated: dict[str, float] = {}
     for index, cost in enumerate(fixed_costs):
         driver = np.where(_matches(cells, cost.match), _driver(cells, cost.allocate_by), 0.0)
-        total = driver.sum()
+        total = math.fsum(driver)  # exact: a share never depends on the order cells come in
         if total > 0:
             shares[share_column(index)] = driver / total
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -99,3 +100,34 @@ def test_the_document_is_a_valid_openapi_3_1_document(client):
             "/healthz", "/metrics"} <= paths
     problem = document["paths"]["/api/v1/roi"]["get"]["responses"]["400"]["content"]
     assert problem == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def test_every_endpoint_refuses_an_unknown_query_parameter_alike(client):
+    """Walks the OpenAPI document: each operation, given `?colour=red`, answers the same 400."""
+    document = client.get("/api/v1/openapi.json", headers=ADMIN_HEADERS).get_json()
+    samples = {"run_id": "1", "job_id": "report:monthly", "period": "2026-01", "file": "roi-2026-01.json"}
+    seen = []
+    for template, operations in document["paths"].items():
+        path = re.sub(r"\{(\w+)\}", lambda match: samples.get(match.group(1), "x"), template)
+        for method, operation in operations.items():
+            declared = {parameter["name"] for parameter in operation.get("parameters", [])
+                        if parameter["in"] == "query"}
+            assert "colour" not in declared
+            answer = client.open(f"{path}?colour=red", method=method.upper(), headers=ADMIN_HEADERS)
+            assert answer.status_code == 400, (method, template, answer.data)
+            assert answer.content_type == "application/problem+json"
+            problem = answer.get_json()
+            assert problem["parameter"] == "colour"
+            assert problem["detail"].startswith("colour: unknown query parameter; ")
+            for name in declared:  # the message lists what the endpoint does take
+                assert name in problem["detail"]
+            if not declared:
+                assert problem["detail"].endswith("this endpoint takes no query parameters")
+            seen.append((method, template))
+            # the declared parameters themselves are not refused as unknown
+            if declared:
+                name = sorted(declared)[0]
+                answer = client.open(f"{path}?{name}=", method=method.upper(), headers=ADMIN_HEADERS)
+                assert "unknown query parameter" not in answer.get_data(as_text=True)
+    assert {("get", "/api/v1/periods"), ("get", "/api/v1/sources"), ("get", "/api/v1/models"),
+            ("get", "/healthz"), ("get", "/api/v1/roi"), ("post", "/api/v1/jobs/{job_id}/run")} <= set(seen)

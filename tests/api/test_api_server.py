@@ -166,7 +166,7 @@ def test_a_host_name_is_resolved_to_listen_on(project, start_serve):
 
 
 def test_the_access_log_quotes_the_path_and_logs_failures(caplog):
-    from roi.api.server import AccessLog
+    from roi.serving import AccessLog
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/boom":

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -74,42 +75,62 @@ def _replica(config_path, barrier, results, fire_at) -> None:
     store = services.store_for(settings)
     barrier.wait(timeout=60)
     if fire_at is None:
-        results.put(len(run_once(settings, store)))
+        results.put(sum(1 for run in run_once(settings, store) if run.job_id == "source:nightly"))
     else:
         record = JobRunner(settings, store).fire("source:nightly", fire_at)
         results.put(0 if record is None else 1)
     store.engine.dispose()
 
 
+# The replicas' clock is pinned (forked processes keep the parent's time-machine travel): at each of
+# these instants, the nightly firing is due once; so is the monthly report (06:00 on the 2nd) on the 2nd.
+PINNED = {
+    "the 1st": ("2026-03-01T00:30:00+00:00", "UTC"),
+    "the 2nd at 07:00": ("2026-03-02T07:00:00+00:00", "UTC"),
+    "a DST change": ("2026-03-29T03:30:00+02:00", "Europe/Berlin"),
+    "31 December": ("2026-12-31T23:30:00+00:00", "UTC"),
+}
+
+
 @pytest.mark.parametrize("mode", ["scheduler", "claim"])
-def test_replicas_released_at_the_same_instant_still_run_a_firing_once(any_project, open_store, mode):
+@pytest.mark.parametrize("pinned", list(PINNED))
+def test_replicas_released_at_the_same_instant_still_run_a_firing_once(any_project, open_store, mode, pinned):
     import multiprocessing
 
-    any_project.write_config(DAILY_EVENTS)
+    moment, timezone = PINNED[pinned]
+    now = datetime.fromisoformat(moment)
+    any_project.write_config(DAILY_EVENTS, timezone=timezone)
     any_project.write_data("a.csv", """
         event_id,ts,tenant,input_tokens,output_tokens,cost_usd
         e1,2026-01-10T10:00:00Z,acme,100,10,0.5
         """)
     settings = any_project.settings()
     store = open_store(settings)
-    with time_machine.travel(datetime.now(UTC) - timedelta(days=2), tick=False):
+    with time_machine.travel(now - timedelta(days=2), tick=False):
         scheduler = ServiceScheduler(settings, store, inline=True)
-        scheduler.start()
+        scheduler.start()  # the service last ran two days ago
         scheduler.shutdown()
     store.engine.dispose()  # nothing open crosses the fork
     fire_at = datetime(2026, 3, 2, 0, 0, tzinfo=UTC) if mode == "claim" else None
 
     context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(3), context.Queue()
-    replicas = [context.Process(target=_replica, args=(str(any_project.config_path), barrier, results, fire_at))
-                for _ in range(3)]
-    for replica in replicas:
-        replica.start()
-    counts = [results.get(timeout=120) for _ in replicas]
-    for replica in replicas:
-        replica.join(timeout=60)
+    with time_machine.travel(now, tick=True):
+        barrier, results = context.Barrier(3), context.Queue()
+        replicas = [context.Process(target=_replica, args=(str(any_project.config_path), barrier, results, fire_at))
+                    for _ in range(3)]
+        for replica in replicas:
+            replica.start()
+        counts = [results.get(timeout=120) for _ in replicas]
+        for replica in replicas:
+            replica.join(timeout=60)
     assert [replica.exitcode for replica in replicas] == [0, 0, 0]
     assert sorted(counts) == [0, 0, 1]
     runs = state.job_runs(store.engine, job_id="source:nightly")
     assert len(runs) == 1 and runs[0].status == "succeeded"
     assert len(store.batches("nightly")) == 1
+    if mode == "scheduler":
+        local = now.astimezone(ZoneInfo(timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        assert runs[0].scheduled_for == midnight.astimezone(UTC).replace(tzinfo=runs[0].scheduled_for.tzinfo)
+        reports = state.job_runs(store.engine, job_id="report:monthly")
+        assert len(reports) == (1 if pinned == "the 2nd at 07:00" else 0)  # due once, run once

@@ -207,3 +207,31 @@ def test_a_failing_source_is_recorded_and_the_other_jobs_keep_running(project, s
     assert failed.status == "failed" and "upstream refused 2026-03-02" in failed.error
     assert report.status == "succeeded"
     assert state.source_states(store.engine)["api"].consecutive_failures == 1
+
+
+def test_a_failed_run_is_logged_as_an_error_and_a_retried_attempt_as_a_warning(project, sqlite_upstream,
+                                                                                 open_store, caplog):
+    sqlite_upstream.put_day("2026-03-02")
+    sqlite_upstream.fail("2026-03-02", kind="transient", times=1)  # one retry, then it lands
+    sqlite_upstream.put_day("2026-03-03")
+    settings = project.settings()
+    store = open_store(settings)
+    runner = JobRunner(settings, store, clock=lambda: _at(2026, 3, 2, 6, 0, 1), sleep=lambda s: None)
+    with caplog.at_level("INFO"):
+        landed = runner.fire(SOURCE_JOB, _at(2026, 3, 2, 6, 0))
+    assert landed.status == "succeeded"
+    levels = {record.getMessage(): record.levelname for record in caplog.records}
+    retried = [message for message in levels if "transient error, attempt 1 of 3" in message]
+    assert retried and levels[retried[0]] == "WARNING"
+    finished = [message for message in levels if message.startswith(f"job {SOURCE_JOB}: succeeded")]
+    assert finished and levels[finished[0]] == "INFO"
+
+    caplog.clear()
+    sqlite_upstream.fail("2026-03-03")  # refused: the run fails
+    runner.clock = lambda: _at(2026, 3, 3, 6, 0, 1)
+    with caplog.at_level("INFO"):
+        failed = runner.fire(SOURCE_JOB, _at(2026, 3, 3, 6, 0))
+    assert failed.status == "failed"
+    ending = [record for record in caplog.records if record.getMessage().startswith(f"job {SOURCE_JOB}: failed")]
+    assert [record.levelname for record in ending] == ["ERROR"]
+    assert "upstream refused 2026-03-03" in ending[0].getMessage()

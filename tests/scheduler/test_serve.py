@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -112,3 +113,100 @@ def test_a_scheduler_whose_server_is_gone_stops_by_itself(project):
     )
     assert result.returncode == 0
     assert "the process that started the scheduler is gone" in result.stderr
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left for a PID 1 that does not reap has exited)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as roi serve binds: TIME_WAIT is no bar
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _start(project, port: int, log: Path) -> subprocess.Popen:
+    roi = Path(sys.executable).with_name("roi")
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [str(roi), "--config", str(project.config_path), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "2"], stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _health(port: int) -> tuple[int, dict] | None:
+    """/healthz's status and document, less months_ready (a worker's warm-up, asserted elsewhere)."""
+    try:
+        status, _, body = fetch(port, "/healthz")
+    except OSError:
+        return None
+    document = json.loads(body)
+    assert isinstance(document.pop("months_ready"), bool)
+    return status, document
+
+
+def test_kill_9_of_roi_serve_ends_its_workers_and_scheduler_and_frees_the_port(project, tmp_path):
+    write_api_project(project)
+    ingest_project(project)
+    port, log = free_port(), tmp_path / "serve.log"
+    server = _start(project, port, log)
+    try:
+        _wait_for(lambda: _health(port) == (200, {"status": "ok", "database": "ok", "scheduler": "running"}),
+                  "roi serve answers, its scheduler running", log)
+        children = _children_of(server.pid)
+        schedulers = _schedulers_of(project.config_path)
+        assert len(schedulers) == 1 and schedulers[0] in children
+        workers = [pid for pid in children if pid not in schedulers]
+        assert len(workers) == 2
+
+        # the scheduler alone dies: /healthz says so (503) at once, and it is started again
+        os.kill(schedulers[0], signal.SIGKILL)
+        _wait_for(lambda: _health(port) == (503, {"status": "degraded", "database": "ok", "scheduler": "stopped"}),
+                  "/healthz reports the stopped scheduler", log, seconds=10)
+        _wait_for(lambda: (_health(port) or (0, {}))[1].get("scheduler") == "running",
+                  "the scheduler was started again", log, seconds=60)
+        children = _children_of(server.pid)
+
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+        started = time.monotonic()
+        _wait_for(lambda: not any(_alive(pid) for pid in children), "the workers and the scheduler exited", log,
+                  seconds=10)
+        assert time.monotonic() - started < 10
+        _wait_for(lambda: _port_is_free(port), "the port is free", log, seconds=10)
+        assert _health(port) is None  # nobody answers on it any more
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of its process group
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+    again = _start(project, port, log)  # a restart on the same port works
+    try:
+        _wait_for(lambda: _health(port) == (200, {"status": "ok", "database": "ok", "scheduler": "running"}),
+                  "roi serve started again on the same port", log)
+    finally:
+        os.killpg(again.pid, signal.SIGTERM)
+        assert again.wait(60) == 0
+    _wait_for(lambda: not _schedulers_of(project.config_path), "the scheduler stopped with the server", log)

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-from ..config import Settings
-from ..errors import RoiError
-from ..services import store_for
+from .config import Settings
+from .errors import RoiError
+from .services import store_for
+from .services.heartbeat import ENV as HEARTBEAT_ENV
 
 log = logging.getLogger("roi.api")
 access_log = logging.getLogger("roi.access")
@@ -76,13 +77,17 @@ class AccessLog:
 
 def _load_app(target: str) -> Callable:
     """Runs in each worker process: the app for the config named in `target` (JSON)."""
-    from ..config import load_config
-    from ..logs import configure_logging
-    from . import create_app
+    from .api import create_app
+    from .config import load_config
+    from .lifeline import tie_to_parent
+    from .logs import configure_logging
+    from .services.heartbeat import Heartbeat
 
     options = json.loads(target)
     configure_logging(verbose=True)  # forked workers have the main's handlers; spawned ones (3.14+) would not
-    app = create_app(load_config(options["config"]), warm=True)
+    tie_to_parent(options["parent_pid"])  # a worker whose server is killed stops, and frees the port
+    heartbeat = Heartbeat(options["heartbeat"]) if options.get("heartbeat") else None
+    app = create_app(load_config(options["config"]), scheduler_heartbeat=heartbeat, warm=True)
     return AccessLog(app) if options["access_log"] else app
 
 
@@ -123,7 +128,8 @@ def serve(
     """Run the API until SIGTERM or SIGINT. `on_ready` runs once, in the main process, when the server listens.
 
     A worker that dies is started again; one that dies twice within about 5 s (a crash loop)
-    stops the server with status 1, for the service manager to act on."""
+    stops the server with status 1, for the service manager to act on. Workers end with this
+    process, even when it is killed with SIGKILL (roi.lifeline)."""
     import sys
 
     from granian.constants import Interfaces
@@ -133,12 +139,18 @@ def serve(
         raise RoiError("roi serve needs a config file: each worker process reads it")
     address = _listen_address(host, port)
     _check_database(settings)
-    metrics_dir = tempfile.mkdtemp(prefix="roi-metrics-")
+    run_dir = tempfile.mkdtemp(prefix="roi-serve-")
+    metrics_dir = os.path.join(run_dir, "metrics")
+    os.mkdir(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # the scheduler (started by on_ready) beats here; the workers' /healthz reads it
+    heartbeat = os.path.join(run_dir, "scheduler.json")
+    os.environ[HEARTBEAT_ENV] = heartbeat
     if "prometheus_client" in sys.modules:
         log.warning("prometheus_client was imported before `roi serve` set it up: /metrics shows one worker only")
     server = Server(
-        json.dumps({"config": str(settings.path), "access_log": access_log}),
+        json.dumps({"config": str(settings.path), "access_log": access_log, "parent_pid": os.getpid(),
+                    "heartbeat": heartbeat if settings.scheduler.enabled else None}),
         address=address,
         port=port,
         interface=Interfaces.WSGI,
@@ -156,4 +168,5 @@ def serve(
     except RuntimeError as exc:  # granian's own (e.g. the port taken meanwhile): its first line, not a backtrace
         raise RoiError(f"roi serve: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        os.environ.pop(HEARTBEAT_ENV, None)
