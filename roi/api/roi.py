@@ -8,7 +8,7 @@ from flask import Response
 
 from ..domain import Period, parse_group_by
 from ..services import reports, trend
-from .context import api_blueprint, cached_answer, runtime
+from .context import api_blueprint, cached_answer, data_version, runtime
 from .schemas import RoiQuery, RoiReport, Trend, TrendQuery
 
 blueprint = api_blueprint("roi", __name__, "ROI per cohort: one month, or a trend over months.")
@@ -50,7 +50,8 @@ def roi_report(query: RoiQuery) -> Response:
 
     def render() -> dict[str, Any]:
         state = runtime()
-        answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months)
+        answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months,
+                                version=data_version(), formats=("json",))
         document = reports.document(state.store, answer)
         document["_total"] = len(document["cohorts"])
         document["cohorts"] = sort_cohorts(document["cohorts"], query.sort, query.limit)

@@ -25,7 +25,7 @@ from ..reporting.frame import ModelVersionInUse, ReportFrame
 from ..reporting.json_report import render_json, report_document
 from ..store import Store, revisions
 from .files import write_atomically
-from .periods import PeriodState, period_state
+from .periods import PeriodState
 from .valued import ValuedMonths
 from .workbook import workbook_for
 
@@ -72,14 +72,19 @@ def build_report(
     filters: dict[str, list[str]] | None = None,
     *,
     months: ValuedMonths | None = None,
+    version: str | None = None,
+    detail: bool = True,
 ) -> ReportFrame:
-    """A month's report frame as its data stands now: the one source of the JSON, CSV and workbook."""
+    """A month's report frame as its data stands now: the one source of the JSON, CSV and workbook.
+
+    `version`: the store's data version, when the caller knows it; `detail=False` leaves out the
+    valuation grain (cohort x model version) and the versions in use, which only the workbook shows."""
     group = grouping(settings, group_by)
-    month = (months or ValuedMonths(settings, store)).get(period)
+    month = (months or ValuedMonths(settings, store)).get(period, version)
     filters = dict(filters or {})
     cohorts = month.cohorts(group, filters)
     used = []
-    for item in month.versions_used(filters):
+    for item in month.versions_used(filters) if detail else ():
         model = settings.value_models[item.model]
         found = next(v for v in model.versions if v.effective_from.isoformat() == item.effective_from)
         used.append(ModelVersionInUse(item.model, model.description, found))
@@ -93,7 +98,7 @@ def build_report(
         generated_at=datetime.now(UTC),
         cohorts=cohorts[[*group, *REPORT_METRICS]].reset_index(drop=True),
         totals=month.totals(filters),
-        detail=month.detail(group, filters),
+        detail=month.detail(group, filters) if detail else month.no_detail(group),
         # a filtered report cannot say whose unallocated cost it would be, so it carries none
         unallocated={} if filters else dict(month.unallocated),
         fixed_costs=month.fixed_costs,
@@ -127,17 +132,29 @@ def report(
     filters: dict[str, list[str]] | None = None,
     *,
     months: ValuedMonths | None = None,
+    version: str | None = None,
+    formats: tuple[str, ...] = FORMATS,
 ) -> PeriodReport:
     """A period's report: a closed month in the config's grouping without filters is its stored
-    revision; anything else is built from the data and config of now."""
+    revision; anything else is built from the data and config of now.
+
+    `months` keeps valued months between questions (the API's); `version` is the store's data
+    version when the caller knows it; `formats`: what the answer will be rendered as (the
+    workbook needs the valuation detail, JSON and CSV do not)."""
     group = grouping(settings, group_by)
-    state = period_state(store, period)
+    months = months or ValuedMonths(settings, store)
+    state = months.state(period, version)
+    detail = "xlsx" in formats
+
+    def build() -> ReportFrame:
+        return build_report(settings, store, period, group, filters, months=months, version=version, detail=detail)
+
     if not state.closed:
-        return PeriodReport(state, build_report(settings, store, period, group, filters, months=months))
+        return PeriodReport(state, build())
     closed = f"{period} is closed (revision {state.revision}, {state.closed_at:%Y-%m-%d %H:%M} UTC)"
     if filters or group != tuple(settings.report.group_by):
         note = f"{closed}; this grouping is computed from today's data and config, not the revision"
-        return PeriodReport(state, build_report(settings, store, period, group, filters, months=months), note)
+        return PeriodReport(state, build(), note)
     if state.late_rows or state.late_cost:
         note = (f"{closed}: {state.late_rows:,} rows and {state.late_cost:,.2f} {settings.service.currency} of "
                 f"token cost arrived after the close and are not in this report; "

@@ -20,7 +20,7 @@ from ..valuation import value_cells
 from ..valuation.cohorts import ValuedMonth
 from ..valuation.fingerprint import data_fingerprint
 from .caching import LruCache
-from .periods import months_with_data
+from .periods import PeriodState, months_with_data, period_state
 
 log = logging.getLogger("roi.reports")
 
@@ -43,6 +43,7 @@ class ValuedMonths:
         self.settings = settings
         self.store = store
         self._cache: LruCache[ValuedMonth] = LruCache(256, weigh=lambda month: month.nbytes, max_weight=max_bytes)
+        self._states: LruCache[PeriodState] = LruCache(512)
         self._warming: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -50,6 +51,12 @@ class ValuedMonths:
         version = self.store.data_version() if version is None else version
         key = (period, version, self.settings.config_hash)
         return self._cache.get_or_make(key, lambda: value_month(self.settings, self.store, period))
+
+    def state(self, period: Period, version: str | None = None) -> PeriodState:
+        """The month's state (open, or closed as which revision), asked once per data version: closing a
+        month and new data both give a new version."""
+        version = self.store.data_version() if version is None else version
+        return self._states.get_or_make((period, version), lambda: period_state(self.store, period))
 
     def months_with_data(self) -> list[Period]:
         return months_with_data(self.store)
@@ -80,6 +87,7 @@ class ValuedMonths:
 
     def clear(self) -> None:
         self._cache.clear()
+        self._states.clear()
 
 
 def value_month_coarse(settings: Settings, store: Store, period: Period, dimensions: Iterable[str]) -> ValuedMonth:

@@ -118,7 +118,9 @@ class ValuedMonth:
         mask = np.ones(self.cell_count, dtype=bool)
         for name, values in filters.items():
             codes = self.dims[name]
-            mask &= np.isin(codes.codes, codes.wanted(values))
+            kept = np.zeros(max(len(codes.values), 1), dtype=bool)  # per code: is it wanted
+            kept[codes.wanted(values)] = True
+            mask &= kept[codes.codes]
         return np.flatnonzero(mask)
 
     def _group(self, names: Sequence[str], rows: np.ndarray | None) -> tuple[np.ndarray, list[np.ndarray], int]:
@@ -182,11 +184,9 @@ class ValuedMonth:
 
     def detail(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
         """The valuation grain: cohort x value model x version, with day range, assumptions and shares."""
-        shares = [share_column(index) for index in range(len(self.fixed_costs))]
-        keys = [*group_by, "value_model", "model_version"]
         rows = self.select(filters)
         if not self.cell_count or (rows is not None and not len(rows)):
-            return pd.DataFrame(columns=[*keys, "first_day", "last_day", *ASSUMPTIONS, *ADDITIVE, *shares])
+            return self.no_detail(group_by)
         group, codes, groups = self._group([*group_by, "version"], rows)
         used = [self.versions[index] for index in codes[-1]]
         columns: dict[str, Any] = {
@@ -202,9 +202,16 @@ class ValuedMonth:
         for index, name in enumerate(ASSUMPTIONS):
             columns[name] = np.array([item.assumptions[index] for item in used])
         columns.update(zip(ADDITIVE, self._sum(self.figures, rows, group, groups), strict=True))
+        shares = [share_column(index) for index in range(len(self.fixed_costs))]
         columns.update(zip(shares, self._sum(self.shares, rows, group, groups), strict=True))
-        # groups come in code order, which is the order of the values: sorted by `keys` already
+        # groups come in code order, which is the order of the values: sorted by keys already
         return pd.DataFrame(columns)
+
+    def no_detail(self, group_by: Sequence[str]) -> pd.DataFrame:
+        """The detail's columns without rows."""
+        shares = [share_column(index) for index in range(len(self.fixed_costs))]
+        keys = [*group_by, "value_model", "model_version"]
+        return pd.DataFrame(columns=[*keys, "first_day", "last_day", *ASSUMPTIONS, *ADDITIVE, *shares])
 
     def versions_used(self, filters: Mapping[str, Sequence[str]] | None = None) -> list[VersionInUse]:
         rows = self.select(filters)
