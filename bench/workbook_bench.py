@@ -2,7 +2,7 @@
 
 Stores 250 tenants x 4 channels (1,000 cohorts) x 2 models x 12 months of daily
 cells (about 730,000 cells) in SQLite, with two value models (one changing
-version mid-month) and two fixed costs, then times `services.build_workbook`
+version mid-month) and two fixed costs, then times `services.reports.build_report` and `services.workbook.workbook_for`
 (report frame, 11 earlier months valued for the trend, data quality, layout,
 rendering) in a fresh process and reports its peak memory (ru_maxrss of that
 process, imports included; with --trace also the Python allocation peak from
@@ -105,6 +105,7 @@ def measure(config: Path, trace: bool) -> dict[str, float]:
     from roi import services
     from roi.config import load_config
     from roi.domain import Period
+    from roi.services import reports, workbook
 
     settings = load_config(config)
     store = services.store_for(settings)
@@ -112,7 +113,8 @@ def measure(config: Path, trace: bool) -> dict[str, float]:
     if trace:
         tracemalloc.start()
     started, cpu = time.perf_counter(), time.process_time()
-    content = services.build_workbook(settings, store, Period(year, month))
+    period = Period(year, month)
+    content = workbook.workbook_for(settings, store, reports.build_report(settings, store, period))
     seconds = time.perf_counter() - started
     figures = {"seconds": seconds, "cpu": time.process_time() - cpu, "bytes": len(content),
                "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}

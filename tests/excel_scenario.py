@@ -232,7 +232,7 @@ def assert_cohorts_equal_json(workbook, document: dict[str, Any]) -> None:
     """Every cohort figure, the totals and the unallocated fixed cost equal the JSON report to the cent."""
     sheet = workbook["Cohorts"]
     columns = header_columns(sheet, 3)
-    from roi.reporting.excel_sheets import METRIC_TITLES
+    from roi.reporting.workbook.figures import METRIC_TITLES
 
     dims = document["group_by"]
     rows = cohort_rows(sheet, dims)

@@ -18,7 +18,8 @@ import pytest
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
-# Always recalculate OOXML on load: the cached values openpyxl writes (none) must never be trusted.
+# Always recalculate OOXML on load: the tests compare LibreOffice's own results with the cached values
+# the workbook carries, so those must never be what is read back.
 _REGISTRY = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">

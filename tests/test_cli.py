@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -86,12 +87,13 @@ def test_report_csv(loaded, runner):
     assert len(rows) == 8
     header = rows[0]
     total = dict(zip(header, rows[-1], strict=True))
-    assert float(total["token_cost"]) == pytest.approx(6.3, abs=1e-12)
+    assert total["token_cost"] == "6.30"  # money to the cent
     assert int(total["requests"]) == 6
-    # the total row is the sum of the cohort rows
-    for name in ("requests", "token_cost", "value", "net_value", "total_cost"):
+    # the total row is the sum of the cohort rows (and the unallocated fixed cost), to the cent
+    unallocated = Decimal(total["unallocated_fixed_cost"])
+    for name, sign in (("requests", 0), ("token_cost", 0), ("value", 0), ("net_value", -1), ("total_cost", 1)):
         column = header.index(name)
-        assert float(total[name]) == pytest.approx(sum(float(row[column]) for row in rows[1:-1]), abs=1e-9)
+        assert Decimal(total[name]) == sum(Decimal(row[column]) for row in rows[1:-1]) + sign * unallocated
     # a null ratio is an empty cell
     evil = dict(zip(header, rows[1 + labels.index(("'@sum", "'-web"))], strict=True))
     assert evil["resolution_rate"] == "" and evil["cost_per_resolved_case"] == ""

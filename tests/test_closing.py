@@ -96,17 +96,18 @@ def test_a_closed_month_is_served_byte_for_byte_after_new_data_and_a_config_chan
 def _assert_trend_month_equals_json(content: bytes, document: dict) -> None:
     """An earlier month on the Trend sheet (values, no recalculation needed) equals its JSON report."""
     sheet = load_workbook(io.BytesIO(content))["Trend"]
+    months = [cell.value for cell in sheet[4] if cell.value and cell.value[:2] == "20"]
     column = next(cell.column for cell in sheet[4] if cell.value == document["period"])
     found = {}
-    for row in range(5, sheet.max_row + 1):
-        key = tuple("" if sheet.cell(row, c).value == "(unattributed)" else sheet.cell(row, c).value for c in (1, 2))
-        found[key] = (sheet.cell(row, column).value, sheet.cell(row, column + 13).value)
+    for row in range(5, sheet.max_row + 1):  # column A names the whole cohort, e.g. "acme / email"
+        found[sheet.cell(row, 1).value] = (sheet.cell(row, column).value,
+                                           sheet.cell(row, column + len(months) // 2 + 1).value)
     for record in document["cohorts"]:
-        net, unit = found[label(record["cohort"])]
+        net, unit = found[" / ".join(value or "(unattributed)" for value in record["cohort"].values())]
         assert net == pytest.approx(record["net_value"], abs=1e-9)
         assert unit == (pytest.approx(record["cost_per_resolved_case"], abs=1e-9)
                         if record["cost_per_resolved_case"] is not None else None)
-    total = found[("Total (incl. unallocated fixed cost)", None)]
+    total = found["Total (incl. unallocated fixed cost)"]
     assert total[0] == pytest.approx(document["totals"]["net_value"], abs=1e-9)
 
 

@@ -244,6 +244,8 @@ class RoiReport(BaseModel):
     config_hash: str
     data_fingerprint: str
     generated_at: datetime
+    no_data: bool = Field(False, description="true when the month has no stored data at all: no cohorts, and the "
+                          "totals are only the fixed costs it would carry, all unallocated.")
     cohorts: list[CohortFigures]  # type: ignore[valid-type]
     totals: TotalFigures  # type: ignore[valid-type]
     unallocated_fixed_costs: list[UnallocatedCost]

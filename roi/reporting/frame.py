@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,10 @@ import pandas as pd
 from ..config import FixedCost, ModelVersion
 from ..domain import INTEGER_METRICS, REPORT_METRICS, Period, json_number
 
-__all__ = ["INTEGER_METRICS", "ModelVersionInUse", "ReportFrame", "json_number"]
+__all__ = ["EMPTY_FINGERPRINT", "INTEGER_METRICS", "ModelVersionInUse", "ReportFrame", "json_number"]
+
+# The data fingerprint of a month with no stored cells (valuation.fingerprint.data_fingerprint of none).
+EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,12 @@ class ReportFrame:
     fixed_costs: tuple[FixedCost, ...]
     versions: tuple[ModelVersionInUse, ...]
     filters: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def has_data(self) -> bool:
+        """Whether the month has any stored cell (before filters). A month without is reported as
+        "no data": its figures are only the fixed costs it would carry, all unallocated."""
+        return self.data_fingerprint != EMPTY_FINGERPRINT
 
     def cohort_records(self) -> list[dict[str, Any]]:
         """Cohorts as JSON-ready dicts: {cohort: {...}, <metric>: value, ...} (as json_number shows

@@ -18,6 +18,7 @@ def report_document(frame: ReportFrame) -> dict[str, Any]:
         "config_hash": frame.config_hash,
         "data_fingerprint": frame.data_fingerprint,
         "generated_at": frame.generated_at.isoformat(),
+        "no_data": not frame.has_data,
         "cohorts": frame.cohort_records(),
         "totals": frame.totals_record(),
         "unallocated_fixed_costs": [

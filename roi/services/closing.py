@@ -18,7 +18,7 @@ from ..domain import Period
 from ..errors import NotFound, RoiError, UsageError
 from ..reporting.csv_report import render_csv
 from ..reporting.json_report import report_document
-from ..reporting.workbook_layout import LateData, PriorRevision, RevisionInfo
+from ..reporting.workbook import LateData, PriorRevision, RevisionInfo
 from ..store import Store, revisions
 from ..valuation.fingerprint import data_fingerprint
 from .periods import MonthState, PeriodState, batch_signature

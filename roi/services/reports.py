@@ -20,9 +20,9 @@ from ..config import Settings
 from ..domain import REPORT_METRICS, UNATTRIBUTED, Period
 from ..errors import UsageError
 from ..reporting.csv_report import render_csv
-from ..reporting.excel import MEDIA_TYPE as XLSX_MEDIA_TYPE
 from ..reporting.frame import ModelVersionInUse, ReportFrame
 from ..reporting.json_report import render_json, report_document
+from ..reporting.workbook import MEDIA_TYPE as XLSX_MEDIA_TYPE
 from ..store import Store, revisions
 from .files import write_atomically
 from .periods import PeriodState

@@ -7,15 +7,15 @@ from typing import Any
 
 from ..config import Settings
 from ..domain import Period
-from ..reporting.excel import render_workbook
 from ..reporting.frame import ReportFrame
-from ..reporting.workbook_layout import (
+from ..reporting.workbook import (
     LateData,
     QuarantineSample,
     SourceQuality,
     TrendMonth,
     UnpricedModel,
     WorkbookExtras,
+    render_workbook,
 )
 from ..store import Store, revisions
 from .periods import batch_signature, months_with_data
@@ -30,7 +30,7 @@ def workbook_for(settings: Settings, store: Store, frame: ReportFrame, revision:
     trend, late = _trend_months(settings, store, frame)
     sources, samples, unpriced = _data_quality(store, frame.period)
     extras = WorkbookExtras(trend=trend, sources=sources, quarantine=samples, unpriced=unpriced, late=late,
-                            revision=revision)
+                            revision=revision, files_relative_to=settings.base_dir)
     return render_workbook(frame, extras)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 
 import pytest
@@ -13,8 +14,10 @@ from roi import services
 from roi.cli import main
 from roi.domain import Period
 from roi.reporting.csv_report import render_csv
-from roi.reporting.excel import build_layout, render_layout, render_workbook
-from roi.reporting.workbook_layout import Formula, LateData, WorkbookExtras, column_letter, ref
+from roi.reporting.json_report import render_json
+from roi.reporting.workbook import LateData, WorkbookExtras, build_layout, render_layout, render_workbook
+from roi.reporting.workbook.layout import Formula, column_letter, ref
+from roi.reporting.workbook.render import PAGE_CHARACTERS, READABLE_SCALE, pages_across
 from roi.services import reports
 
 EVENTS = """
@@ -109,9 +112,28 @@ def test_an_empty_month_still_makes_a_workbook_with_its_unallocated_costs(frame_
     rows = _cells(layout, "Cohorts")
     assert rows[3][1] == "(unallocated fixed cost)"
     assert rows[4][1] == "Total"
-    assert "(no data in the month, so no value model version is in use)" in _cells(layout, "Assumptions")[5]
-    workbook = load_workbook(io.BytesIO(render_layout(layout)))
+    assert "(no data in 2025-06, so no value model version is in use)" in _cells(layout, "Assumptions")[5]
+    workbook = load_workbook(io.BytesIO(render_layout(layout)), data_only=True)
     assert workbook["Cohorts"]["B5"].value == "Total"
+    # said as such, in a banner on Summary and a line on Cohorts, with the fixed costs it carries unallocated
+    assert not frame.has_data and json.loads(render_json(frame))["no_data"] is True
+    banner = ("No data: nothing is stored for 2025-06, so there are no cohorts. The figures are only the fixed "
+              "costs the month carries (520.00 USD), all unallocated; this is not a measured loss.")
+    summary = workbook["Summary"]
+    assert summary["A3"].value == banner and summary["A3"].fill.fgColor.rgb.endswith("C00000")
+    assert banner in [row[0] for row in _cells(layout, "Cohorts") if row]
+    unallocated = next(row for row in workbook["Cohorts"].iter_rows(values_only=True) if row[1] == "Total")
+    assert unallocated[header_index(workbook["Cohorts"], "Fixed cost")] == 520.0
+
+
+def header_index(sheet, title: str) -> int:
+    return [cell.value for cell in sheet[3]].index(title)
+
+
+def test_a_month_with_data_is_not_flagged_and_a_filter_matching_nothing_is_not_no_data(frame_of):
+    assert frame_of().has_data and json.loads(render_json(frame_of()))["no_data"] is False
+    nothing = frame_of(filters={"tenant": ["nobody"]})
+    assert nothing.has_data and not len(nothing.cohorts)
 
 
 def test_no_grouping_is_one_cohort_and_a_filtered_report_has_no_unallocated_row(frame_of):
@@ -160,13 +182,32 @@ def test_csv_export_writes_formula_like_labels_as_text(frame_of):
 def test_render_without_a_store_makes_the_workbook_without_trend_or_quality(frame_of):
     content = render_workbook(frame_of())
     workbook = load_workbook(io.BytesIO(content))
-    assert workbook["Trend"]["C4"].value == "2026-01"
-    assert workbook["Data quality"]["A6"].value == "(no batches ingested for this month)"
+    assert workbook["Trend"]["B4"].value == "2026-01"
+    assert workbook["Data quality"]["A6"].value == "(no batches ingested for 2026-01)"
 
 
-def test_every_sheet_prints_landscape_one_page_wide(frame_of):
-    workbook = load_workbook(io.BytesIO(render_workbook(frame_of())))
-    for sheet in workbook.worksheets:
-        assert sheet.page_setup.orientation == "landscape", sheet.title
-        assert sheet.sheet_properties.pageSetUpPr.fitToPage is True, sheet.title
-        assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0, sheet.title
+def test_sheets_print_one_page_wide_unless_that_would_be_unreadable(frame_of):
+    layout = build_layout(frame_of())
+    assert pages_across(layout.sheet("Summary")) == 1
+    assert pages_across(layout.sheet("Definitions")) == 1
+    cohorts = layout.sheet("Cohorts")
+    pages = pages_across(cohorts)
+    assert pages >= 2
+    # at that many pages the scale stays readable: the columns, and the label columns again on each further page
+    width = sum(cohorts.widths.values())
+    repeated = sum(cohorts.widths[column] for column in range(1, cohorts.repeat_columns + 1))
+    scale = pages * PAGE_CHARACTERS / (width + (pages - 1) * repeated)
+    assert scale * 100 >= READABLE_SCALE
+    workbook = load_workbook(io.BytesIO(render_layout(layout)))
+    assert int(workbook["Cohorts"].page_setup.fitToWidth) == pages
+
+
+def test_file_paths_on_data_quality_are_relative_to_the_config_folder(frame_of, tmp_path):
+    from roi.reporting.workbook import QuarantineSample
+
+    extras = WorkbookExtras(quarantine=[QuarantineSample("bot", str(tmp_path / "data" / "a.csv"), 3, "bad ts")],
+                            files_relative_to=tmp_path)
+    rows = _cells(build_layout(frame_of(), extras), "Data quality")
+    row = next(row for row in rows if row and row[0] == "bot" and row[2] is None)
+    assert row[1] == "data/a.csv"
+    assert not any(isinstance(value, str) and str(tmp_path) in value for row in rows for value in row)
