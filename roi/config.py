@@ -6,6 +6,7 @@ config with problems is refused before anything runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -273,9 +274,9 @@ class Settings(Strict):
         known = ", ".join(source.name for source in self.sources) or "none"
         raise ConfigError(f"{self.path}: no source named {name!r} (sources: {known})")
 
-    @property
+    @functools.cached_property
     def config_hash(self) -> str:
-        """Hash of everything that changes a figure (not schedules, tokens or paths)."""
+        """Hash of everything that changes a figure (not schedules, tokens or paths); made once."""
         payload = {
             "currency": self.service.currency,
             "timezone": self.service.timezone,

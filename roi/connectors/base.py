@@ -26,7 +26,7 @@ import importlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -89,6 +89,13 @@ class Batch:
     fingerprint: str | Callable[[], str]
     read: Callable[[], Iterator[Chunk]]
     files: int = 1
+    # a pulled source's batches are UTC days (the window lands whole); a file's is None
+    day: date | None = None
+
+    @classmethod
+    def of_day(cls, day: date, label: str, fingerprint: str, read: Callable[[], Iterator[Chunk]]) -> Batch:
+        """A pulled day: keyed ``day:YYYY-MM-DD`` in the store, so pulling it again replaces it."""
+        return cls(key=f"day:{day.isoformat()}", label=label, fingerprint=fingerprint, read=read, day=day)
 
     def content_fingerprint(self) -> str:
         return self.fingerprint() if callable(self.fingerprint) else self.fingerprint

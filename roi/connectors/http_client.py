@@ -329,11 +329,10 @@ class PulledConnector(Connector):
         suffix = f" ({self.describe()})" if self.describe() else ""
         try:
             for day in window_days(window):
-                yield Batch(
-                    key=f"day:{day.isoformat()}",
-                    label=f"{self.name} {day.isoformat()}{suffix}",
-                    fingerprint=hashlib.sha256(f"{day}|{pulled}".encode()).hexdigest()[:32],
-                    read=lambda day=day: self.read_day(day),
+                yield Batch.of_day(
+                    day, f"{self.name} {day.isoformat()}{suffix}",
+                    hashlib.sha256(f"{day}|{pulled}".encode()).hexdigest()[:32],
+                    lambda day=day: self.read_day(day),
                 )
         finally:
             self.close()  # the caller reads each batch before asking for the next

@@ -145,11 +145,9 @@ class SqlConnector(Connector):
                 end = min(day + timedelta(days=1), window.end)
                 # the warehouse can change a day after it was read: every pull reads it again
                 fingerprint = hashlib.sha256(f"{day.isoformat()}|{pulled}".encode()).hexdigest()[:32]
-                yield Batch(
-                    key=f"day:{day:%Y-%m-%d}",
-                    label=f"{self.name} {day:%Y-%m-%d}",
-                    fingerprint=fingerprint,
-                    read=lambda start=day, end=end: self.read_window(start, end),
+                yield Batch.of_day(
+                    day.date(), f"{self.name} {day:%Y-%m-%d}", fingerprint,
+                    lambda start=day, end=end: self.read_window(start, end),
                 )
                 day = end
         finally:

@@ -155,8 +155,7 @@ class ZendeskConnector(PulledConnector):
             return
         export = _Export(lambda: self._export(days[0]))
         for batch in super().batches(window):
-            day = date.fromisoformat(batch.key.removeprefix("day:"))
-            batch.read = lambda day=day: self._day(export, day, first=day == days[0])
+            batch.read = lambda day=batch.day: self._day(export, day, first=day == days[0])
             yield batch
 
     def _export(self, first_day: date) -> tuple[dict[Any, tuple[dict, dict]], Rows]:

@@ -57,9 +57,6 @@ def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch_fingerpr
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
 
 
-DAY_BATCH = "day:"
-
-
 def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
                 progress: Callable[[str], None] | None) -> tuple[CellBuilder, list]:
     """Read one batch whole into cells; raises ConnectorError with nothing kept."""
@@ -108,7 +105,7 @@ def ingest_source(
         connector.timezone = settings.service.timezone
         batches = connector.batches(window or Window())
         for batch in batches:
-            day_batch = batch.key.startswith(DAY_BATCH)
+            day_batch = batch.day is not None
             run.windowed = run.windowed or day_batch
             run.files += batch.files
             stored = None if force else store.batch_fingerprint(source.name, batch.key)

@@ -82,7 +82,8 @@ def build_report(
     group = grouping(settings, group_by)
     month = (months or ValuedMonths(settings, store)).get(period, version)
     filters = dict(filters or {})
-    cohorts = month.cohorts(group, filters)
+    rows = month.select(filters)
+    cohorts = month.cohorts(group, filters, rows=rows)
     used = []
     for item in month.versions_used(filters) if detail else ():
         model = settings.value_models[item.model]
@@ -97,7 +98,7 @@ def build_report(
         data_fingerprint=month.fingerprint,
         generated_at=datetime.now(UTC),
         cohorts=cohorts[[*group, *REPORT_METRICS]].reset_index(drop=True),
-        totals=month.totals(filters),
+        totals=month.totals(filters, rows=rows),
         detail=month.detail(group, filters) if detail else month.no_detail(group),
         # a filtered report cannot say whose unallocated cost it would be, so it carries none
         unallocated={} if filters else dict(month.unallocated),

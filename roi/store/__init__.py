@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Float, case, delete, event, func, insert, select, text
+from sqlalchemy import case, delete, event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from ..codes import dictionary_codes
-from ..domain import CELL_METRICS, DIMENSIONS, Reject
+from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS, Reject
 from ..errors import RoiError
 from . import state  # noqa: F401  (its tables: watermarks, job runs)
 from .revisions import PeriodRevisionRecord  # noqa: F401  (so create_all makes closed months' table)
@@ -36,7 +36,7 @@ _INSERT_ROWS = 5_000
 # databases): a sum of whole numbers below 2**53 (9 million units) is exact, so the same cells give
 # the same bits in whatever order the database meets them, on SQLite and PostgreSQL alike.
 _NANO = 1_000_000_000
-_FRACTIONAL = frozenset(name for name in CELL_METRICS if isinstance(CellRecord.__table__.c[name].type, Float))
+_FRACTIONAL = frozenset(FLOAT_METRICS)
 
 
 @dataclass(slots=True)
@@ -315,7 +315,7 @@ def _column(name: str, values: tuple):
 
 
 _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
-_FLOATS = frozenset({"token_cost", "human_review_minutes"})
+
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
@@ -346,7 +346,7 @@ def _as_cell_table(cells: pd.DataFrame | pa.Table) -> pa.Table:
         # kept (or made) dictionary-encoded: inserts make one Python string per distinct value
         columns[name] = pc.cast(cells.column(name), _DICTIONARY).fill_null("")
     for name in CELL_METRICS:
-        columns[name] = pc.cast(cells.column(name), pa.float64() if name in _FLOATS else pa.int64())
+        columns[name] = pc.cast(cells.column(name), pa.float64() if name in FLOAT_METRICS else pa.int64())
     return pa.table(columns)
 
 

@@ -8,8 +8,10 @@ the dimensions) first, so a sum never depends on the order the store returned ro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 import numpy as np
@@ -157,9 +159,11 @@ class ValuedMonth:
 
     # ------------------------------------------------------------ questions
 
-    def cohorts(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
-        """Cohorts of `group_by` (sorted by their values) with every additive figure and the ratios."""
-        rows = self.select(filters)
+    def cohorts(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None, *,
+                rows: np.ndarray | None | EllipsisType = ...) -> pd.DataFrame:
+        """Cohorts of `group_by` (sorted by their values) with every additive figure and the ratios.
+        `rows`: the filters' selection when the caller made it already."""
+        rows = self.select(filters) if rows is ... else rows
         group, codes, groups = self._group(list(group_by), rows)
         columns: dict[str, np.ndarray] = {
             name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=True)}
@@ -167,9 +171,10 @@ class ValuedMonth:
         columns.update(cohort_ratios(columns))
         return pd.DataFrame(columns, index=pd.RangeIndex(groups))
 
-    def totals(self, filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, float | None]:
+    def totals(self, filters: Mapping[str, Sequence[str]] | None = None, *,
+               rows: np.ndarray | None | EllipsisType = ...) -> dict[str, float | None]:
         """Every selected cell summed; an unfiltered month adds what no cell carries (filtered: none)."""
-        rows = self.select(filters)
+        rows = self.select(filters) if rows is ... else rows
         figures = self.figures if rows is None else self.figures[:, rows]
         summed = {name: np.array([figures[index].sum()]) for index, name in enumerate(ADDITIVE)}
         unallocated = 0.0 if filters else float(sum(self.unallocated.values()))
@@ -209,9 +214,7 @@ class ValuedMonth:
 
     def no_detail(self, group_by: Sequence[str]) -> pd.DataFrame:
         """The detail's columns without rows."""
-        shares = [share_column(index) for index in range(len(self.fixed_costs))]
-        keys = [*group_by, "value_model", "model_version"]
-        return pd.DataFrame(columns=[*keys, "first_day", "last_day", *ASSUMPTIONS, *ADDITIVE, *shares])
+        return _no_detail(tuple(group_by), len(self.fixed_costs)).copy()
 
     def versions_used(self, filters: Mapping[str, Sequence[str]] | None = None) -> list[VersionInUse]:
         rows = self.select(filters)
@@ -243,3 +246,10 @@ def cohort_ratios(sums: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
             "resolution_rate": np.where(some, net_resolved / np.where(some, cases, 1), np.nan),
             "escalation_rate": np.where(some, sums["escalated"] / np.where(some, cases, 1), np.nan),
         }
+
+
+@functools.lru_cache(maxsize=64)
+def _no_detail(group_by: tuple[str, ...], fixed_costs: int) -> pd.DataFrame:
+    shares = [share_column(index) for index in range(fixed_costs)]
+    keys = [*group_by, "value_model", "model_version"]
+    return pd.DataFrame(columns=[*keys, "first_day", "last_day", *ASSUMPTIONS, *ADDITIVE, *shares])

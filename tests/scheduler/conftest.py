@@ -40,8 +40,8 @@ class DailyConnector(Connector):
         day = window.start
         pulled = datetime.now(UTC).isoformat()
         while day < window.end:
-            yield Batch(key=f"day:{day:%Y-%m-%d}", label=f"{self.name} {day:%Y-%m-%d}",
-                        fingerprint=f"{day}|{pulled}", read=lambda day=day: self.read_day(day))
+            yield Batch.of_day(day.date(), f"{self.name} {day:%Y-%m-%d}", f"{day}|{pulled}",
+                               lambda day=day: self.read_day(day))
             day += timedelta(days=1)
 
     def read_day(self, day: datetime) -> Iterator[Chunk]:
