@@ -13,7 +13,7 @@ import pandas as pd
 from ..config import FixedCost, ModelVersion
 from ..domain import INTEGER_METRICS, REPORT_METRICS, Period, json_number
 
-__all__ = ["EMPTY_FINGERPRINT", "INTEGER_METRICS", "ModelVersionInUse", "ReportFrame", "json_number"]
+__all__ = ["EMPTY_FINGERPRINT", "INTEGER_METRICS", "CohortTable", "ModelVersionInUse", "ReportFrame", "json_number"]
 
 # The data fingerprint of a month with no stored cells (valuation.fingerprint.data_fingerprint of none).
 EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()[:16]
@@ -28,6 +28,30 @@ class ModelVersionInUse:
     version: ModelVersion
 
 
+@dataclass(frozen=True, slots=True)
+class CohortTable:
+    """The cohorts as columns: each grouping dimension's values and every metric's figures, one entry
+    per cohort, in the cohorts' order."""
+
+    labels: dict[str, np.ndarray]  # dimension -> its values (str), for the grouping's dimensions
+    figures: dict[str, np.ndarray]  # metric -> float64, for every metric of REPORT_METRICS
+
+    def __len__(self) -> int:
+        return len(next(iter(self.figures.values()))) if self.figures else 0
+
+    @classmethod
+    def of_frame(cls, frame: pd.DataFrame, group_by: tuple[str, ...]) -> CohortTable:
+        return cls({name: frame[name].astype(str).to_numpy(dtype=object) for name in group_by},
+                   {name: frame[name].to_numpy(dtype=np.float64) for name in REPORT_METRICS})
+
+    def frame(self) -> pd.DataFrame:
+        figures = pd.DataFrame({name: self.figures[name] for name in REPORT_METRICS})
+        if not self.labels:
+            return figures
+        labels = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in self.labels.items()})
+        return pd.concat([labels, figures], axis=1)
+
+
 @dataclass(slots=True)
 class ReportFrame:
     period: Period
@@ -37,13 +61,21 @@ class ReportFrame:
     config_hash: str
     data_fingerprint: str
     generated_at: datetime
-    cohorts: pd.DataFrame
+    table: CohortTable
     totals: dict[str, float | None]
     detail: pd.DataFrame
     unallocated: dict[str, float]
     fixed_costs: tuple[FixedCost, ...]
     versions: tuple[ModelVersionInUse, ...]
     filters: dict[str, list[str]] = field(default_factory=dict)
+    _made: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def cohorts(self) -> pd.DataFrame:
+        """The cohorts as a DataFrame (grouping dimensions, then every metric), made on first use."""
+        if "cohorts" not in self._made:
+            self._made["cohorts"] = self.table.frame()
+        return self._made["cohorts"]
 
     @property
     def has_data(self) -> bool:
@@ -54,10 +86,10 @@ class ReportFrame:
     def cohort_records(self) -> list[dict[str, Any]]:
         """Cohorts as JSON-ready dicts: {cohort: {...}, <metric>: value, ...} (as json_number shows
         each figure), made a column at a time."""
-        cohorts = self.cohorts
-        keys = zip(*(cohorts[name].astype(str).tolist() for name in self.group_by), strict=True) \
-            if self.group_by else [()] * len(cohorts)
-        columns = [_json_column(name, cohorts[name].to_numpy(dtype=np.float64)) for name in REPORT_METRICS]
+        table = self.table
+        keys = zip(*(table.labels[name].tolist() for name in self.group_by), strict=True) \
+            if self.group_by else [()] * len(table)
+        columns = [_json_column(name, table.figures[name]) for name in REPORT_METRICS]
         group = self.group_by
         return [{"cohort": dict(zip(group, key, strict=True)), **dict(zip(REPORT_METRICS, values, strict=True))}
                 for key, values in zip(keys, zip(*columns, strict=True), strict=True)]

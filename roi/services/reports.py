@@ -20,7 +20,7 @@ from ..config import Settings
 from ..domain import REPORT_METRICS, UNATTRIBUTED, Period
 from ..errors import UsageError
 from ..reporting.csv_report import render_csv
-from ..reporting.frame import ModelVersionInUse, ReportFrame
+from ..reporting.frame import CohortTable, ModelVersionInUse, ReportFrame
 from ..reporting.json_report import render_json, report_document
 from ..reporting.workbook import MEDIA_TYPE as XLSX_MEDIA_TYPE
 from ..store import Store, revisions
@@ -83,7 +83,7 @@ def build_report(
     month = (months or ValuedMonths(settings, store)).get(period, version)
     filters = dict(filters or {})
     rows = month.select(filters)
-    cohorts = month.cohorts(group, filters, rows=rows)
+    labels, figures = month.cohort_columns(group, filters, rows=rows)
     used = []
     for item in month.versions_used(filters) if detail else ():
         model = settings.value_models[item.model]
@@ -97,7 +97,7 @@ def build_report(
         config_hash=settings.config_hash,
         data_fingerprint=month.fingerprint,
         generated_at=datetime.now(UTC),
-        cohorts=cohorts[[*group, *REPORT_METRICS]].reset_index(drop=True),
+        table=CohortTable(labels, {name: figures[name] for name in REPORT_METRICS}),
         totals=month.totals(filters, rows=rows),
         detail=month.detail(group, filters) if detail else month.no_detail(group),
         # a filtered report cannot say whose unallocated cost it would be, so it carries none

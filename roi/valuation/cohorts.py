@@ -159,17 +159,27 @@ class ValuedMonth:
 
     # ------------------------------------------------------------ questions
 
-    def cohorts(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None, *,
-                rows: np.ndarray | None | EllipsisType = ...) -> pd.DataFrame:
-        """Cohorts of `group_by` (sorted by their values) with every additive figure and the ratios.
-        `rows`: the filters' selection when the caller made it already."""
+    def cohort_columns(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None, *,
+                       rows: np.ndarray | None | EllipsisType = ...) -> tuple[dict[str, np.ndarray],
+                                                                             dict[str, np.ndarray]]:
+        """Cohorts of `group_by` (sorted by their values) as columns: each dimension's values, and every
+        additive figure and ratio. `rows`: the filters' selection when the caller made it already."""
         rows = self.select(filters) if rows is ... else rows
         group, codes, groups = self._group(list(group_by), rows)
-        columns: dict[str, np.ndarray] = {
-            name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=True)}
-        columns.update(zip(ADDITIVE, self._sum(self.figures, rows, group, groups), strict=True))
-        columns.update(cohort_ratios(columns))
-        return pd.DataFrame(columns, index=pd.RangeIndex(groups))
+        figures = dict(zip(ADDITIVE, self._sum(self.figures, rows, group, groups), strict=True))
+        figures.update(cohort_ratios(figures))
+        labels = {name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=True)}
+        return labels, figures
+
+    def cohorts(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None, *,
+                rows: np.ndarray | None | EllipsisType = ...) -> pd.DataFrame:
+        """cohort_columns as a DataFrame: the grouping's dimensions, then the figures."""
+        labels, figures = self.cohort_columns(group_by, filters, rows=rows)
+        frame = pd.DataFrame(figures)
+        if not group_by:
+            return frame
+        names = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in labels.items()})
+        return pd.concat([names, frame], axis=1)
 
     def totals(self, filters: Mapping[str, Sequence[str]] | None = None, *,
                rows: np.ndarray | None | EllipsisType = ...) -> dict[str, float | None]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from roi.domain import REPORT_METRICS, Period
 from roi.reporting.csv_report import UNALLOCATED_SIGN, largest_remainder, render_csv
-from roi.reporting.frame import INTEGER_METRICS, ReportFrame
+from roi.reporting.frame import INTEGER_METRICS, CohortTable, ReportFrame
 
 MONEY = ("token_cost", "review_cost", "fixed_cost", "total_cost", "failure_cost", "value", "net_value")
 
@@ -37,7 +37,7 @@ def _frame(money: list[float], unallocated: float) -> ReportFrame:
                   fully_loaded_cost_per_resolved_case=2 / 7, unallocated_fixed_cost=unallocated)
     return ReportFrame(period=Period(2026, 3), currency="EUR", timezone="UTC", group_by=("tenant",),
                        config_hash="c", data_fingerprint="d", generated_at=datetime(2026, 4, 1, tzinfo=UTC),
-                       cohorts=cohorts, totals=totals, detail=pd.DataFrame(), unallocated={"x": unallocated},
+                       table=CohortTable.of_frame(cohorts, ("tenant",)), totals=totals, detail=pd.DataFrame(), unallocated={"x": unallocated},
                        fixed_costs=(), versions=())
 
 
