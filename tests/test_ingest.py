@@ -700,7 +700,7 @@ def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monke
     monkeypatch.setattr(batches, "_read_batch", read_then_grow)
     assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "1", "1"]
     monkeypatch.setattr(base, "file_fingerprint", real_hash)
-    monkeypatch.setattr(services, "_read_batch", real_read)
+    monkeypatch.setattr(batches, "_read_batch", real_read)
     # not "unchanged": e2 lands; then the file has settled
     assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "2", "2"]
     assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]

@@ -183,7 +183,7 @@ class Store:
         import pandas as pd
 
         names = ["day", *DIMENSIONS, *CELL_METRICS]
-        query = (f"SELECT {', '.join(names)} FROM {CellRecord.__tablename__} "
+        query = (f"SELECT batch_id, {', '.join(names)} FROM {CellRecord.__tablename__} "
                  f"WHERE day >= {_MARK} AND day < {_MARK}")
         with self.engine.connect() as connection:
             mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
@@ -193,21 +193,21 @@ class Store:
                 rows = cursor.fetchall()
             finally:
                 cursor.close()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        frame = pd.DataFrame({
-            name: _column(name, values) for name, values in zip(names, columns, strict=True)
+        batch_ids, *columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
+        frame = pd.DataFrame({  # Series of object dtype: pandas keeps the str objects as they are
+            name: pd.Series(_column(name, values), dtype=object if name in DIMENSIONS or name == "day" else None)
+            for name, values in zip(names, columns, strict=True)
         })
         for name in _FRACTIONAL:  # whole nano-units: sums exact in any order (see _NANO)
             frame[name] = np.floor(frame[name].to_numpy() * _NANO + 0.5)
-        keys = ["day", *DIMENSIONS]
-        if len(frame) and frame.duplicated(keys).any():
-            frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
+        if _shared_days(frame["day"], batch_ids):
+            # two batches hold cells of one day: the same day and dimensions may be in both
+            keys = ["day", *DIMENSIONS]
+            if frame.duplicated(keys).any():
+                frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
         for name in _FRACTIONAL:
             frame[name] = frame[name] / _NANO
-        # by day, then dimensions in code point order (as Python orders str), whatever the database
-        frame = frame.sort_values(keys, kind="stable", ignore_index=True)
-        for name in DIMENSIONS:
-            frame[name] = frame[name].astype(object)
+        # the rows' order is the database's: valuation orders cells itself (valuation.cohorts)
         return frame
 
     def _in_code_point_order(self, columns: list) -> list:
@@ -301,6 +301,16 @@ class Store:
 
 
 _MARK = "\x00mark\x00"  # the driver's parameter mark, filled in per dialect
+
+
+def _shared_days(days: pd.Series, batch_ids: tuple) -> bool:
+    """Whether any day has cells of more than one batch."""
+    import pandas as pd
+
+    if len(set(batch_ids)) <= 1:
+        return False
+    pairs = pd.DataFrame({"day": days, "batch": batch_ids}).drop_duplicates()
+    return len(pairs) > pairs["day"].nunique()
 
 
 def _column(name: str, values: tuple):
