@@ -17,7 +17,7 @@ from ..config import Settings
 from ..domain import Period
 from ..errors import NotFound, RoiError, UsageError
 from ..reporting.csv_report import render_csv
-from ..reporting.json_report import report_document
+from ..reporting.json_report import document_json, report_document
 from ..reporting.workbook import LateData, PriorRevision, RevisionInfo
 from ..store import Store, revisions
 from ..valuation.fingerprint import data_fingerprint
@@ -77,7 +77,7 @@ def close_period(settings: Settings, store: Store, period: Period, *, revise: bo
     document.update({"state": "closed", "revision": number, "closed_at": closed_at.isoformat()})
     contents = {
         "xlsx": workbook_for(settings, store, frame, revision=info),
-        "json": (json.dumps(document, indent=2, allow_nan=False) + "\n").encode(),
+        "json": document_json(document),
         "csv": render_csv(frame).encode(),
     }
     try:

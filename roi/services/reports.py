@@ -169,7 +169,7 @@ def render(settings: Settings, store: Store, frame: ReportFrame, fmt: str, *, re
     """A report frame in one of the export formats (the workbook with its trend and data quality)."""
     check_format(fmt)
     if fmt == "json":
-        return render_json(frame).encode()
+        return render_json(frame)
     if fmt == "csv":
         return render_csv(frame).encode()
     return workbook_for(settings, store, frame, revision=revision)
