@@ -25,9 +25,9 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, model_validator
 
-from ..config import Dimension
+from ..config import STRICT, Dimension
 from ..domain import DIMENSIONS, Reject
 from .base import FRAME_COUNTS, Chunk
 
@@ -35,7 +35,7 @@ from .base import FRAME_COUNTS, Chunk
 class DimensionSource(BaseModel):
     """Where one dimension's value comes from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     field: str | list[str] | None = None
     value: str | None = None
