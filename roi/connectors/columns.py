@@ -91,10 +91,12 @@ def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _P
     if column is None:
         return np.zeros(length, dtype=np.int64)
     try:
-        # fast path: Arrow's strict integer parser; blanks are nulls
+        # fast path: Arrow's integer parser (blanks are nulls), except that it also reads "0x10" as 16:
+        # a column with an x in it goes the regex way, where only decimal digits are a number
         values = pc.cast(column, pa.int64())
         negative = pc.less(values, 0)
-        if not pc.any(negative).as_py():
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if not pc.any(negative).as_py() and not (text and pc.any(pc.match_substring_regex(column, "[xX]")).as_py()):
             return values.fill_null(0).to_numpy()
     except pa.ArrowInvalid:
         pass
