@@ -166,8 +166,8 @@ def _pick(values: list[Any], source: DimensionSource) -> str | None:
 # ------------------------------------------------------------------ values
 
 
-# the texts columns.py accepts for counts and amounts, as Python patterns (ASCII digits only)
-_WHOLE_TEXT = re.compile(r"\s*[0-9]{1,18}\s*")
+# the texts accepted for counts and amounts, as in columns.py: ASCII decimal digits only
+_WHOLE_TEXT = re.compile(r"\s*[0-9]+\s*")
 _DECIMAL_TEXT = re.compile(r"\s*([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
 
 
