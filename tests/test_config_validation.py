@@ -259,3 +259,18 @@ def test_config_imports_neither_the_scheduler_nor_the_connectors():
         capture_output=True, text=True, check=True, cwd=ROOT,
     ).stdout
     assert "roi.scheduler" not in loaded and "roi.connectors" not in loaded and "roi.config" in loaded
+
+
+def test_a_sql_source_url_roi_cannot_open_is_refused_the_same_way(project, monkeypatch, runner):
+    sql = """
+    [[sources]]
+    name = "warehouse"
+    type = "sql"
+    url = "nosuchdb://reader:hunter2@warehouse/analytics"
+    query = "SELECT * FROM cells WHERE ts >= :start AND ts < :end"
+    """
+    write(project, HEAD, SOURCE, sql, CATCH_ALL)
+    assert refused(project, monkeypatch, runner) == [
+        "error: roi.toml: sources[1].url: nosuchdb://reader:***@warehouse/analytics: no database type 'nosuchdb'; "
+        "e.g. sqlite:///roi.db or postgresql+psycopg://user@host/db"
+    ]
