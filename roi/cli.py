@@ -27,7 +27,7 @@ from .services import ingest as ingesting
 from .services import jobs as job_service
 from .services import periods as period_states
 from .services.files import write_atomically
-from .validation import load_checked_config, source_warnings
+from .services.validation import load_checked_config, source_warnings
 
 
 class Context:

@@ -81,7 +81,7 @@ def _load_app(target: str) -> Callable:
     from .lifeline import tie_to_parent
     from .logs import configure_logging
     from .services.heartbeat import Heartbeat
-    from .validation import load_checked_config
+    from .services.validation import load_checked_config
 
     options = json.loads(target)
     configure_logging(verbose=True)  # forked workers have the main's handlers; spawned ones (3.14+) would not

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from roi.config import Settings
-from roi.validation import load_checked_config as load_config
+from roi.services.validation import load_checked_config as load_config
 
 PG_URL = os.environ.get("ROI_TEST_POSTGRES_URL")
 

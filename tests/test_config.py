@@ -9,7 +9,7 @@ import pytest
 
 from roi.cli import main
 from roi.errors import ConfigError
-from roi.validation import load_checked_config as load_config
+from roi.services.validation import load_checked_config as load_config
 
 HEAD = """
 [service]

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from roi.config import ModelVersion, Settings, SourceConfig, ValueModel
-from roi.validation import load_checked_config
+from roi.services.validation import load_checked_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = (ROOT / "config.example.toml").read_text(encoding="utf-8")

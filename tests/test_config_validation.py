@@ -15,7 +15,7 @@ import time_machine
 
 from roi.cli import main
 from roi.errors import ConfigError
-from roi.validation import load_checked_config
+from roi.services.validation import load_checked_config
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = """

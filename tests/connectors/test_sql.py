@@ -17,8 +17,8 @@ from roi.domain import CELL_METRICS, DIMENSIONS
 from roi.errors import ConfigError, ConnectorError, TransientError
 from roi.services import ingest as ingesting
 from roi.services.ingest import pull_source
+from roi.services.validation import load_checked_config as load_config
 from roi.store import state
-from roi.validation import load_checked_config as load_config
 from tests.conftest import BASE_MODEL, PG_URL
 
 SQLITE_QUERY = """

@@ -1,4 +1,5 @@
-"""The checks of a loaded config that need more than pydantic: connectors, apscheduler, SQLAlchemy.
+"""The config as every entry point loads it: the checks that need more than pydantic (connectors,
+apscheduler, SQLAlchemy), which is why they live here and not in roi.config.
 
 `roi.config.load_config` reads and types the files; `load_checked_config` adds
 what is checked here (each source's connector options, that every schedule is
@@ -14,12 +15,12 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from .config import Settings, SourceConfig, load_config, validation_problems
-from .connectors import registry
-from .connectors.base import FileConnector, matching_files
-from .cron import check_cron
-from .errors import ConfigError
-from .store import database_url_problem
+from ..config import Settings, SourceConfig, load_config, validation_problems
+from ..connectors import registry
+from ..connectors.base import FileConnector, matching_files
+from ..cron import check_cron
+from ..errors import ConfigError
+from ..store import database_url_problem
 
 
 def load_checked_config(path: str | os.PathLike[str] | None = None) -> Settings:
