@@ -54,7 +54,7 @@ def _relative_path(value: str, info: ValidationInfo) -> str:
 RelPath = Annotated[str, AfterValidator(_relative_path)]
 
 
-Cron = str | None  # checked (valid, fires) by roi.validation, with apscheduler
+Cron = str | None  # checked (valid, fires) by roi.services.validation, with apscheduler
 Dimension = Literal["tenant", "channel", "topic", "language", "plan_tier", "provider", "model"]
 Match = dict[Dimension, str | list[str]]
 
@@ -402,7 +402,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read, interpolate and validate a config and its value models.
 
     What needs the connectors or apscheduler (a source's options, schedules, the database URL) is
-    checked by roi.validation.load_checked_config, which every command and server loads through."""
+    checked by roi.services.validation.load_checked_config, which every command and server loads through."""
     config_path = resolve_config_path(path)
     label = str(config_path)
     raw = read_toml(config_path, label)

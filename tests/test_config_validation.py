@@ -248,7 +248,7 @@ def test_a_disabled_source_matching_no_file_is_not_warned_about(project, monkeyp
 
 
 def test_config_imports_neither_the_scheduler_nor_the_connectors():
-    """Not at import time, and not inside a function either: those checks live in roi.validation."""
+    """Not at import time, and not inside a function either: those checks live in roi.services.validation."""
     for module in ("config.py", "config_problems.py"):
         tree = ast.parse((ROOT / "roi" / module).read_text())
         imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
