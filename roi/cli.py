@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from . import services
-from .config import Settings, load_config
+from .config import Settings
 from .connectors import registry
 from .domain import Period, display_dimension, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
@@ -27,6 +27,7 @@ from .services import ingest as ingesting
 from .services import jobs as job_service
 from .services import periods as period_states
 from .services.files import write_atomically
+from .services.validation import load_checked_config, source_warnings
 
 
 class Context:
@@ -38,7 +39,7 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_config(self.config_path)
+            self._settings = load_checked_config(self.config_path)
         return self._settings
 
     @property
@@ -106,6 +107,8 @@ def config() -> None:
 def config_check(obj: Context) -> None:
     """Validate the config and its value models; print what was found."""
     settings = obj.settings
+    for warning in source_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"config {settings.path}: ok (hash {settings.config_hash})")
     service = settings.service
     click.echo(f"  currency {service.currency}, timezone {service.timezone}")

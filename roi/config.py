@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import re
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +27,7 @@ from pydantic import (
     field_validator,
 )
 
+from .config_problems import read_toml, validation_problems
 from .domain import DIMENSIONS
 from .errors import ConfigError
 
@@ -35,8 +35,13 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+# Every model of the files: unknown keys refused; strict types, so a quoted number, a quoted date or
+# "yes" for true is an error rather than a guess; inf and nan refused wherever a number is read.
+STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 def _relative_path(value: str, info: ValidationInfo) -> str:
@@ -49,22 +54,13 @@ def _relative_path(value: str, info: ValidationInfo) -> str:
 RelPath = Annotated[str, AfterValidator(_relative_path)]
 
 
-def _cron(value: str | None) -> str | None:
-    if value is None:
-        return value
-    from .scheduler import parse_cron  # apscheduler lives behind the scheduler module
-
-    parse_cron(value)
-    return value
-
-
-Cron = Annotated[str | None, AfterValidator(_cron)]
+Cron = str | None  # checked (valid, fires) by roi.services.validation, with apscheduler
 Dimension = Literal["tenant", "channel", "topic", "language", "plan_tier", "provider", "model"]
 Match = dict[Dimension, str | list[str]]
 
 
 class ServiceSection(Strict):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(**STRICT, validate_default=True)
 
     database_url: str = "sqlite:///roi.db"
     currency: str = "USD"
@@ -132,7 +128,7 @@ class SchedulerSection(Strict):
 class SourceConfig(Strict):
     """Options common to every source; the connector's own options are checked by its Config."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(**{**STRICT, "extra": "allow"})
 
     name: str
     type: str
@@ -319,72 +315,31 @@ def _join(loc: str, key: Any) -> str:
     return f"{loc}.{key}" if loc else str(key)
 
 
-def format_location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text = _join(text, part)
-    return text or "(top level)"
-
-
-def _describe(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        return f"{error['input']!r} is not allowed; expected {expected}"
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    return message
-
-
-def validation_problems(label: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
-        problems.append(f"{label}: {format_location(prefix + loc)}: {_describe(error)}")
-    return problems
-
-
-def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{label}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:  # a folder, no permission, ...: the user's mistake, said in one line
-        raise ConfigError(f"{label}: cannot read the file: {exc.strerror or exc}") from None
-
-
 def load_value_models(models_dir: Path, currency: str) -> dict[str, ValueModel]:
     if not models_dir.is_dir():
         raise ConfigError(f"{models_dir}: models_dir is not a folder")
     models: dict[str, ValueModel] = {}
+    files: dict[str, Path] = {}
     problems: list[str] = []
     for file in sorted(models_dir.glob("*.toml")):
         label = str(file)
         try:
-            data = _read_toml(file, label)
+            data = read_toml(file, label)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
         try:
             model = ValueModel.model_validate(data)
         except ValidationError as exc:
-            problems.extend(validation_problems(label, exc))
+            problems.extend(validation_problems(label, exc, model=ValueModel))
             continue
         if model.currency != currency:
             problems.append(f"{label}: currency: {model.currency!r} differs from the service currency {currency!r}")
         if model.name in models:
-            problems.append(f"{label}: name: {model.name!r} is already defined by another model file")
+            problems.append(f"{label}: name: {model.name!r} is already defined by {files[model.name]}")
+            continue
         models[model.name] = model
+        files[model.name] = file
     if problems:
         raise ConfigError(problems)
     return models
@@ -437,26 +392,6 @@ def _check_references(settings: Settings, label: str) -> list[str]:
     return problems
 
 
-def _check_sources(settings: Settings, label: str, base_dir: Path) -> list[str]:
-    from .connectors import registry
-
-    problems = []
-    for index, source in enumerate(settings.sources):
-        try:
-            registry.connector_class(source.type)
-        except KeyError:
-            problems.append(
-                f"{label}: sources[{index}].type: {source.type!r} is not a connector; "
-                f"available: {', '.join(registry.available())}"
-            )
-            continue
-        try:
-            registry.validate_options(source, base_dir)
-        except ValidationError as exc:
-            problems.extend(validation_problems(label, exc, ("sources", index)))
-    return problems
-
-
 def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
     if path:
         return Path(path)
@@ -464,10 +399,13 @@ def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Read, interpolate and validate a config and its value models."""
+    """Read, interpolate and validate a config and its value models.
+
+    What needs the connectors or apscheduler (a source's options, schedules, the database URL) is
+    checked by roi.services.validation.load_checked_config, which every command and server loads through."""
     config_path = resolve_config_path(path)
     label = str(config_path)
-    raw = _read_toml(config_path, label)
+    raw = read_toml(config_path, label)
     problems: list[str] = []
     data = _interpolate(raw, "", problems, label)
     # fields load_config fills are not keys of the file
@@ -480,14 +418,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         settings = Settings.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(validation_problems(label, exc)) from None
+        raise ConfigError(validation_problems(label, exc, model=Settings)) from None
     models_dir = Path(settings.service.models_dir)
     if not models_dir.is_dir():
         raise ConfigError(f"{label}: service.models_dir: {models_dir} is not a folder")
     models = load_value_models(models_dir, settings.service.currency)
     settings = settings.model_copy(update={"path": str(config_path), "root": str(base_dir), "value_models": models})
     problems = _check_matches(settings, label) + _check_references(settings, label)
-    problems += _check_sources(settings, label, base_dir)
     if problems:
         raise ConfigError(problems)
     return settings

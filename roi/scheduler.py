@@ -29,9 +29,9 @@ from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from .config import Settings
+from .cron import parse_cron
 from .lifeline import tie_to_parent
 from .services.heartbeat import BEAT_SECONDS, RUNNING, STARTING, STOPPED, Heartbeat
 from .services.heartbeat import ENV as HEARTBEAT_ENV
@@ -41,14 +41,6 @@ from .store.state import JobRunRecord
 
 log = logging.getLogger("roi.scheduler")
 
-
-
-def parse_cron(expression: str, timezone: str = "UTC") -> CronTrigger:
-    """A five-field crontab expression as a trigger; ValueError names the expression."""
-    try:
-        return CronTrigger.from_crontab(expression, timezone=timezone)
-    except (ValueError, TypeError):
-        raise ValueError(f'"{expression}" is not a valid cron expression') from None
 
 
 def fire_job(job_id: str, runner: JobRunner | None = None, scheduled_for: datetime | None = None) -> None:

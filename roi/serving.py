@@ -78,16 +78,16 @@ class AccessLog:
 def _load_app(target: str) -> Callable:
     """Runs in each worker process: the app for the config named in `target` (JSON)."""
     from .api import create_app
-    from .config import load_config
     from .lifeline import tie_to_parent
     from .logs import configure_logging
     from .services.heartbeat import Heartbeat
+    from .services.validation import load_checked_config
 
     options = json.loads(target)
     configure_logging(verbose=True)  # forked workers have the main's handlers; spawned ones (3.14+) would not
     tie_to_parent(options["parent_pid"])  # a worker whose server is killed stops, and frees the port
     heartbeat = Heartbeat(options["heartbeat"]) if options.get("heartbeat") else None
-    app = create_app(load_config(options["config"]), scheduler_heartbeat=heartbeat, warm=True)
+    app = create_app(load_checked_config(options["config"]), scheduler_heartbeat=heartbeat, warm=True)
     return AccessLog(app) if options["access_log"] else app
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roi.config import Settings, load_config
+from roi.config import Settings
+from roi.services.validation import load_checked_config as load_config
 
 PG_URL = os.environ.get("ROI_TEST_POSTGRES_URL")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from roi.cli import main
-from roi.config import load_config
 from roi.errors import ConfigError
+from roi.services.validation import load_checked_config as load_config
 
 HEAD = """
 [service]
@@ -56,14 +56,14 @@ def check_in(project, monkeypatch, runner):
         ('path = "data/*.csv"\n' + HEAD + SOURCE + CATCH_ALL, "path: unknown key"),
         (HEAD + "colour = 'red'\n" + SOURCE + CATCH_ALL, "service.colour: unknown key"),
         (HEAD + "[store]\ndims = ['tenant']\n" + SOURCE + CATCH_ALL, "store.dims: unknown key"),
-        (HEAD + "[report]\ngroupby = ['tenant']\n" + SOURCE + CATCH_ALL, "report.groupby: unknown key"),
-        (HEAD + SOURCE + "pathh = 'x'\n" + CATCH_ALL, "sources[0].pathh: unknown key"),
-        (HEAD + SOURCE + CATCH_ALL + "modle = 'x'\n", "assignments[0].modle: unknown key"),
+        (HEAD + "[report]\ngroupby = ['tenant']\n" + SOURCE + CATCH_ALL, 'report.groupby: unknown key; did you mean "group_by"?'),
+        (HEAD + SOURCE + "pathh = 'x'\n" + CATCH_ALL, 'sources[0].pathh: unknown key; did you mean "path"?'),
+        (HEAD + SOURCE + CATCH_ALL + "modle = 'x'\n", 'assignments[0].modle: unknown key; did you mean "model"?'),
         (
             HEAD + SOURCE + CATCH_ALL + "[[fixed_costs]]\nname = 'db'\namount = 1.0\nallocate = 'requests'\n",
-            "fixed_costs[0].allocate: unknown key",
+            'fixed_costs[0].allocate: unknown key; did you mean "allocate_by"?',
         ),
-        (HEAD + SOURCE + CATCH_ALL + "[pricing]\noverride = {}\n", "pricing.override: unknown key"),
+        (HEAD + SOURCE + CATCH_ALL + "[pricing]\noverride = {}\n", 'pricing.override: unknown key; did you mean "overrides"?'),
         (
             HEAD + SOURCE + CATCH_ALL
             + "[pricing.overrides]\n'openai/x' = { input_per_mtok = 1, output_per_mtok = 2, cache = 3 }\n",
@@ -132,7 +132,8 @@ def test_two_model_files_with_one_name(project):
         "zz_copy", "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\nvalue_per_resolution = 1\n"
     )
     path = write(project, HEAD, SOURCE, CATCH_ALL)
-    assert problems(path) == [f"{other}: name: 'support' is already defined by another model file"]
+    first = project.root / "models" / "support.toml"
+    assert problems(path) == [f"{other}: name: 'support' is already defined by {first}"]
 
 
 # ------------------------------------------------------------------ files
@@ -434,6 +435,7 @@ def test_config_check_prints_what_it_found(project, monkeypatch, runner):
         "[[assignments]]\nmatch = { channel = 'voice' }\nmodel = 'voice'\n", CATCH_ALL,
         "[[fixed_costs]]\nname = 'vector-db'\namount = 1200.0\nallocate_by = 'requests'\nmatch = { channel = 'web' }\n",
     )
+    project.write_data("day1.csv", "event_id,ts\n")
     result = check_in(project, monkeypatch, runner)
     assert result.exit_code == 0, result.output
     out = result.stdout

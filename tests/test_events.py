@@ -391,3 +391,27 @@ def test_padded_ids_dedup_with_their_trimmed_spelling(project):
     data = project.write_data("a.csv", HEADER + "\n" + GOOD.format(n=1) + "\n" + padded + "\n")
     chunks = list(connector(project, "data/a.csv").read_file(str(data)))
     assert chunks[0].frame.column("event_id").to_pylist() == ["e1", "e1"]
+
+
+@pytest.mark.parametrize("name", ["a.csv", "a.jsonl"])
+@pytest.mark.parametrize("given", ["0x10", "0X1F", "1_000", "1e3", "١٢"])
+def test_counts_are_decimal_digits_only(project, name, given):
+    """Arrow's integer cast reads "0x10" as 16; a count is decimal digits, or the row is quarantined."""
+    if name.endswith(".csv"):
+        text = f"{HEADER}\n{GOOD.format(n=1)}\ne2,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,{given},1,0,,,\n"
+    else:
+        good = dict(zip(HEADER.split(","), GOOD.format(n=1).split(","), strict=True))
+        bad = {"event_id": "e2", "ts": "2026-01-10T10:00:00Z", "input_tokens": given, "output_tokens": "1"}
+        text = json.dumps(good) + "\n" + json.dumps(bad) + "\n"
+    path = project.write_data(name, text)
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert list(frame["event_id"]) == ["e1"]
+    line = 3 if name.endswith(".csv") else 2
+    assert reasons(rejects) == [(line, f"input_tokens is not a whole number >= 0 (got {given!r})")]
+
+
+@pytest.mark.parametrize("given", [" resolved", "RESOLVED", "Resolved "])
+def test_outcomes_are_trimmed_and_case_folded_as_documented(project, given):
+    path = project.write_data("a.csv", f"event_id,ts,outcome\ne1,2026-01-10T10:00:00Z,{given}\n")
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert rejects == [] and list(frame["resolved"]) == [1]

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from ..config import STRICT
 from ..domain import Reject
 from ..errors import ConnectorError
 
@@ -58,7 +59,7 @@ FRAME_FLOATS = ("cost", "human_review_minutes")
 class ConnectorOptions(BaseModel):
     """Base of every connector's own options: unknown keys are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 @dataclass(slots=True)
@@ -162,6 +163,11 @@ class Registry:
         return connector
 
 
+def matching_files(pattern: str) -> list[str]:
+    """The files a file source's `path` (a glob, `**` recursive) matches, sorted."""
+    return sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
+
+
 class FileConnector(Connector):
     """A connector of files matched by `options.path` (a glob): one batch per file.
 
@@ -171,8 +177,7 @@ class FileConnector(Connector):
     """
 
     def files(self) -> list[str]:
-        pattern = self.options.path  # type: ignore[attr-defined]
-        return sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
+        return matching_files(self.options.path)  # type: ignore[attr-defined]
 
     def check(self) -> None:
         if not self.files():

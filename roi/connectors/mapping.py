@@ -20,14 +20,15 @@ paths: the first that is present wins.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, model_validator
 
-from ..config import Dimension
+from ..config import STRICT, Dimension
 from ..domain import DIMENSIONS, Reject
 from .base import FRAME_COUNTS, Chunk
 
@@ -35,7 +36,7 @@ from .base import FRAME_COUNTS, Chunk
 class DimensionSource(BaseModel):
     """Where one dimension's value comes from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     field: str | list[str] | None = None
     value: str | None = None
@@ -165,6 +166,11 @@ def _pick(values: list[Any], source: DimensionSource) -> str | None:
 # ------------------------------------------------------------------ values
 
 
+# the texts accepted for counts and amounts, as in columns.py: ASCII decimal digits only
+_WHOLE_TEXT = re.compile(r"\s*[0-9]+\s*")
+_DECIMAL_TEXT = re.compile(r"\s*([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
+
+
 def whole(value: Any, name: str) -> int:
     """A count >= 0 from a number or a numeric string (Langfuse sends "412"); None is 0."""
     if value is None or value == "":
@@ -175,10 +181,10 @@ def whole(value: Any, name: str) -> int:
     if isinstance(value, int | float):
         number = value
     elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise ValueError(f"{name} is not a whole number >= 0 (got {value!r})") from None
+        # decimal digits only: no "0x10", "1_000", "1e3" or other scripts' digits
+        if not _WHOLE_TEXT.fullmatch(value):
+            raise ValueError(f"{name} is not a whole number >= 0 (got {value!r})")
+        number = int(value)
     else:
         raise ValueError(f"{name} is not a whole number >= 0 (got {value!r})")
     if not math.isfinite(number) or number < 0 or number != int(number):
@@ -191,6 +197,8 @@ def amount(value: Any, name: str) -> float:
     if value is None or value == "":
         return math.nan
     if isinstance(value, bool):
+        raise ValueError(f"{name} is not a number >= 0 (got {value!r})")
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):  # no "1_000", "0x1p3", "١٢", "inf"
         raise ValueError(f"{name} is not a number >= 0 (got {value!r})")
     try:
         number = float(value.strip() if isinstance(value, str) else value)

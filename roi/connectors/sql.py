@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 
 from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS
 from ..errors import ConnectorError, TransientError
+from ..store import database_url_problem
 from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
 
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
@@ -71,6 +72,9 @@ class SqlOptions(ConnectorOptions):
             make_url(value)
         except ArgumentError:
             raise ValueError("not a SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db") from None
+        problem = database_url_problem(value)  # an unknown database type or a missing driver, without connecting
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("query")

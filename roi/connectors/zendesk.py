@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from ..config import STRICT
 from ..domain import OUTCOMES
 from ..errors import ConnectorError
 from .base import Batch, Chunk, Window, register
@@ -42,7 +43,7 @@ Outcome = Literal["resolved", "escalated", "abandoned"]
 class OutcomeRule(BaseModel):
     """When a ticket has one outcome: any listed condition holds (and its status is allowed)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     tags: list[str] = Field(default_factory=list)
     fields: dict[str, str | int | bool | list[str]] = Field(default_factory=dict)

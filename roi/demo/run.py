@@ -8,11 +8,11 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from ..config import load_config
 from ..domain import Period, display_dimension
 from ..services import store_for
 from ..services.ingest import ingest
 from ..services.reports import build_report, write_reports
+from ..services.validation import load_checked_config
 from .company import DAYS, DEMO_CONFIG, FIRST_DAY, _models_source, write_data
 from .upstreams import serve_upstreams
 
@@ -36,7 +36,7 @@ def run_demo(folder: Path, echo: Callable[[str], None] = print, *, upstreams: bo
         echo(f"Northwind Commerce demo in {folder}/: {counts['customer']:,} support events, "
              f"{counts['internal']:,} knowledge-assistant events")
 
-        settings = load_config(folder / "roi.toml")
+        settings = load_checked_config(folder / "roi.toml")
         store = store_for(settings)
         for run in ingest(settings, store):
             echo(f"  ingested {run.source}: {run.files} files, {run.rows_read:,} rows read, {run.stored:,} stored, "

@@ -5,6 +5,7 @@
 - trend: each month's figures per cohort; valued: a month's valued cells, computed once
 - periods: months and their state; closing: a month's stored revision
 - jobs: the scheduled jobs, claimed, locked and recorded; files: atomic writes
+- validation: the config as entry points load it (load_checked_config), fully checked
 """
 
 from __future__ import annotations

@@ -69,6 +69,28 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def database_url_problem(url: str) -> str | None:
+    """Why SQLAlchemy could not use `url` (unknown dialect, driver not installed), or None; never connects."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    hint = "e.g. sqlite:///roi.db or postgresql+psycopg://user@host/db"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return f"not a database URL; {hint}"
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        return f"{shown}: no database type {parsed.drivername!r}; {hint}"
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return f"{shown}: the driver for {parsed.drivername!r} is not installed ({exc}); {hint}"
+    return None
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

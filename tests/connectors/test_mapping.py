@@ -77,3 +77,19 @@ def test_parsers_accept_numbers_as_strings_and_refuse_bad_values():
     assert instant(1730419200, "t").isoformat() == "2024-11-01T00:00:00+00:00"
     with pytest.raises(ValueError, match="t is not an ISO 8601 timestamp"):
         instant("yesterday", "t")
+
+
+@pytest.mark.parametrize("given", ["0x10", "1_000", "1e3", "١٢", "412.0", "+5"])
+def test_counts_from_upstreams_are_decimal_digits_only(given):
+    assert whole(" 412 ", "n") == 412
+    with pytest.raises(ValueError) as caught:
+        whole(given, "n")
+    assert str(caught.value) == f"n is not a whole number >= 0 (got {given!r})"
+
+
+@pytest.mark.parametrize("given", ["0x1p3", "1_0", "inf", "nan", "١٢"])
+def test_amounts_from_upstreams_are_decimal_only(given):
+    assert amount("1e-3", "c") == pytest.approx(0.001)
+    with pytest.raises(ValueError) as caught:
+        amount(given, "c")
+    assert str(caught.value) == f"c is not a number >= 0 (got {given!r})"

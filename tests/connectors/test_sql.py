@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from roi import services
-from roi.config import load_config
 from roi.connectors.sql import EVENTS_TABLE_QUERY, SqlConnector, SqlOptions
 from roi.domain import CELL_METRICS, DIMENSIONS
 from roi.errors import ConfigError, ConnectorError, TransientError
 from roi.services import ingest as ingesting
 from roi.services.ingest import pull_source
+from roi.services.validation import load_checked_config as load_config
 from roi.store import state
 from tests.conftest import BASE_MODEL, PG_URL
 
