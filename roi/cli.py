@@ -239,7 +239,7 @@ def report(obj: Context, period: str, group_by: str | None, fmt: str, output: Pa
     month = Period.parse(period)
     groups = parse_group_by(group_by, settings.dimensions, "--group-by") if group_by is not None else None
     store = obj.store
-    answer = reports.report(settings, store, month, groups)
+    answer = reports.report(settings, store, month, groups, formats=(fmt,))
     if answer.note:
         click.echo(f"note: {answer.note}", err=True)
     rendered = reports.content(settings, store, answer, fmt)

@@ -46,7 +46,7 @@ class Strict(BaseModel):
 
 def _relative_path(value: str, info: ValidationInfo) -> str:
     base = (info.context or {}).get("base_dir")
-    if base is None or os.path.isabs(value):
+    if base is None or not value or os.path.isabs(value):
         return value
     return str(Path(base) / value)
 
@@ -67,6 +67,8 @@ class ServiceSection(Strict):
     timezone: str = "UTC"
     models_dir: RelPath = "models"
     reports_dir: RelPath = "reports"
+    # valued months kept between processes (services.valued); "" keeps them in memory only
+    cache_dir: RelPath = ".roi-cache"
 
     @field_validator("currency")
     @classmethod

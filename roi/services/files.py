@@ -15,11 +15,11 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: Path, content: bytes) -> None:
+def write_atomically(path: Path, content: bytes, *, durable: bool = True) -> None:
     """Readers see the old file or the new one, never half of one: a temporary file in the same
     folder, flushed to disk, then renamed over `path`. Its mode follows the umask like any file
-    the user makes. A failure (a full disk, a folder that cannot be written) leaves any old file
-    as it was and names the path."""
+    the user makes; `durable=False` skips the flush to disk (a cache). A failure (a full disk, a
+    folder that cannot be written) leaves any old file as it was and names the path."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +30,8 @@ def write_atomically(path: Path, content: bytes) -> None:
         with os.fdopen(handle, "wb") as out:
             out.write(content)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:  # on disk before the rename: after a crash, the old file or the whole new one
+                os.fsync(out.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException as exc:

@@ -1,25 +1,33 @@
 """A month's valued cells, computed once per data version and kept for every question.
 
-`ValuedMonths` is a per-process cache keyed by (month, the store's data version, the
-config hash): a new batch, a replaced batch, a closed month or a changed config gives a
-new key, so nothing stale is ever answered. The API keeps one for its process and warms
-it in the background at start and after each new data version; the CLI makes one per
-command.
+`ValuedMonths` keeps them keyed by (month, the store's data version, the config hash): a
+new batch, a replaced batch, a closed month or a changed config gives a new key, so nothing
+stale is ever answered. In memory per process, and in `[service] cache_dir` as one file per
+key, so another process (the other API worker, the next `roi report`) loads a month in
+milliseconds instead of valuing it again. The files are written whole (a temporary file,
+then a rename) and a month's older files are removed when a new one is written; the folder
+is safe to delete. The API keeps one ValuedMonths per process and warms it in the background
+at start and after each new data version; the CLI makes one per command.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Iterable
+from importlib.metadata import version as package_version
+from pathlib import Path
 
 from ..config import Settings
 from ..domain import Period
+from ..errors import RoiError
 from ..store import Store
 from ..valuation import value_cells
 from ..valuation.cohorts import ValuedMonth
 from ..valuation.fingerprint import data_fingerprint
 from .caching import LruCache
+from .files import write_atomically
 from .periods import PeriodState, months_with_data, period_state
 
 log = logging.getLogger("roi.reports")
@@ -46,11 +54,48 @@ class ValuedMonths:
         self._states: LruCache[PeriodState] = LruCache(512)
         self._warming: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._told = False  # a cache folder that cannot be written is said once
 
     def get(self, period: Period, version: str | None = None) -> ValuedMonth:
+        """The month valued at the store's data version (asked now unless given)."""
         version = self.store.data_version() if version is None else version
         key = (period, version, self.settings.config_hash)
-        return self._cache.get_or_make(key, lambda: value_month(self.settings, self.store, period))
+        return self._cache.get_or_make(key, lambda: self._load_or_value(period, version))
+
+    def _file(self, period: Period, version: str) -> Path | None:
+        folder = self.settings.service.cache_dir
+        if not folder:
+            return None
+        key = "|".join([str(period), version, self.settings.config_hash, self.settings.service.database_url,
+                        package_version("roi")])
+        return Path(folder) / f"valued-{period}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+
+    def _load_or_value(self, period: Period, version: str) -> ValuedMonth:
+        path = self._file(period, version)
+        if path is not None:
+            try:
+                return ValuedMonth.from_bytes(path.read_bytes(), self.settings.fixed_costs)
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError, KeyError) as exc:  # unreadable or of another layout: value it again
+                log.warning("valued cells in %s cannot be read (%s); valuing %s again", path, exc, period)
+        month = value_month(self.settings, self.store, period)
+        if path is not None:
+            self._keep(path, period, month)
+        return month
+
+    def _keep(self, path: Path, period: Period, month: ValuedMonth) -> None:
+        """Write the month's file and remove the month's older ones; a failure only costs speed."""
+        try:
+            write_atomically(path, month.to_bytes(), durable=False)
+            for old in path.parent.glob(f"valued-{period}-*.npz"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except (OSError, RoiError) as exc:
+            if not self._told:
+                log.warning("cannot keep valued months in %s (%s): each process values them itself",
+                            path.parent, exc)
+                self._told = True
 
     def state(self, period: Period, version: str | None = None) -> PeriodState:
         """The month's state (open, or closed as which revision), asked once per data version: closing a

@@ -9,6 +9,8 @@ the dimensions) first, so a sum never depends on the order the store returned ro
 from __future__ import annotations
 
 import functools
+import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import EllipsisType
@@ -101,6 +103,40 @@ class ValuedMonth:
             fixed_costs=tuple(valuation.fixed_costs),
             fingerprint=fingerprint,
         )
+
+    def to_bytes(self) -> bytes:
+        """The valued cells as an .npz archive (arrays only, no pickles), for from_bytes in another process."""
+        meta = {
+            "versions": [[item.model, item.effective_from, list(item.assumptions)] for item in self.versions],
+            "unallocated": dict(self.unallocated),
+            "fingerprint": self.fingerprint,
+            "dimensions": list(self.dims),
+        }
+        arrays = {"meta": np.array(json.dumps(meta)), "days": self.days.astype(np.int64), "figures": self.figures,
+                  "shares": self.shares, "version": self.version}
+        for name, codes in self.dims.items():
+            arrays[f"codes_{name}"] = codes.codes
+            arrays[f"values_{name}"] = np.array(codes.values.tolist(), dtype=str)
+        out = io.BytesIO()
+        np.savez(out, **arrays)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, fixed_costs: Sequence[FixedCost]) -> ValuedMonth:
+        """What to_bytes wrote; `fixed_costs` are the config's (the file is keyed by the config's hash)."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            if meta["dimensions"] != list(DIMENSIONS) or archive["figures"].shape[0] != len(ADDITIVE):
+                raise ValueError("valued cells of another layout")
+            dims = {name: Codes(archive[f"codes_{name}"], archive[f"values_{name}"].astype(object))
+                    for name in meta["dimensions"]}
+            return cls(
+                dims=dims, days=archive["days"].astype("datetime64[D]"), figures=archive["figures"],
+                shares=archive["shares"], version=archive["version"],
+                versions=tuple(VersionInUse(model, effective, tuple(values))
+                               for model, effective, values in meta["versions"]),
+                unallocated=meta["unallocated"], fixed_costs=tuple(fixed_costs), fingerprint=meta["fingerprint"],
+            )
 
     @property
     def cell_count(self) -> int:
