@@ -12,10 +12,12 @@ at start and after each new data version; the CLI makes one per command.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -72,17 +74,18 @@ class ValuedMonths:
 
     def _load_or_value(self, period: Period, version: str) -> ValuedMonth:
         path = self._file(period, version)
-        if path is not None:
+        if path is None:
+            return value_month(self.settings, self.store, period)
+        with _month_lock(path):  # processes sharing the folder value a month once: the others wait, then load
             try:
                 return ValuedMonth.from_bytes(path.read_bytes(), self.settings.fixed_costs)
             except FileNotFoundError:
                 pass
             except (OSError, ValueError, KeyError) as exc:  # unreadable or of another layout: value it again
                 log.warning("valued cells in %s cannot be read (%s); valuing %s again", path, exc, period)
-        month = value_month(self.settings, self.store, period)
-        if path is not None:
+            month = value_month(self.settings, self.store, period)
             self._keep(path, period, month)
-        return month
+            return month
 
     def _keep(self, path: Path, period: Period, month: ValuedMonth) -> None:
         """Write the month's file and remove the month's older ones; a failure only costs speed."""
@@ -133,6 +136,22 @@ class ValuedMonths:
     def clear(self) -> None:
         self._cache.clear()
         self._states.clear()
+
+
+@contextlib.contextmanager
+def _month_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on the month's lock file while it is read or valued (none if it cannot be made)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path.parent / f"{path.name.rsplit('-', 1)[0]}.lock", "a+b")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 def value_month_coarse(settings: Settings, store: Store, period: Period, dimensions: Iterable[str]) -> ValuedMonth:
