@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from .runtime import limit_malloc_arenas
+    from .process_tuning import limit_malloc_arenas
 
-    limit_malloc_arenas()  # before numpy and Arrow start threads: see roi.runtime
+    limit_malloc_arenas()  # before numpy and Arrow start threads: see roi.process_tuning
     from .cli import main as cli
 
     cli()

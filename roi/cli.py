@@ -21,7 +21,7 @@ from .config import Settings
 from .connectors import registry
 from .domain import Period, display_dimension, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
-from .runtime import freeze_imports
+from .process_tuning import freeze_imports
 from .services import closing, reports
 from .services import ingest as ingesting
 from .services import jobs as job_service

@@ -231,7 +231,7 @@ class SchedulerProcess:
         return Heartbeat(path) if path else None
 
     def command(self) -> list[str]:
-        # `-m roi`, the `roi` command's entry: its process-level tuning applies (roi.runtime)
+        # `-m roi`, the `roi` command's entry: its process-level tuning applies (roi.process_tuning)
         heartbeat = self.heartbeat()
         return [sys.executable, "-m", "roi", "--config", self.config_path, "scheduler",
                 "--parent-pid", str(os.getpid()), *(["--heartbeat", str(heartbeat.path)] if heartbeat else [])]

@@ -18,8 +18,8 @@ from ..services.heartbeat import Heartbeat
 from ..services.valued import ValuedMonths
 from . import catalog, downloads, health, jobs, metrics, quarantine, roi, spec
 from .auth import Authenticator, check_request
+from .cached_replies import CachedReplies
 from .context import DataVersion, Runtime
-from .fastpath import FastPath
 from .parameters import refuse_bad_parameters
 from .problems import install_error_handlers, validation_error_response
 from .schemas import Problem
@@ -79,7 +79,7 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
         scheduler_heartbeat=scheduler_heartbeat,
     )
     app.extensions["roi"] = state
-    app.wsgi_app = FastPath(app.wsgi_app, state)  # type: ignore[method-assign]
+    app.wsgi_app = CachedReplies(app.wsgi_app, state)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.before_request(_start_timer)
     app.before_request(check_request)

@@ -66,7 +66,7 @@ class ApiCache:
         self.answers: LruCache[RenderedBody] = LruCache(
             answers, weigh=lambda body: body.weight, max_weight=answer_bytes
         )
-        # (path, raw query string) -> how the full Flask path answered it; see fastpath.py
+        # (path, raw query string) -> how the full Flask path answered it; see cached_replies.py
         self.routes: dict[tuple[str, str], tuple] = {}
 
     def peek(self, key: Hashable) -> RenderedBody | None:

@@ -150,7 +150,7 @@ def cached_answer(key: Hashable, render: Callable[[], Any], *, headers: Callable
     """Serve the JSON answer of `render()` for `key` at the current data version, rendering it once.
 
     The raw request is remembered, so the same request next time is answered by the
-    fast path (fastpath.py) without going through Flask."""
+    fast path (cached_replies.py) without going through Flask."""
     state = runtime()
     route_key = (request.endpoint, key, state.settings.config_hash)
     made = False

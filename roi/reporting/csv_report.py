@@ -25,8 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..domain import ADDITIVE, MONEY_METRICS, PERCENT_METRICS, REPORT_METRICS, display_dimension
+from .formula_injection import neutralize
 from .frame import INTEGER_METRICS, ReportFrame, json_number
-from .safety import neutralize
 
 TOTAL_LABEL = "(total)"
 MONEY_PLACES = 2

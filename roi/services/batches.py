@@ -17,7 +17,7 @@ from ..connectors import Window, registry
 from ..errors import ConnectorError
 from ..ingestion import CellBuilder
 from ..pricing import Pricer
-from ..runtime import paused_gc
+from ..process_tuning import paused_gc
 from ..store import Store
 
 log = logging.getLogger("roi")

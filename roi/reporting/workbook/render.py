@@ -24,7 +24,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from ..safety import is_formula_like
+from ..formula_injection import is_formula_like
 from .layout import Chart, Formula, Layout, Sheet, StyleSpec
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -106,7 +106,7 @@ def _write_row(target, formats: _Formats, row: int, cells: list) -> None:
                 target.write_blank(row, column, None, style)
                 continue
             text = _text(value)
-            # data text is text whatever it starts with: never a formula (see reporting.safety)
+            # data text is text whatever it starts with: never a formula (see reporting.formula_injection)
             style = formats.quote(item.style) if is_formula_like(text) else style
             if item.span > 1:
                 target.merge_range(row, column, row, column + item.span - 1, "", style)

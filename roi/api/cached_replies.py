@@ -20,7 +20,7 @@ from .context import Runtime
 _STATUS = {200: "200 OK", 304: "304 Not Modified"}
 
 
-class FastPath:
+class CachedReplies:
     def __init__(self, app: Callable, state: Runtime):
         self.app = app
         self.state = state

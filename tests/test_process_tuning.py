@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from roi.runtime import paused_gc
+from roi.process_tuning import paused_gc
 
 
 def test_pause_nests_and_restores():
@@ -65,7 +65,7 @@ def test_start_up_is_frozen_once_per_process():
     import sys
 
     code = (
-        "import gc; from roi.runtime import freeze_imports\n"
+        "import gc; from roi.process_tuning import freeze_imports\n"
         "freeze_imports(); first = gc.get_freeze_count()\n"
         "junk = [[i] for i in range(10_000)]\n"
         "freeze_imports(); print(first > 0, gc.get_freeze_count() == first)\n"
@@ -76,7 +76,7 @@ def test_start_up_is_frozen_once_per_process():
 
 ARENAS_SCRIPT = r"""
 import ctypes, sys, tempfile, threading
-from roi.runtime import limit_malloc_arenas
+from roi.process_tuning import limit_malloc_arenas
 if sys.argv[1] == "limit":
     print(limit_malloc_arenas(), file=sys.stderr)
 libc = ctypes.CDLL("libc.so.6")
@@ -121,9 +121,9 @@ def test_the_allocator_is_capped_at_two_arenas_when_asked_first():
 
 ENTRY_SCRIPT = r"""
 import sys
-import roi.runtime
+import roi.process_tuning
 seen = []
-roi.runtime.limit_malloc_arenas = lambda: seen.append(sorted({"roi.cli", "numpy", "pyarrow"} & set(sys.modules)))
+roi.process_tuning.limit_malloc_arenas = lambda: seen.append(sorted({"roi.cli", "numpy", "pyarrow"} & set(sys.modules)))
 sys.argv = ["roi", "--help"]
 import roi.__main__
 try:
