@@ -15,41 +15,18 @@ from roi.config import Settings
 from roi.services.validation import load_checked_config as load_config
 
 PG_URL = os.environ.get("ROI_TEST_POSTGRES_URL")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-BASE_MODEL = """
-name = "support"
-description = "Test model."
-currency = "USD"
 
-[[versions]]
-effective_from = 2025-01-01
-value_per_resolution = 6.50
-escalation_cost = 2.00
-reopen_cost = 9.00
-abandonment_cost = 0.50
-review_cost_per_hour = 45.0
-"""
+def fixture_text(name: str) -> str:
+    """A scenario file under tests/fixtures/."""
+    return (FIXTURES / name).read_text(encoding="utf-8")
 
-BASE_CONFIG = """
-[service]
-database_url = "{database_url}"
-currency = "USD"
-timezone = "{timezone}"
-models_dir = "models"
-reports_dir = "reports"
 
-[report]
-group_by = ["tenant", "channel"]
+BASE_MODEL = fixture_text("base/models/support.toml")
 
-[[sources]]
-name = "bot"
-type = "events"
-path = "data/*.csv"
-
-[[assignments]]
-match = {{}}
-model = "support"
-"""
+# {database_url} and {timezone} are filled in; literal braces are doubled
+BASE_CONFIG = fixture_text("base/roi.toml")
 
 
 class Project:

@@ -683,24 +683,27 @@ def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monke
 
     path = write_csv(project, "a.csv", row("e1"))
     read_done = threading.Event()
-    real_hash, real_read = base.file_fingerprint, batches._read_batch
+    real_hash = base.file_fingerprint
 
     def late_hash(file: str, *listed) -> str:
         assert read_done.wait(10)  # the hash runs after the read, and after the append below
         return real_hash(file, *listed)
 
-    def read_then_grow(*args, **kwargs):
-        result = real_read(*args, **kwargs)
-        with open(path, "a") as handle:
-            handle.write(row("e2") + "\n")
-        read_done.set()
-        return result
+    def grow(message: str) -> None:  # the ingest's progress hook: the file's rows are read by now
+        if not read_done.is_set():
+            with open(path, "a") as handle:
+                handle.write(row("e2") + "\n")
+            read_done.set()
 
     monkeypatch.setattr(base, "file_fingerprint", late_hash)
-    monkeypatch.setattr(batches, "_read_batch", read_then_grow)
-    assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "1", "1"]
+    settings = project.settings()
+    store = services.store_for(settings)
+    try:
+        (run,) = ingesting.ingest(settings, store, progress=grow)
+    finally:
+        store.close()
+    assert (run.files, run.unchanged, run.rows_read, run.stored) == (1, 0, 1, 1)
     monkeypatch.setattr(base, "file_fingerprint", real_hash)
-    monkeypatch.setattr(batches, "_read_batch", real_read)
     # not "unchanged": e2 lands; then the file has settled
     assert table(ingest(project, runner).stdout)["bot"][:4] == ["1", "0", "2", "2"]
     assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]

@@ -12,48 +12,17 @@ from roi.cli import main
 from roi.domain import Period
 from roi.services import closing, store_for
 from roi.services.ingest import ingest
+from tests.conftest import fixture_text
 
 READER = "reader-token-0123456789abcdef"
 ADMIN = "admin-token-0123456789abcdef"
 READER_HEADERS = {"Authorization": f"Bearer {READER}"}
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
-API_CONFIG = f"""
-[[fixed_costs]]
-name = "platform"
-amount = 100.0
-allocate_by = "requests"
+# the config a test project adds: fixed costs and the tokens ({READER}, {ADMIN} filled in)
+API_CONFIG = fixture_text("api/config.toml").format(READER=READER, ADMIN=ADMIN)
 
-[[fixed_costs]]
-name = "fax-line"
-amount = 50.0
-allocate_by = "requests"
-match = {{ channel = "fax" }}
-
-[api]
-tokens = [
-  {{ name = "finance", token = "{READER}", role = "reader" }},
-  {{ name = "ops", token = "{ADMIN}", role = "admin" }},
-]
-"""
-
-EVENTS = """
-event_id,ts,tenant,channel,topic,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes
-e1,2026-01-05T10:00:00Z,acme,web,billing,openai,gpt-4o-mini,1000,200,0,0.25,resolved,2
-e2,2026-01-06T10:00:00Z,acme,web,billing,openai,gpt-4o-mini,1000,200,0,0.30,escalated,
-e3,2026-01-07T10:00:00Z,acme,voice,returns,openai,gpt-4o-mini,2000,400,0,0.80,resolved,
-e4,2026-01-08T10:00:00Z,globex,web,billing,openai,gpt-4o-mini,500,100,0,0.10,abandoned,
-e5,2026-01-09T10:00:00Z,globex,voice,,openai,gpt-4o-mini,800,100,0,0.20,escalated,
-e6,2026-01-10T10:00:00Z,,web,,,,,,,,resolved,
-e7,2026-01-11T10:00:00Z,initech,web,billing,openai,gpt-4o-mini,900,100,0,0.15,resolved,
-e8,2026-02-03T10:00:00Z,acme,web,billing,openai,gpt-4o-mini,1000,200,0,0.25,resolved,
-e9,2026-02-04T10:00:00Z,globex,web,billing,openai,gpt-4o-mini,1000,200,0,0.25,reopened,
-bad1,not-a-time,acme,web,,,,,,,,resolved,
-bad2,2026-01-05T10:00:00Z,acme,web,,openai,gpt-4o-mini,-5,0,0,0.1,,
-bad3,2026-01-05T10:00:00Z,acme,web,,openai,gpt-4o-mini,10,0,0,0.1,exploded,
-bad4,2026-01-05T10:00:00Z,acme,web,,openai,gpt-4o-mini,ten,0,0,0.1,,
-,2026-01-05T10:00:00Z,acme,web,,openai,gpt-4o-mini,10,0,0,0.1,,
-"""
+EVENTS = "\n" + fixture_text("api/events.csv")
 
 
 def write_api_project(project) -> None:
