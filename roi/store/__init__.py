@@ -227,6 +227,7 @@ class Store:
             keys = ["day", *DIMENSIONS]
             if frame.duplicated(keys).any():
                 frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
+                frame = frame.astype({name: object for name in keys})  # the keys as read, not inferred
         for name in _FRACTIONAL:
             frame[name] = frame[name] / _NANO
         # the rows' order is the database's: valuation orders cells itself (valuation.cohorts)
