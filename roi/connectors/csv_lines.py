@@ -140,7 +140,8 @@ def _inner_line_break(fields: list[str]) -> bool:
 
 def records(path: str, width: int) -> Iterator[tuple[int, int, str, list[str]] | Reject]:
     """Records of the file after its header: (first line, lines spanned, text, fields), or a Reject for a
-    line that cannot be read. A record spanning lines that fails is given back line by line."""
+    line that cannot be read. A record spanning lines that fails is given back line by line. Empty
+    lines are skipped (a record of empty fields is skipped later, as Arrow's reader does)."""
     lines = physical_lines(path)
     next(lines, None)  # the header
     held: list[tuple[int, str]] = []
@@ -148,20 +149,19 @@ def records(path: str, width: int) -> Iterator[tuple[int, int, str, list[str]] |
 
     def alone(taken: list[tuple[int, str]]) -> Iterator[tuple[int, int, str, list[str]] | Reject]:
         for number, text in taken:
-            if text.strip():
+            if text:
                 found = _line_alone(number, text, width, path)
                 yield found if isinstance(found, Reject) else (found[0], 1, found[1], found[2])
 
     for number, text in lines:
-        if not held and not text.strip():
-            continue  # blank lines are skipped
+        if not held and not text:
+            continue
         held.append((number, text))
         quotes += text.count('"')
         if quotes % 2 and len(held) < MAX_RECORD_LINES:
             continue  # a quoted value goes on on the next line
         if len(held) == 1:
-            found = _line_alone(number, text, width, path)
-            yield found if isinstance(found, Reject) else (number, 1, text, found[2])
+            yield from alone(held)
         else:
             joined = "\n".join(part for _, part in held)
             fields = _split(joined) if quotes % 2 == 0 else None
@@ -199,20 +199,19 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int) 
             alone_rows, alone_rejects = [], []
             for first, _span, text, _ in again:
                 for offset, part in enumerate(text.split("\n")):
-                    if part.strip():
-                        found_line = _line_alone(first + offset, part, width, path)
-                        if isinstance(found_line, Reject):
-                            alone_rejects.append(found_line)
-                        else:
-                            alone_rows.append((found_line[0], 1, found_line[1], found_line[2]))
+                    found_line = _line_alone(first + offset, part, width, path) if part else None
+                    if isinstance(found_line, Reject):
+                        alone_rejects.append(found_line)
+                    elif found_line and any(found_line[2][position] for position in positions):
+                        alone_rows.append((found_line[0], 1, found_line[1], found_line[2]))
             yield from chunk_of(alone_rows, alone_rejects)
 
     try:
         for found in records(path, width):
             if isinstance(found, Reject):
                 rejects.append(found)
-            else:
-                pending.append(found)
+            elif any(found[3][position] for position in positions):
+                pending.append(found)  # (a record whose columns read are all empty is a blank line)
             if len(pending) + len(rejects) >= chunk_rows:
                 yield from chunk_of(pending, rejects)
                 pending, rejects = [], []
