@@ -143,7 +143,7 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
 FIRST_TS = np.datetime64("1900-01-02T00:00:00", "ns").astype(np.int64)
 END_TS = np.datetime64("2261-12-31T00:00:00", "ns").astype(np.int64)  # excluded
 OUT_OF_RANGE = "ts is out of range (accepted: 1900-01-02T00:00:00Z up to 2261-12-31T00:00:00Z)"
-_FIRST_YEAR, _LAST_YEAR = "1900", "2261"
+_FIRST_YEAR, _LAST_YEAR, _END_YEAR = "1900", "2261", "2262"
 _YEAR = r"^\d{4}-"
 
 
@@ -151,6 +151,12 @@ def _plausible_years(text: pa.Array) -> pa.Array:
     """True where the text starts with a year nanoseconds can hold (so parsing cannot overflow)."""
     years = pc.utf8_slice_codeunits(text, 0, 4)
     return pc.and_(pc.greater_equal(years, _FIRST_YEAR), pc.less_equal(years, _LAST_YEAR))
+
+
+def _years_within(column: pa.Array) -> bool:
+    """Whether every value starts with a year from 1900 to 2261 (one pass: the least and greatest text)."""
+    texts = pc.min_max(column)
+    return texts["min"].as_py() >= _FIRST_YEAR and texts["max"].as_py() < _END_YEAR
 
 
 def _within(parsed: pa.Array) -> bool:
@@ -166,12 +172,11 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
     that nanoseconds cannot hold around to another date, so years are checked before parsing."""
     try:
         # fast path, only when every value has a time (Arrow would read a bare date as UTC midnight)
-        if len(column) and column.null_count == 0 and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP:
-            years = pc.min_max(pc.utf8_slice_codeunits(column, 0, 4))
-            if years["min"].as_py() >= _FIRST_YEAR and years["max"].as_py() <= _LAST_YEAR:
-                parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
-                if parsed.null_count == 0 and _within(parsed):
-                    return parsed
+        if (len(column) and column.null_count == 0
+                and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP and _years_within(column)):
+            parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
+            if parsed.null_count == 0 and _within(parsed):
+                return parsed
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     given = _present(column)

@@ -55,41 +55,58 @@ def read_header(path: str) -> str:
 def scan(path: str) -> Scan:
     """One pass over the file: UTF-8 checked (ConnectorError naming the line), quotes found."""
     found = Scan()
-    line = 1
     carry = b""
     header = True
+    offset = 0  # of `data` in the file
+    parity = 0  # of the quotes in the line the last block ended in
     try:
         with open(path, "rb") as handle:
             block = handle.read(_BLOCK)
             while block:
                 following = handle.read(_BLOCK)
-                data = carry + block
+                data = carry + block if carry else block
                 carry = b""
-                try:
-                    data.decode("utf-8")  # validates; for ASCII text a copy at memory speed
-                except UnicodeDecodeError as exc:
-                    if exc.reason == "unexpected end of data" and following:  # a character cut by the block
-                        carry, data = data[exc.start :], data[: exc.start]
-                    else:
-                        where = line + _breaks(data[: exc.start])
-                        raise ConnectorError(f"{path}: line {where}: not UTF-8 text (byte 0x{data[exc.start]:02x});"
-                                             " save the file as UTF-8") from None
-                if following and data.endswith(b"\r"):
-                    carry, data = data[-1:] + carry, data[:-1]  # a CRLF cut by the block
+                if not data.isascii():
+                    try:
+                        data.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        if exc.reason == "unexpected end of data" and following:  # a character cut by the block
+                            carry, data = data[exc.start :], data[: exc.start]
+                        else:
+                            line = _line_at(path, offset + exc.start)
+                            raise ConnectorError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x});"
+                                                 " save the file as UTF-8") from None
                 start = 0
                 if header:
                     ends = [index for index in (data.find(b"\n"), data.find(b"\r")) if index >= 0]
                     start = min(ends) if ends else len(data)
                     header = not ends
-                if b'"' in data[start:]:
+                if b'"' in (data[start:] if start else data):
                     found.quotes = True
-                    if not found.odd_line and _odd_line(data, start):
-                        found.odd_line = True
-                line += _breaks(data)
+                    if not found.odd_line:
+                        found.odd_line, parity = _odd_line(data, start, parity, last=not following)
+                elif parity and (not following or b"\n" in data or b"\r" in data):
+                    found.odd_line = True  # the line the last block ended in ends here, its quotes odd
+                offset += len(data)
                 block = following
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
     return found
+
+
+def _line_at(path: str, position: int) -> int:
+    """The line holding the byte at `position` (read again: only to name a line in an error)."""
+    line = 1
+    ended_cr = False
+    with open(path, "rb") as handle:
+        while position > 0:
+            data = handle.read(min(_BLOCK, position))
+            if not data:
+                break
+            line += _breaks(data) - (ended_cr and data.startswith(b"\n"))  # a CRLF cut by the blocks
+            ended_cr = data.endswith(b"\r")
+            position -= len(data)
+    return line
 
 
 def _breaks(data: bytes) -> int:
@@ -97,15 +114,19 @@ def _breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
-def _odd_line(data: bytes, start: int) -> bool:
-    """Whether a line of `data[start:]` has an odd number of quotes. A line cut by the end of a block counts
-    as two lines: a false alarm at worst (the careful reader is slower, never wrong), never a miss."""
+def _odd_line(data: bytes, start: int, parity: int, last: bool) -> tuple[bool, int]:
+    """Whether a line of `data[start:]` has an odd number of quotes, counting `parity` for the line the
+    previous block ended in; and the parity of the line this block ends in (unless `last`)."""
     view = np.frombuffer(data, dtype=np.uint8)[start:]
     quotes = np.cumsum(view == _QUOTE)
     breaks = np.flatnonzero((view == _LF) | (view == _CR))
-    ends = np.concatenate([quotes[breaks], quotes[-1:]])
-    per_line = np.diff(ends, prepend=0)
-    return bool((per_line % 2).any())
+    if not len(breaks):
+        tail = (parity + int(quotes[-1])) % 2 if len(quotes) else parity
+        return bool(last and tail), tail
+    per_line = np.diff(quotes[breaks], prepend=0)
+    per_line[0] += parity
+    tail = int(quotes[-1] - quotes[breaks[-1]]) % 2
+    return bool((per_line % 2).any() or (last and tail)), tail
 
 
 # ------------------------------------------------------------------ the careful reader
