@@ -272,3 +272,15 @@ def test_the_scan_finds_an_odd_line_whatever_the_blocks(tmp_path, monkeypatch, b
     path.write_bytes(even.encode() + b"\n\n\xff\n")
     with pytest.raises(ConnectorError, match=r"a.csv: line 8: not UTF-8 text \(byte 0xff\)"):
         csv_lines.scan(str(path))
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "2300-06-01T00:00:00Z",
+                                   "1500-01-01T00:00:00Z", 1e20, -1e12, "99999999999999", 253402300800])
+def test_pulled_connectors_refuse_a_timestamp_out_of_range_too(value):
+    """The HTTP connectors' rows go through mapping.instant: a value that is quarantined, never moved."""
+    from roi.connectors.mapping import instant
+
+    with pytest.raises(ValueError, match=r"^created_at is out of range"):
+        instant(value, "created_at")
+    assert instant("2261-12-30T23:59:59Z", "created_at").year == 2261
+    assert instant(-2208902400, "created_at").isoformat() == "1900-01-02T00:00:00+00:00"
