@@ -153,19 +153,14 @@ def damaged(draw) -> tuple[str, Damage]:
 
 
 def physical_rows(data: bytes, fmt: str) -> int:
-    """The rows roi must account for: non-empty lines after the header (CSV), non-blank lines (JSONL)."""
+    """The rows roi must account for: non-empty lines after the header (CSV), non-blank lines (JSONL);
+    LF, CRLF and a lone CR end a line."""
+    lines = re.split(rb"\r\n|\r|\n", data)
     if fmt == "csv":
-        lines = re.split(rb"\r\n|\r|\n", data)
         return sum(1 for line in lines[1:] if line)
-    count = 0
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        try:
-            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError:
-            count += bool(line.strip())
-        else:
-            count += bool(text.strip())
-    return count
+    if data.startswith(b"\xef\xbb\xbf"):
+        lines[0] = lines[0][3:]
+    return sum(1 for line in lines if line.decode("utf-8", "surrogateescape").strip())
 
 
 CONFIG = """

@@ -210,13 +210,13 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
 
 
 def _json_text(value: object) -> str | None:
-    if value is None:
-        return None
+    if value is None or value.__class__ is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"  # a boolean is never a valid count or text here
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, list | dict):
+    if isinstance(value, (list, dict)):
         raise ValueError(f"a JSON {'array' if isinstance(value, list) else 'object'}, not a value")
     return str(value)
 
@@ -232,8 +232,13 @@ def _unsafe(value: str) -> str | None:
     return None
 
 
-def _json_row(text: str) -> dict[str, str | None]:
-    """A line's values by column; ValueError saying why the line cannot be read."""
+def _json_record(text: str) -> dict:
+    """A line's JSON object; ValueError saying why the line cannot be read."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a byte that is not UTF-8, kept as a surrogate escape
+            raise ValueError(f"not UTF-8 text (byte 0x{ord(text[exc.start]) - 0xDC00:02x})") from None
     try:
         record = json.loads(text)
     except RecursionError:
@@ -242,21 +247,18 @@ def _json_row(text: str) -> dict[str, str | None]:
         raise ValueError(f"not a JSON object: {exc}") from None
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
-    row = {}
-    for name in EVENT_COLUMNS:
-        try:
-            value = _json_text(record.get(name))
-        except ValueError as exc:
-            raise ValueError(f"{name} is {exc}") from None
-        if value is not None and "\\u" in text and (why := _unsafe(value)):
-            raise ValueError(f"{name} {why}")  # (only an escape can put one in: the line is UTF-8)
-        row[name] = value
-    return row
+    if "\\u" in text:  # only an escape can put a NUL or a lone surrogate in a value (the line is UTF-8)
+        for name in EVENT_COLUMNS:
+            value = record.get(name)
+            if value.__class__ is str and (why := _unsafe(value)):
+                raise ValueError(f"{name} {why}")
+    return record
 
 
 def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        # a byte that is not UTF-8 becomes a surrogate escape: that line is quarantined, not the file refused
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
     with handle:
@@ -276,25 +278,24 @@ def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
             return chunk
 
         try:
-            for number, data in enumerate(handle, start=1):
-                try:
-                    text = data.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError as exc:
-                    if data.strip():
-                        read += 1
-                        rejects.append(Reject(path, number, f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
-                                              data.strip()[:2000].decode("utf-8", "backslashreplace")))
-                    continue
+            for number, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue
                 read += 1
                 try:
-                    row = _json_row(text)
+                    record = _json_record(text)
                 except ValueError as exc:
-                    rejects.append(Reject(path, number, str(exc), text.strip()[:2000]))
+                    raw = text.strip()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    rejects.append(Reject(path, number, str(exc), raw))  # (bytes not UTF-8 shown as \xff)
                     continue
-                for name, values in columns.items():
-                    values.append(row[name])
+                try:
+                    for name, values in columns.items():
+                        values.append(_json_text(record.get(name)))
+                except ValueError as exc:  # (rare: an array or object as a value) this row's values go again
+                    for values in columns.values():
+                        del values[len(lines):]
+                    rejects.append(Reject(path, number, f"{name} is {exc}", text.strip()[:2000]))
+                    continue
                 lines.append(number)
                 texts.append(text.strip())
                 if len(lines) >= chunk_rows:
