@@ -728,14 +728,14 @@ def test_a_file_that_breaks_midway_closes_its_deduplication_files_at_once(projec
              for n in range(5000)]
     from roi.connectors import events
 
-    real_row = events._json_row
+    real_record = events._json_record
 
     def breaking(text):
         if '"b4000"' in text:
             raise RuntimeError("the disk went away")  # any failure: the file fails after four chunks
-        return real_row(text)
+        return real_record(text)
 
-    monkeypatch.setattr(events, "_json_row", breaking)
+    monkeypatch.setattr(events, "_json_record", breaking)
     (project.root / "data").mkdir(exist_ok=True)
     (project.root / "data" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     project.write_data("b.jsonl", json.dumps({"event_id": "c1", "ts": "2026-01-10T10:00:00Z"}) + "\n")
