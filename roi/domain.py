@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .errors import UsageError
+from .errors import UsageError, escaped
 
 DIMENSIONS: tuple[str, ...] = ("tenant", "channel", "topic", "language", "plan_tier", "provider", "model")
 
@@ -98,6 +98,12 @@ class Reject:
     line: int | None
     reason: str
     raw: str
+
+    def __post_init__(self) -> None:
+        # what a row holds comes from outside: NUL and lone surrogates are escaped for both stores
+        self.file = escaped(self.file)
+        self.reason = escaped(self.reason)
+        self.raw = escaped(self.raw, keep_line_breaks=True)
 
 
 # Years 1900-2999 only (as the API): a month must have a next month the calendar can hold.

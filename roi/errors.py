@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_CONTROL_BUT_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escaped(text: str, *, keep_line_breaks: bool = False) -> str:
+    """Text from outside made safe to show and to store: control characters (NUL among them) and lone
+    surrogates, which no store and no terminal takes as they are, are written as escapes (\\x00)."""
+    pattern = _CONTROL_BUT_BREAKS if keep_line_breaks else _CONTROL
+    return pattern.sub(_escape, text) if pattern.search(text) else text
+
 
 class RoiError(Exception):
     """Base of every error roi reports to a user."""
@@ -16,7 +33,11 @@ class ConfigError(RoiError):
 
 
 class ConnectorError(RoiError):
-    """A source that cannot be read at all (missing file, unreachable API)."""
+    """A source that cannot be read at all (missing file, unreachable API). The message is one line:
+    what it quotes from outside is escaped."""
+
+    def __init__(self, message: str, *args: object):
+        super().__init__(escaped(str(message)), *args)
 
 
 class TransientError(ConnectorError):

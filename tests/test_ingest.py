@@ -726,7 +726,16 @@ def test_a_file_that_breaks_midway_closes_its_deduplication_files_at_once(projec
                                                                       'path = "data/*.jsonl"\nchunk_rows = 1000'))
     lines = [json.dumps({"event_id": f"b{n}", "ts": "2026-01-10T10:00:00Z", "cost_usd": 1}).encode()
              for n in range(5000)]
-    lines[4000] = b'{"event_id": "\xff"}'  # not UTF-8: the file fails after four chunks
+    from roi.connectors import events
+
+    real_record = events._json_record
+
+    def breaking(text):
+        if '"b4000"' in text:
+            raise RuntimeError("the disk went away")  # any failure: the file fails after four chunks
+        return real_record(text)
+
+    monkeypatch.setattr(events, "_json_record", breaking)
     (project.root / "data").mkdir(exist_ok=True)
     (project.root / "data" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     project.write_data("b.jsonl", json.dumps({"event_id": "c1", "ts": "2026-01-10T10:00:00Z"}) + "\n")
@@ -737,7 +746,7 @@ def test_a_file_that_breaks_midway_closes_its_deduplication_files_at_once(projec
         assert not [thread for thread in threading.enumerate() if thread.name.startswith("roi-cells")]
     finally:
         gc.enable()
-    assert runs[0].batches == 1 and "a.jsonl: not UTF-8 text" in runs[0].errors[0]
+    assert runs[0].batches == 1 and "a.jsonl: cannot be read: RuntimeError: the disk went away" in runs[0].errors[0]
 
 
 def test_a_closed_builder_takes_no_more_rows(project):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import importlib
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,10 +36,12 @@ from pydantic import BaseModel
 
 from ..config import STRICT
 from ..domain import Reject
-from ..errors import ConnectorError
+from ..errors import ConnectorError, RoiError
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
+
+log = logging.getLogger("roi")
 
 # Columns of a canonical event frame. `ts` (UTC) or `day` (already local) says
 # when; `cost` NaN means "price it from the tokens"; `event_id` (may be absent)
@@ -203,11 +206,23 @@ class FileConnector(Connector):
                 key=self.batch_key(path),
                 label=path,
                 fingerprint=lambda path=path, listed=listed: file_fingerprint(path, listed),
-                read=lambda path=path: self.read_file(path),
+                read=lambda path=path: contained(path, lambda: self.read_file(path)),
             )
 
     def read_file(self, path: str) -> Iterator[Chunk]:
         raise NotImplementedError
+
+
+def contained(path: str, read: Callable[[], Iterator[Chunk]]) -> Iterator[Chunk]:
+    """A file's chunks, where any failure to read the file becomes a ConnectorError naming it: that
+    file stores nothing and the others go on (the traceback is logged at debug level)."""
+    try:
+        yield from read()
+    except RoiError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it is this file's, and said in one line
+        log.debug("%s: cannot be read", path, exc_info=True)
+        raise ConnectorError(f"{path}: cannot be read: {type(exc).__name__}: {exc}") from None
 
 
 def file_fingerprint(path: str, listed: os.stat_result | None = None) -> str:

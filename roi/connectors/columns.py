@@ -138,13 +138,44 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     return np.where(bad_inf, np.nan, values)
 
 
+# Instants roi holds exactly: nanoseconds since 1970 in an int64 reach 1677-09-21 to 2262-04-11. The
+# accepted range is narrower, so that the local day of any offset lies in the years 1900 to 2261 (docs/connectors.md).
+FIRST_TS = np.datetime64("1900-01-02T00:00:00", "ns").astype(np.int64)
+END_TS = np.datetime64("2261-12-31T00:00:00", "ns").astype(np.int64)  # excluded
+OUT_OF_RANGE = "ts is out of range (accepted: 1900-01-02T00:00:00Z up to 2261-12-31T00:00:00Z)"
+_FIRST_YEAR, _LAST_YEAR, _END_YEAR = "1900", "2261", "2262"
+_YEAR = r"^\d{4}-"
+
+
+def _plausible_years(text: pa.Array) -> pa.Array:
+    """True where the text starts with a year nanoseconds can hold (so parsing cannot overflow)."""
+    years = pc.utf8_slice_codeunits(text, 0, 4)
+    return pc.and_(pc.greater_equal(years, _FIRST_YEAR), pc.less_equal(years, _LAST_YEAR))
+
+
+def _years_within(column: pa.Array) -> bool:
+    """Whether every value starts with a year from 1900 to 2261 (one pass: the least and greatest text)."""
+    texts = pc.min_max(column)
+    return texts["min"].as_py() >= _FIRST_YEAR and texts["max"].as_py() < _END_YEAR
+
+
+def _within(parsed: pa.Array) -> bool:
+    low_high = pc.min_max(parsed.cast(pa.int64()))
+    low, high = low_high["min"].as_py(), low_high["max"].as_py()
+    return low is None or (low >= FIRST_TS and high < END_TS)  # (None: no value)
+
+
 def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
-    """UTC timestamps (ns); bad values become the epoch and are marked bad."""
+    """UTC timestamps (ns); bad values become the epoch and are marked bad.
+
+    A timestamp outside the accepted range is bad, never moved: Arrow's parser wraps a year
+    that nanoseconds cannot hold around to another date, so years are checked before parsing."""
     try:
         # fast path, only when every value has a time (Arrow would read a bare date as UTC midnight)
-        if len(column) and column.null_count == 0 and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP:
+        if (len(column) and column.null_count == 0
+                and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP and _years_within(column)):
             parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
-            if parsed.null_count == 0:
+            if parsed.null_count == 0 and _within(parsed):
                 return parsed
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
@@ -156,21 +187,44 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
     dated = pc.match_substring_regex(text, _DATED)
     problems.add(pc.and_(no_offset, dated), "ts has no UTC offset (write Z or +HH:MM)", column)
     problems.add(pc.and_(no_offset, pc.invert(dated)), "ts is not an ISO 8601 timestamp", column)
+    plausible = _plausible_years(text)
+    far = pc.and_(has_offset, pc.invert(plausible))
+    year_first = pc.match_substring_regex(text, _YEAR)
+    problems.add(pc.and_(far, year_first), OUT_OF_RANGE, column)
+    problems.add(pc.and_(far, pc.invert(year_first)), "ts is not an ISO 8601 timestamp", column)
+    usable = pc.and_(has_offset, plausible)
+    text = pc.if_else(usable, text, "1970-01-01T00:00:00Z")
     try:
-        return pc.cast(pc.if_else(has_offset, text, "1970-01-01T00:00:00Z"), pa.timestamp("ns", "UTC"))
+        parsed = pc.cast(text, pa.timestamp("ns", "UTC"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    # Some value is not ISO 8601: parse with pandas, which marks just the bad ones.
-    import pandas as pd
+        # Some value is not ISO 8601: parse with pandas, which marks just the bad ones.
+        import pandas as pd
 
-    series = pd.Series(np.asarray(text.to_pylist(), dtype=object))
-    parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
-    unparsed = parsed.isna().to_numpy() & given.to_numpy(zero_copy_only=False) & has_offset.to_numpy(
-        zero_copy_only=False
-    )
-    problems.add(unparsed, "ts is not an ISO 8601 timestamp", column)
-    nanos = parsed.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns"))
-    return pa.array(nanos.astype(np.int64), pa.int64()).cast(pa.timestamp("ns", "UTC"))
+        series = pd.Series(np.asarray(text.to_pylist(), dtype=object))
+        found = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+        problems.add(found.isna().to_numpy() & usable.to_numpy(zero_copy_only=False),
+                     "ts is not an ISO 8601 timestamp", column)
+        nanos = found.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns"))
+        parsed = pa.array(nanos.astype(np.int64), pa.int64()).cast(pa.timestamp("ns", "UTC"))
+    if not _within(parsed):
+        ints = parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        outside = ((ints < FIRST_TS) | (ints >= END_TS)) & usable.to_numpy(zero_copy_only=False)
+        problems.add(outside, OUT_OF_RANGE, column)
+    return parsed
+
+
+def _holds_nul(column: pa.Array | None) -> np.ndarray | None:
+    """Rows whose value holds a NUL character (no store takes it in a text), None when none does."""
+    if column is None:
+        return None
+    if pa.types.is_dictionary(column.type):
+        per_value = pc.match_substring(column.dictionary, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
+        if not per_value.any():
+            return None
+        codes = column.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        return per_value[codes] & column.is_valid().to_numpy(zero_copy_only=False)
+    rows = pc.match_substring(column, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
+    return rows if rows.any() else None
 
 
 def _dimension(column: pa.Array | None, length: int) -> pa.Array:
@@ -238,6 +292,11 @@ def to_chunk(table: RawTable, rows_read: int) -> Chunk:
     known = np.array([value in _OUTCOME_NAMES for value in outcome_text], dtype=bool)
     if not known.all():
         problems.add(~known[codes], f"outcome is not one of {', '.join(OUTCOMES)}", get("outcome"))
+
+    for name in DIMENSIONS:
+        nul = _holds_nul(get(name))
+        if nul is not None:
+            problems.add(nul, f"{name} holds a NUL character")
 
     good = ~problems.bad
     rejects = [

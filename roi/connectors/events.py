@@ -27,6 +27,7 @@ from ..errors import ConnectorError
 from ..hashing import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
 from .columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
+from .csv_lines import read_header, read_lines, scan
 
 _BLOCK_BYTES = 1 << 20
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
@@ -56,29 +57,6 @@ def _line_numbers(first_row: int, count: int, invalid_lines: list[int], header_l
     # valid rows that come before the i-th skipped line
     before = invalid - header_lines - 1 - np.arange(len(invalid))
     return rows + header_lines + 1 + np.searchsorted(before, rows, side="right")
-
-
-def _has_quotes(path: str) -> bool:
-    """Whether a row has a quote character at all (else no value can hold a newline)."""
-    with open(path, "rb") as handle:
-        handle.readline()  # a quoted header cannot shift the rows' line numbers
-        while block := handle.read(8 << 20):
-            if b'"' in block:
-                return True
-    return False
-
-
-def _newlines_per_row(columns, count: int) -> np.ndarray:
-    inside = np.zeros(count, dtype=np.int64)
-    for column in columns:
-        if pa.types.is_dictionary(column.type):
-            per_value = pc.count_substring(column.dictionary, "\n").to_numpy(zero_copy_only=False)
-            codes = column.indices.fill_null(0).to_numpy(zero_copy_only=False)
-            found = per_value[codes] if len(per_value) else np.zeros(count, dtype=np.int64)
-            inside += np.where(column.is_null().to_numpy(zero_copy_only=False), 0, found)
-        else:
-            inside += pc.count_substring(column.fill_null(""), "\n").to_numpy(zero_copy_only=False)
-    return inside
 
 
 def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
@@ -120,6 +98,26 @@ def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
         stop.set()
 
 
+def _columns(path: str, header: str) -> list[str]:
+    """The header's names, trimmed; an events column named twice is refused, other names made unique."""
+    try:
+        names = [name.strip() for name in next(csv.reader([header], strict=True), [])]
+    except csv.Error as exc:
+        raise ConnectorError(f"{path}: line 1: cannot read the header ({exc}): {header[:200]!r}") from None
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise ConnectorError(f"{path}: line 1: the header lacks {', '.join(missing)} (found: {header[:200]!r})")
+    twice = sorted({name for name in names if name in EVENT_COLUMNS and names.count(name) > 1})
+    if twice:
+        raise ConnectorError(f"{path}: line 1: the header names {', '.join(twice)} more than once")
+    seen: set[str] = set()
+    unique = []
+    for index, name in enumerate(names):  # columns roi does not read may repeat: they are never read
+        unique.append(name if name not in seen else f"{name} (column {index + 1})")
+        seen.add(name)
+    return unique
+
+
 def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
     invalid: list[Reject] = []
     invalid_lines: list[int] = []
@@ -134,18 +132,19 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         return "skip"
 
     try:
-        with open(path, "rb") as handle:
-            header = handle.readline().decode("utf-8-sig").strip()
-    except (OSError, UnicodeDecodeError) as exc:
+        if os.path.getsize(path) == 0:
+            return  # an empty file (e.g. still being created) holds no rows yet
+    except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
-    if not header and os.path.getsize(path) == 0:
-        return  # an empty file (e.g. still being created) holds no rows yet
-    names = [name.strip() for name in next(csv.reader([header]), [])]
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if missing:
-        raise ConnectorError(f"{path}: line 1: the header lacks {', '.join(missing)} (found: {header[:200]!r})")
+    header = read_header(path)
+    names = _columns(path, header)
     wanted = [name for name in names if name in EVENT_COLUMNS]
-    quoted = _has_quotes(path)
+    scanned = scan(path)  # UTF-8 checked, so Arrow never meets bad bytes
+    if scanned.odd_line:
+        # a quoted value over several lines, or a stray quote: Arrow would take the lines after it
+        # into one field, so the file is read record by record
+        yield from read_lines(path, names, wanted, chunk_rows)
+        return
     try:
         reader = pacsv.open_csv(
             path,
@@ -153,9 +152,8 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             read_options=pacsv.ReadOptions(
                 use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8", column_names=names, skip_rows=1
             ),
-            parse_options=pacsv.ParseOptions(
-                invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=quoted
-            ),
+            # no line holds an odd number of quotes (scanned): no value spans lines, a record is a line
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 # dimensions are parsed straight into dictionaries: small codes, not strings per row
                 column_types={name: _DICTIONARY if name in DIMENSIONS or name == "outcome" else pa.string()
@@ -169,12 +167,11 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
     emitted = 0
-    newlines_before = 0  # newlines inside quoted values so far: they shift later rows' line numbers
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
 
     def flush() -> Chunk:
-        nonlocal emitted, pending, pending_rows, newlines_before
+        nonlocal emitted, pending, pending_rows
         if pending:
             table = pa.Table.from_batches(pending).combine_chunks()
             columns = {name: table.column(name).combine_chunks() for name in table.column_names}
@@ -183,10 +180,6 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         count = len(next(iter(columns.values())))
         lines = _line_numbers(emitted, count, invalid_lines, 1)
         emitted += count
-        if quoted and count:
-            inside = _newlines_per_row(columns.values(), count)
-            lines = lines + newlines_before + np.cumsum(inside) - inside
-            newlines_before += int(inside.sum())
         blank = None
         for column in columns.values():
             null = column.is_null()
@@ -210,25 +203,62 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             pending_rows += record_batch.num_rows
             if pending_rows >= chunk_rows:
                 yield flush()
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, OSError) as exc:
         raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
     if pending or invalid:
         yield flush()
 
 
 def _json_text(value: object) -> str | None:
-    if value is None:
-        return None
+    if value is None or value.__class__ is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"  # a boolean is never a valid count or text here
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"a JSON {'array' if isinstance(value, list) else 'object'}, not a value")
     return str(value)
+
+
+def _unsafe(value: str) -> str | None:
+    """Why a text from outside cannot be stored as it is (None when it can)."""
+    if "\x00" in value:
+        return "holds a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (not Unicode text)"
+    return None
+
+
+def _json_record(text: str) -> dict:
+    """A line's JSON object; ValueError saying why the line cannot be read."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a byte that is not UTF-8, kept as a surrogate escape
+            raise ValueError(f"not UTF-8 text (byte 0x{ord(text[exc.start]) - 0xDC00:02x})") from None
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        raise ValueError("not a JSON object: nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"not a JSON object: {exc}") from None
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if "\\u" in text:  # only an escape can put a NUL or a lone surrogate in a value (the line is UTF-8)
+        for name in EVENT_COLUMNS:
+            value = record.get(name)
+            if value.__class__ is str and (why := _unsafe(value)):
+                raise ValueError(f"{name} {why}")
+    return record
 
 
 def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
     try:
-        handle = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed by the with below
+        # a byte that is not UTF-8 becomes a surrogate escape: that line is quarantined, not the file refused
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
     with handle:
@@ -253,20 +283,25 @@ def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
                     continue
                 read += 1
                 try:
-                    record = json.loads(text)
-                    if not isinstance(record, dict):
-                        raise ValueError("not a JSON object")
+                    record = _json_record(text)
                 except ValueError as exc:
-                    rejects.append(Reject(path, number, f"not a JSON object: {exc}", text.strip()[:2000]))
+                    raw = text.strip()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    rejects.append(Reject(path, number, str(exc), raw))  # (bytes not UTF-8 shown as \xff)
                     continue
-                for name, values in columns.items():
-                    values.append(_json_text(record.get(name)))
+                try:
+                    for name, values in columns.items():
+                        values.append(_json_text(record.get(name)))
+                except ValueError as exc:  # (rare: an array or object as a value) this row's values go again
+                    for values in columns.values():
+                        del values[len(lines):]
+                    rejects.append(Reject(path, number, f"{name} is {exc}", text.strip()[:2000]))
+                    continue
                 lines.append(number)
                 texts.append(text.strip())
                 if len(lines) >= chunk_rows:
                     yield flush()
-        except UnicodeDecodeError as exc:
-            raise ConnectorError(f"{path}: not UTF-8 text: {exc}") from None
+        except OSError as exc:
+            raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
         if lines or rejects:
             yield flush()
 

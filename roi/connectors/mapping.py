@@ -210,17 +210,45 @@ def amount(value: Any, name: str) -> float:
 
 
 def instant(value: Any, name: str) -> datetime:
+    """A UTC datetime from ISO 8601 text (naive means UTC) or Unix seconds, within the accepted range."""
+    try:
+        return accepted(_instant(value, name), name, value)
+    except (OverflowError, OSError):
+        raise ValueError(f"{name} is out of range (got {value!r})") from None
+
+
+FIRST_INSTANT = datetime(1900, 1, 2, tzinfo=UTC)
+END_INSTANT = datetime(2261, 12, 31, tzinfo=UTC)  # excluded; as the events connector (docs/connectors.md)
+
+
+def accepted(stamp: datetime, name: str, value: Any) -> datetime:
+    """`stamp` if roi can hold it exactly (nanoseconds, a local day in the years 1900-2261), else ValueError:
+    a row is quarantined, never moved to another date."""
+    if not FIRST_INSTANT <= stamp < END_INSTANT:
+        raise ValueError(f"{name} is out of range (accepted: 1900-01-02T00:00:00Z up to 2261-12-31T00:00:00Z)"
+                         f" (got {value!r})")
+    return stamp
+
+
+def _from_seconds(seconds: float, name: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the years datetime holds
+        raise ValueError(f"{name} is out of range (got {seconds!r})") from None
+
+
+def _instant(value: Any, name: str) -> datetime:
     """A UTC datetime from ISO 8601 text (naive means UTC) or Unix seconds."""
     if isinstance(value, bool) or value is None or value == "":
         raise ValueError(f"{name} is missing")
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise ValueError(f"{name} is not a timestamp (got {value!r})")
-        return datetime.fromtimestamp(value, UTC)
+        return _from_seconds(value, name)
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            return datetime.fromtimestamp(int(text), UTC)
+            return _from_seconds(int(text), name)
         try:
             parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
         except ValueError:

@@ -29,7 +29,7 @@ from ..config import RelPath
 from ..domain import OUTCOMES
 from ..errors import ConnectorError
 from .base import Chunk, ConnectorOptions, FileConnector, register
-from .mapping import DimensionMap, Mapping, Rows, amount, whole
+from .mapping import DimensionMap, Mapping, Rows, accepted, amount, whole
 
 INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 OUTPUT_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
@@ -188,7 +188,11 @@ class OtlpConnector(FileConnector):
         nanos = whole(span.get("startTimeUnixNano"), "startTimeUnixNano")
         if nanos == 0:
             raise ValueError("startTimeUnixNano is missing")
-        ts = datetime.fromtimestamp(nanos // 10**9, UTC).replace(microsecond=(nanos % 10**9) // 1000)
+        try:
+            ts = datetime.fromtimestamp(nanos // 10**9, UTC).replace(microsecond=(nanos % 10**9) // 1000)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"startTimeUnixNano is out of range (got {nanos})") from None
+        ts = accepted(ts, "startTimeUnixNano", nanos)
         counts: dict[str, int] = {}
         cost = math.nan
         if call:
