@@ -1,6 +1,6 @@
 """Deduplication of event ids within a batch, in memory that does not grow with the batch.
 
-`SeenIds` remembers the 64-bit hashes (roi.hashing) of the ids seen so far
+`SeenIds` remembers the 64-bit hashes (roi.string_hashes) of the ids seen so far
 and says, chunk by chunk, which ids are new. Three layers:
 
 - a blocked Bloom filter: the three bits of an id sit in one 64-bit word
@@ -24,7 +24,7 @@ The files are anonymous (deleted as they are made) in the system's
 temporary folder ($TMPDIR): 8 bytes per id, as much again while two runs
 merge. The answer is exact for the hashes: an id is called a repeat only
 when an equal hash was seen, and two distinct ids share a hash with
-probability 2^-57 at most (roi.hashing).
+probability 2^-57 at most (roi.string_hashes).
 """
 
 from __future__ import annotations

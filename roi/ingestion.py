@@ -17,13 +17,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .codes import dictionary_codes
 from .connectors.base import Chunk
 from .dedup import SeenIds
+from .dictionary_codes import dictionary_codes
 from .domain import CELL_METRICS, DIMENSIONS
-from .hashing import hash_strings
 from .pricing import Pricer
 from .store import BatchResult
+from .string_hashes import hash_strings
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd

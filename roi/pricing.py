@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .codes import dictionary_codes
 from .config import PriceOverride
+from .dictionary_codes import dictionary_codes
 
 _MTOK = 1_000_000.0
 

@@ -18,7 +18,7 @@ import pytest
 
 from roi import services
 from roi.cli import main
-from roi.connectors.columns import OUT_OF_RANGE
+from roi.connectors.event_columns import OUT_OF_RANGE
 from roi.errors import ConnectorError
 
 HEADER = ("event_id,ts,tenant,channel,topic,provider,model,input_tokens,output_tokens,cached_input_tokens,"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from roi import dedup
 from roi.dedup import SeenIds, _Filter, _merged, _Run
 from roi.errors import RoiError
-from roi.hashing import hash_strings
+from roi.string_hashes import hash_strings
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -210,7 +210,7 @@ def test_a_run_cut_short_is_an_error_and_needles_below_it_are_absent():
 
 
 def _linear_hashes(ids: list[str], seed: int) -> np.ndarray:
-    """roi.hashing's formula, h(s) = U[len(s)] + sum(s[i] * W[i]), under weights drawn from `seed`."""
+    """roi.string_hashes's formula, h(s) = U[len(s)] + sum(s[i] * W[i]), under weights drawn from `seed`."""
     rng = np.random.default_rng(seed)
     weights, length_weights = (rng.integers(0, 2**64, 64, dtype=np.uint64) for _ in range(2))
     lengths = np.array([len(value) for value in ids])

@@ -375,7 +375,7 @@ def test_a_trim_is_never_skipped_when_it_would_change_an_id(values, large):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from roi.connectors.columns import _may_need_trim
+    from roi.connectors.event_columns import _may_need_trim
 
     array = pa.array(["pad", *values, "pad"], pa.large_string() if large else pa.string())
     for column in (array, array.slice(1, len(values))):  # a slice reads from an offset

@@ -70,7 +70,7 @@ class Chunk:
     frame: pd.DataFrame
     rejects: list[Reject] = field(default_factory=list)
     rows_read: int = 0
-    # hashes of the frame's event ids (roi.hashing.hash_strings), when the reader computed them already
+    # hashes of the frame's event ids (roi.string_hashes.hash_strings), when the reader computed them already
     id_hashes: np.ndarray | None = None
 
 

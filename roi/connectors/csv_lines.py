@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ConnectorError
-from ..hashing import hash_strings
+from ..string_hashes import hash_strings
 from .base import Chunk, Reject
-from .columns import RawTable, to_chunk
+from .event_columns import RawTable, to_chunk
 
 _BLOCK = 8 << 20
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")

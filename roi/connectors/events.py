@@ -24,10 +24,10 @@ from pydantic import Field
 from ..config import RelPath
 from ..domain import DIMENSIONS
 from ..errors import ConnectorError
-from ..hashing import hash_strings
+from ..string_hashes import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
-from .columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
 from .csv_lines import read_header, read_lines, scan
+from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
 
 _BLOCK_BYTES = 1 << 20
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())

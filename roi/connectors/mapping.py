@@ -166,7 +166,7 @@ def _pick(values: list[Any], source: DimensionSource) -> str | None:
 # ------------------------------------------------------------------ values
 
 
-# the texts accepted for counts and amounts, as in columns.py: ASCII decimal digits only
+# the texts accepted for counts and amounts, as in event_columns.py: ASCII decimal digits only
 _WHOLE_TEXT = re.compile(r"\s*[0-9]+\s*")
 _DECIMAL_TEXT = re.compile(r"\s*([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
 

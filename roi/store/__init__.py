@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from ..codes import dictionary_codes
+from ..dictionary_codes import dictionary_codes
 from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS, Reject
 from ..errors import RoiError
 from . import state  # noqa: F401  (its tables: watermarks, job runs)

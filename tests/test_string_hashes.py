@@ -1,4 +1,4 @@
-"""roi.hashing.hash_strings: the formula, equal in equal out, distinct in distinct out.
+"""roi.string_hashes.hash_strings: the formula, equal in equal out, distinct in distinct out.
 
 The reference below is the formula of the module docstring in plain Python
 integers, with the weights drawn from their documented seed, block by block:
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from roi import hashing
-from roi.hashing import hash_strings
+from roi import string_hashes as hashing
+from roi.string_hashes import hash_strings
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -219,7 +219,7 @@ def test_the_weights_are_secret_to_each_process():
     import subprocess
     import sys
 
-    seeds = {subprocess.run([sys.executable, "-c", "import roi.hashing as h; print(h._SEED)"],
+    seeds = {subprocess.run([sys.executable, "-c", "import roi.string_hashes as h; print(h._SEED)"],
                             capture_output=True, text=True, check=True).stdout for _ in range(2)}
     assert len(seeds) == 2
     crafted = hash_strings(pa.array([">I[GROSQPOU\\YO", "PPPPPPPPPPPPPP"]))

@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from roi.codes import dictionary_codes
+from roi.dictionary_codes import dictionary_codes
 
 
 def _decoded(column) -> list[str]:
