@@ -52,7 +52,7 @@ def close_month(project, month: str) -> None:
 
 
 def run_cli(runner, project, *args: str):
-    """Run the CLI, then collect the engines it leaves open, quietly (see tests/test_store.py)."""
+    """Run the CLI, then collect the engines it leaves open, quietly (see tests/store/test_store.py)."""
     result = runner.invoke(main, ["--config", str(project.config_path), *args])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
