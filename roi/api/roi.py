@@ -26,16 +26,6 @@ def _filters(raw: dict[str, str]) -> dict[str, list[str]]:
     return reports.parse_filters(runtime().settings, raw) if raw else {}
 
 
-def sort_cohorts(cohorts: list[dict[str, Any]], sort: str | None, limit: int | None) -> list[dict[str, Any]]:
-    """Cohorts by a metric ('-' first: descending), nulls last either way; then the first `limit`."""
-    if sort:
-        name = sort.lstrip("-")
-        known = [cohort for cohort in cohorts if cohort[name] is not None]
-        unknown = [cohort for cohort in cohorts if cohort[name] is None]
-        cohorts = sorted(known, key=lambda cohort: cohort[name], reverse=sort.startswith("-")) + unknown
-    return cohorts if limit is None else cohorts[:limit]
-
-
 @blueprint.get("/roi", summary="One month's ROI per cohort", responses={200: RoiReport})
 def roi_report(query: RoiQuery) -> Response:
     """Every metric per cohort, the totals and the config hash; equal to `roi report --format json`.
@@ -52,9 +42,8 @@ def roi_report(query: RoiQuery) -> Response:
         state = runtime()
         answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months,
                                 version=data_version(), formats=("json",))
-        document = reports.document(state.store, answer)
-        document["_total"] = len(document["cohorts"])
-        document["cohorts"] = sort_cohorts(document["cohorts"], query.sort, query.limit)
+        document, total = reports.document(state.store, answer, sort=query.sort, limit=query.limit)
+        document["_total"] = total
         return document
 
     def headers(document: dict[str, Any]) -> dict[str, str]:

@@ -44,6 +44,20 @@ class CohortTable:
         return cls({name: frame[name].astype(str).to_numpy(dtype=object) for name in group_by},
                    {name: frame[name].to_numpy(dtype=np.float64) for name in REPORT_METRICS})
 
+    def ordered(self, sort: str | None, limit: int | None = None) -> CohortTable:
+        """The cohorts by a metric ('-' first: descending; ties keep their order), undefined figures last
+        either way; then the first `limit`."""
+        order = np.arange(len(self))
+        if sort:
+            values = self.figures[sort.lstrip("-")]
+            known = np.flatnonzero(~np.isnan(values))
+            keys = -values[known] if sort.startswith("-") else values[known]
+            order = np.concatenate([known[np.argsort(keys, kind="stable")], np.flatnonzero(np.isnan(values))])
+        if limit is not None:
+            order = order[:limit]
+        return CohortTable({name: values[order] for name, values in self.labels.items()},
+                           {name: values[order] for name, values in self.figures.items()})
+
     def frame(self) -> pd.DataFrame:
         figures = pd.DataFrame({name: self.figures[name] for name in REPORT_METRICS})
         if not self.labels:

@@ -8,6 +8,7 @@ month's valued cells (services.valued) as they stand now.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -183,11 +184,32 @@ def content(settings: Settings, store: Store, answer: PeriodReport, fmt: str) ->
     return render(settings, store, answer.frame, fmt)
 
 
-def document(store: Store, answer: PeriodReport) -> dict[str, Any]:
-    """The answer as the JSON document (a stored revision's carries state, revision and closed_at)."""
+def document(store: Store, answer: PeriodReport, *, sort: str | None = None,
+             limit: int | None = None) -> tuple[dict[str, Any], int]:
+    """The answer as the JSON document (a stored revision's carries state, revision and closed_at),
+    its cohorts by `sort` ('-' first: descending, undefined figures last) and only the first
+    `limit`; and how many cohorts there are in all (the totals cover them all)."""
     if answer.frame is None:
-        return json.loads(revisions.revision_content(store.engine, str(answer.period), answer.state.revision, "json"))
-    return report_document(answer.frame)
+        found = json.loads(revisions.revision_content(store.engine, str(answer.period), answer.state.revision,
+                                                      "json"))
+        total = len(found["cohorts"])
+        found["cohorts"] = sort_records(found["cohorts"], sort, limit)
+        return found, total
+    frame = answer.frame
+    total = len(frame.table)
+    if sort or limit is not None:
+        frame = dataclasses.replace(frame, table=frame.table.ordered(sort, limit), _made={})
+    return report_document(frame), total
+
+
+def sort_records(cohorts: list[dict[str, Any]], sort: str | None, limit: int | None) -> list[dict[str, Any]]:
+    """Cohort records as CohortTable.ordered orders a table."""
+    if sort:
+        name = sort.lstrip("-")
+        known = [cohort for cohort in cohorts if cohort[name] is not None]
+        unknown = [cohort for cohort in cohorts if cohort[name] is None]
+        cohorts = sorted(known, key=lambda cohort: cohort[name], reverse=sort.startswith("-")) + unknown
+    return cohorts if limit is None else cohorts[:limit]
 
 
 @dataclass(frozen=True, slots=True)
