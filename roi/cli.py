@@ -386,10 +386,10 @@ def close(obj: Context, period: str, revise: bool, output: Path | None) -> None:
     settings = obj.settings
     month = Period.parse(period, "--period")
     store = obj.store
-    state = closing.close_period(settings, store, month, revise=revise)
-    click.echo(f"closed {month}: revision {state.revision} at {state.closed_at:%Y-%m-%d %H:%M:%S} UTC")
     output = output or reports.default_report_path(settings, month, "xlsx")
-    write_atomically(output, reports.export(settings, store, month, "xlsx").content)
+    # the workbook is written as part of the close: it cannot be written, the month stays open
+    state = closing.close_period(settings, store, month, revise=revise, outputs={output: "xlsx"})
+    click.echo(f"closed {month}: revision {state.revision} at {state.closed_at:%Y-%m-%d %H:%M:%S} UTC")
     click.echo(f"wrote {output}", err=True)
 
 
