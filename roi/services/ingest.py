@@ -32,6 +32,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from ..config import Settings, SourceConfig
 from ..connectors import Window
+from ..dedup import temporary_folder
 from ..errors import RoiError, TransientError
 from ..store import Store, state
 from .batches import SourceRun, ingest_source
@@ -207,6 +208,7 @@ def pull(
         sources = [source for source in settings.sources if source.enabled]
     if not sources:
         raise RoiError(f"{settings.path}: no sources to ingest; add a [[sources]] table")
+    temporary_folder()  # a $TMPDIR that cannot be used stops the ingest before it starts, naming it
     return [pull_source(settings, store, source, **options) for source in sources]
 
 
