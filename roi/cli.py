@@ -68,6 +68,12 @@ def handle_errors(command):
         except RoiError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except services.DatabaseError as exc:  # a read-only, full or unreachable database: which, and why
+            context = click.get_current_context(silent=True)
+            settings = getattr(context.find_root().obj, "_settings", None) if context else None
+            url = settings.service.database_url if settings is not None else "(the configured database)"
+            click.echo(f"error: {services.database_failure(url, exc)}", err=True)
+            sys.exit(1)
         except BrokenPipeError:  # `roi report | head`: the reader has gone, nothing to say to it
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)

@@ -173,7 +173,10 @@ def _beside(work: Callable[[], str]) -> Callable[[], str]:
 
 def _store_batch(store: Store, run: SourceRun, item: dict) -> None:
     with paused_gc():
-        store.replace_batch(**item)
+        stored = store.replace_batch(**item)
+    if stored is None:  # another ingest stored the same content meanwhile (the store said so)
+        run.unchanged += 1
+        return
     result = item["result"]
     run.batches += 1
     run.rows_read += result.rows_read
