@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from urllib.parse import quote
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
