@@ -53,8 +53,8 @@ class RetryPolicy:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             delay = state.next_action.sleep if state.next_action else 0.0
-            log.warning("%s%s; retrying in %.1fs (attempt %d of %d)", f"{where}: " if where else "",
-                        redact(error), delay, state.attempt_number + 1, self.attempts)
+            log.warning("%stransient error, attempt %d of %d, retrying in %.1fs: %s", f"{where}: " if where else "",
+                        state.attempt_number, self.attempts, delay, redact(error))
 
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
