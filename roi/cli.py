@@ -68,6 +68,12 @@ def handle_errors(command):
         except RoiError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except services.DatabaseError as exc:  # a read-only, full or unreachable database: which, and why
+            context = click.get_current_context(silent=True)
+            settings = getattr(context.find_root().obj, "_settings", None) if context else None
+            url = settings.service.database_url if settings is not None else "(the configured database)"
+            click.echo(f"error: {services.database_failure(url, exc)}", err=True)
+            sys.exit(1)
         except BrokenPipeError:  # `roi report | head`: the reader has gone, nothing to say to it
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
@@ -386,10 +392,10 @@ def close(obj: Context, period: str, revise: bool, output: Path | None) -> None:
     settings = obj.settings
     month = Period.parse(period, "--period")
     store = obj.store
-    state = closing.close_period(settings, store, month, revise=revise)
-    click.echo(f"closed {month}: revision {state.revision} at {state.closed_at:%Y-%m-%d %H:%M:%S} UTC")
     output = output or reports.default_report_path(settings, month, "xlsx")
-    write_atomically(output, reports.export(settings, store, month, "xlsx").content)
+    # the workbook is written as part of the close: it cannot be written, the month stays open
+    state = closing.close_period(settings, store, month, revise=revise, outputs={output: "xlsx"})
+    click.echo(f"closed {month}: revision {state.revision} at {state.closed_at:%Y-%m-%d %H:%M:%S} UTC")
     click.echo(f"wrote {output}", err=True)
 
 

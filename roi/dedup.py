@@ -87,7 +87,7 @@ class _Run:
     """Sorted hashes in an anonymous temporary file, with every _BLOCK_IDS-th hash in memory."""
 
     def __init__(self) -> None:
-        self.file = _temporary(tempfile.TemporaryFile, prefix="roi-dedup-")
+        self.file = _temporary(tempfile.TemporaryFile, prefix="roi-dedup-", dir=temporary_folder())
         self.size = 0
         self._fences: list[np.ndarray] = []
         self.fences = np.empty(0, dtype=np.uint64)
@@ -179,9 +179,36 @@ def _member(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     return haystack[at] == needles
 
 
+def temporary_folder() -> str:
+    """The folder for temporary files: $TMPDIR when set, else the system's (/tmp).
+
+    Python's tempfile falls back to /tmp when $TMPDIR is missing, unwritable or full; the
+    operator pointed TMPDIR somewhere on purpose (a disk with room), so that is an error here."""
+    folder = os.environ.get("TMPDIR")
+    if not folder:
+        return tempfile.gettempdir()
+    if not os.path.isdir(folder):
+        reason = "does not exist" if not os.path.exists(folder) else "is not a folder"
+        raise RoiError(f"temporary folder {folder} (TMPDIR) {reason}; point TMPDIR at a folder with room")
+    try:
+        with tempfile.TemporaryFile(prefix="roi-check-", dir=folder) as probe:
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise RoiError(f"temporary folder {folder} (TMPDIR) cannot be written: {exc.strerror or exc}; "
+                       "point TMPDIR at a folder with room") from None
+    return folder
+
+
 def _short(got: int, wanted: int) -> RoiError:
-    return RoiError(f"deduplicating event ids: a temporary file in {tempfile.gettempdir()} gave {got} of "
+    return RoiError(f"deduplicating event ids: a temporary file in {_where()} gave {got} of "
                     f"{wanted} bytes; was it cut short?")
+
+
+def _where() -> str:
+    folder = os.environ.get("TMPDIR")
+    return f"{folder} (TMPDIR)" if folder else tempfile.gettempdir()
 
 
 def _temporary(operation, *args, **kwargs):
@@ -190,7 +217,7 @@ def _temporary(operation, *args, **kwargs):
         return operation(*args, **kwargs)
     except OSError as exc:
         raise RoiError(
-            f"deduplicating event ids: cannot use a temporary file in {tempfile.gettempdir()} ({exc}); "
+            f"deduplicating event ids: cannot use a temporary file in {_where()} ({exc}); "
             "set TMPDIR to a folder with space (8 bytes per event id of the batch, twice that at times)"
         ) from None
 

@@ -41,15 +41,14 @@ class ConnectorError(RoiError):
 
 
 class TransientError(ConnectorError):
-    """A read that may work if tried again (timeout, dropped connection, 429/5xx): pulls retry it.
+    """A read that may work if tried again (timeout, dropped connection, 429/5xx).
 
-    `retried` is true when the raiser already spent its own retries (the HTTP client does):
-    the pull then does not multiply them, and the source fails now, to be pulled next run.
-    """
+    `retry_after`: the seconds the server asked to wait (`Retry-After`), if it said.
+    roi.connectors.retry decides whether and when it is tried again, at one level only."""
 
-    def __init__(self, message: str, *, retried: bool = False):
+    def __init__(self, message: str, *, retry_after: float | None = None):
         super().__init__(message)
-        self.retried = retried
+        self.retry_after = retry_after
 
 
 class ValuationError(RoiError):

@@ -113,6 +113,9 @@ class Connector:
     timezone: str = "UTC"
     # The config's folder; the registry sets it in create().
     base_dir: Path | None = None
+    # True when the connector retries each request itself (HTTP): its batches are then not
+    # retried again as a whole (connectors.retry: every error is retried at one level only)
+    retries_requests: ClassVar[bool] = False
 
     def __init__(self, name: str, options: ConnectorOptions):
         self.name = name

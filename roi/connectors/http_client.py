@@ -3,8 +3,8 @@
 The caller creates the `requests.Session` and hands it in (tests give one that
 talks to a server on 127.0.0.1); the client adds the source's auth headers,
 retries what may work on a second try (429 honouring ``Retry-After``, 5xx,
-dropped connections, timeouts) with capped exponential backoff through
-tenacity, and turns everything else into a ConnectorError. Every message it
+dropped connections, timeouts) under the one retry policy (connectors.retry),
+attached here so no caller retries again, and turns everything else into a ConnectorError. Every message it
 writes, to the log or in an exception, goes through the source's redactor, so
 a token never leaves the process in clear, even when the upstream echoes it.
 """
@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 import requests
 from pydantic import Field, field_validator
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ..errors import ConnectorError, TransientError
 from .base import Batch, Chunk, Connector, ConnectorOptions, Window
+from .retry import RetryPolicy
 
 log = logging.getLogger("roi.connectors")
 
@@ -70,13 +70,6 @@ class HttpError(ConnectorError):
     def __init__(self, message: str, status: int):
         self.status = status
         super().__init__(message)
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None):
-        self.reason = reason
-        self.retry_after = retry_after
-        super().__init__(reason)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -126,11 +119,9 @@ class HttpClient:
         # a password written into base_url (https://user:pass@host) is a secret like any other
         self.redact.add(urlsplit(self.base_url).password or "")
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.max_retry_after = max_retry_after
-        self.sleep = sleep
+        # the one retry policy, attached to this session: no caller retries what it gave up on
+        self.retry = RetryPolicy(attempts=max_retries + 1, backoff=backoff, max_backoff=max_backoff,
+                                 max_retry_after=max_retry_after, sleep=sleep)
         self.requests_sent = 0
 
     def url(self, path: str) -> str:
@@ -146,35 +137,7 @@ class HttpClient:
         """The decoded JSON answer; ConnectorError (TransientError once retries are spent) otherwise."""
         url = self.url(path)
         where = f"source {self.source!r}: {method} {self._shown(url)}{f' ({what})' if what else ''}"
-        exponential = wait_exponential(multiplier=self.backoff, max=self.max_backoff)
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _Retryable) and error.retry_after is not None:
-                return error.retry_after
-            return exponential(state)
-
-        def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            log.warning("%s: %s; retrying in %.1fs (attempt %d of %d)", where, self.redact(error),
-                        delay, state.attempt_number + 1, self.max_retries + 1)
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait,
-            retry=retry_if_exception_type(_Retryable),
-            sleep=self.sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            response = retrying(self._send, method, url, params, body, where)
-        except _Retryable as exc:
-            attempts = self.max_retries + 1
-            raise TransientError(
-                self.redact(f"{where}: {exc.reason} (gave up after {attempts} attempts)"), retried=True
-            ) from None
+        response = self.retry.call(lambda: self._send(method, url, params, body, where), redact=self.redact)
         try:
             return response.json()
         except ValueError:
@@ -192,7 +155,7 @@ class HttpClient:
                 method, url, params=params, json=body, headers=self.headers, timeout=self.timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retryable(f"cannot reach the server: {type(exc).__name__}") from None
+            raise TransientError(f"{where}: cannot reach the server: {type(exc).__name__}") from None
         except requests.RequestException as exc:
             raise ConnectorError(self.redact(f"{where}: {exc}")) from None
         status = response.status_code
@@ -201,12 +164,7 @@ class HttpClient:
         reason = f"HTTP {status} {response.reason or ''}".rstrip()
         if status in _RETRIED_STATUS:
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-            if retry_after is not None and retry_after > self.max_retry_after:
-                raise TransientError(
-                    self.redact(f"{where}: {reason}: the server asks to wait {retry_after:.0f}s, "
-                                f"more than max_retry_after_seconds ({self.max_retry_after:.0f}s)")
-                )
-            raise _Retryable(reason, retry_after)
+            raise TransientError(self.redact(f"{where}: {reason}"), retry_after=retry_after)
         snippet = " ".join(response.text[:_BODY_SNIPPET].split())
         if status in (401, 403):
             message = f"{where}: {reason}: the credentials were refused; check the source's keys"
@@ -269,6 +227,7 @@ class PulledConnector(Connector):
 
     options: HttpOptions
     user_agent: ClassVar[str] = "roi-connector"
+    retries_requests: ClassVar[bool] = True
 
     def __init__(self, name: str, options: HttpOptions, session: requests.Session | None = None,
                  sleep: Sleep | None = None):

@@ -10,6 +10,7 @@ nobody can price, and a handful of broken rows.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RoiError
+from ..services.files import write_atomically
 
 FIRST_DAY = date(2026, 8, 1)
 DAYS = 92  # August, September, October 2026
@@ -161,11 +163,12 @@ BROKEN_ROWS = [
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({name: row.get(name, "") for name in COLUMNS})
+    handle = io.StringIO(newline="")
+    writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({name: row.get(name, "") for name in COLUMNS})
+    write_atomically(path, handle.getvalue().encode("utf-8"))
 
 
 def write_data(folder: Path) -> dict[str, int]:
@@ -182,9 +185,8 @@ def write_data(folder: Path) -> dict[str, int]:
     by_month[last_month].extend(BROKEN_ROWS)
     for month, rows in by_month.items():
         _write_csv(events / f"support-{month}.csv", rows)
-    with (folder / "data" / "knowledge-assistant.jsonl").open("w", encoding="utf-8") as handle:
-        for row in internal:
-            handle.write(json.dumps({key: value for key, value in row.items() if value != ""}) + "\n")
+    lines = (json.dumps({key: value for key, value in row.items() if value != ""}) + "\n" for row in internal)
+    write_atomically(folder / "data" / "knowledge-assistant.jsonl", "".join(lines).encode("utf-8"))
     return {"customer": len(customer) + 1 + len(BROKEN_ROWS), "internal": len(internal)}
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..domain import Period, display_dimension
 from ..services import store_for
+from ..services.files import write_atomically
 from ..services.ingest import ingest
 from ..services.reports import build_report, write_reports
 from ..services.validation import load_checked_config
@@ -31,7 +32,8 @@ def run_demo(folder: Path, echo: Callable[[str], None] = print, *, upstreams: bo
         served = None
         if upstreams:
             served = servers.enter_context(serve_upstreams(period))
-        (folder / "roi.toml").write_text(served.config(DEMO_CONFIG) if served else DEMO_CONFIG, encoding="utf-8")
+        config = served.config(DEMO_CONFIG) if served else DEMO_CONFIG
+        write_atomically(folder / "roi.toml", config.encode("utf-8"))
         counts = write_data(folder)
         echo(f"Northwind Commerce demo in {folder}/: {counts['customer']:,} support events, "
              f"{counts['internal']:,} knowledge-assistant events")

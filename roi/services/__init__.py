@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..store import DatabaseError, DatabaseUnavailable, Store, open_store
+from ..store import DatabaseError, DatabaseUnavailable, Store, database_failure, open_store
 
-__all__ = ["DatabaseError", "DatabaseUnavailable", "Store", "store_for"]
+__all__ = ["DatabaseError", "DatabaseUnavailable", "Store", "database_failure", "store_for"]
 
 
 def store_for(settings: Settings) -> Store:

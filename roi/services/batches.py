@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import version
 from typing import Any
 
 from ..config import Settings, SourceConfig
 from ..connectors import Window, registry
+from ..connectors.retry import RetryPolicy
 from ..errors import ConnectorError
 from ..ingestion import CellBuilder
 from ..pricing import Pricer
@@ -91,18 +94,25 @@ def ingest_source(
     window: Window | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
-    retry: Callable[[Callable[[], Any]], Any] | None = None,
+    sleep: Callable[[float], None] | None = None,
     on_batch: Callable[[str], None] | None = None,
 ) -> SourceRun:
     """Ingest a source's batches. File batches land one by one; the day batches of a pulled
     window land together, and only when every one of them was read (a failed pull stores nothing).
-    `retry` wraps each batch read (the pull use-case retries transient errors with it)."""
+
+    Transient errors are retried by the one policy (connectors.retry), at one level: an HTTP
+    connector retries each request itself (its options); any other source's batch read is
+    retried whole as [scheduler] retry_* say. `sleep` is how the waits pass (tests: no wait)."""
     run = SourceRun(source.name)
     pricer = Pricer(settings.pricing.overrides)
     staged: list[dict] = []
     try:
         connector = registry.create(source, settings.base_dir)
         connector.timezone = settings.service.timezone
+        if sleep is not None and hasattr(connector, "sleep"):
+            connector.sleep = sleep
+        retry = _once if connector.retries_requests else partial(
+            _batch_policy(settings, sleep).call, where=f"source {source.name!r}")
         batches = connector.batches(window or Window())
         for batch in batches:
             day_batch = batch.day is not None
@@ -122,7 +132,7 @@ def ingest_source(
                     # nothing to compare with: the content's hash (a pass over a whole file) is taken
                     # beside the read, on the core the read leaves idle
                     taken = _beside(batch.content_fingerprint)
-                builder, rejects = (retry or _once)(
+                builder, rejects = retry(
                     lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
                 )
                 if taken is not None:
@@ -162,6 +172,12 @@ def _once(read: Callable[[], Any]) -> Any:
     return read()
 
 
+def _batch_policy(settings: Settings, sleep: Callable[[float], None] | None) -> RetryPolicy:
+    policy = settings.scheduler
+    return RetryPolicy(attempts=policy.retry_attempts, backoff=policy.retry_wait_seconds,
+                       max_backoff=policy.retry_max_wait_seconds, sleep=sleep or time.sleep)
+
+
 def _beside(work: Callable[[], str]) -> Callable[[], str]:
     """Start `work` in a thread now; the returned callable waits for its result (or raises its error)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roi-fingerprint")
@@ -173,7 +189,10 @@ def _beside(work: Callable[[], str]) -> Callable[[], str]:
 
 def _store_batch(store: Store, run: SourceRun, item: dict) -> None:
     with paused_gc():
-        store.replace_batch(**item)
+        stored = store.replace_batch(**item)
+    if stored is None:  # another ingest stored the same content meanwhile (the store said so)
+        run.unchanged += 1
+        return
     result = item["result"]
     run.batches += 1
     run.rows_read += result.rows_read

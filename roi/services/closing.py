@@ -1,5 +1,10 @@
 """Closing a month: a stored revision of its report, served byte for byte from then on.
 
+A close completes or leaves nothing: its files (the workbook `roi close` writes, the
+reports the monthly job writes) are staged on disk first, the revision is stored, and
+only then are the files renamed into place; a file that cannot be written stores no
+revision, and a rename that fails takes the revision back.
+
 `roi close --period YYYY-MM` stores revision 1: the workbook, JSON and CSV
 bytes, the config hash, the data fingerprint and a snapshot of the month's
 cells. Later data or config changes never touch it; data that arrives after
@@ -10,7 +15,9 @@ the close is measured against the snapshot and reported (`late_rows`,
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..config import Settings
@@ -21,6 +28,7 @@ from ..reporting.json_report import document_json, report_document
 from ..reporting.workbook import LateData, PriorRevision, RevisionInfo
 from ..store import Store, revisions
 from ..valuation.fingerprint import data_fingerprint
+from .files import stage
 from .periods import MonthState, PeriodState, batch_signature
 from .reports import build_report
 from .valued import ValuedMonths
@@ -35,8 +43,13 @@ def _today(settings: Settings):
     return datetime.now(ZoneInfo(settings.service.timezone)).date()
 
 
-def close_period(settings: Settings, store: Store, period: Period, *, revise: bool = False) -> PeriodState:
-    """Store the next revision of a month that has ended; AlreadyClosed unless `revise` when it has one."""
+def close_period(
+    settings: Settings, store: Store, period: Period, *, revise: bool = False, outputs: Mapping[Path, str] | None = None
+) -> PeriodState:
+    """Store the next revision of a month that has ended; AlreadyClosed unless `revise` when it has one.
+
+    `outputs` maps files to write to the format each holds (xlsx, json, csv): the revision is stored
+    only if every one of them can be written, and they are in place when it returns."""
     previous = revisions.latest_revision(store.engine, str(period))
     if previous is not None and not revise:
         raise AlreadyClosed(
@@ -80,12 +93,25 @@ def close_period(settings: Settings, store: Store, period: Period, *, revise: bo
         "json": document_json(document),
         "csv": render_csv(frame).encode(),
     }
+    staged = stage({Path(path): contents[fmt] for path, fmt in (outputs or {}).items()})
     try:
         stored = revisions.add_revision(
             store.engine, period=str(period), revision=number, closed_at=closed_at, config_hash=frame.config_hash,
             data_fingerprint=frame.data_fingerprint, group_by=frame.group_by, batches=signature, contents=contents,
             snapshot=revisions.encode_snapshot(cells),
         )
-    except revisions.RevisionConflict as exc:
-        raise AlreadyClosed(str(exc)) from None
+    except BaseException as exc:
+        for item in staged:
+            item.discard()
+        if isinstance(exc, revisions.RevisionConflict):
+            raise AlreadyClosed(str(exc)) from None
+        raise
+    try:
+        for item in staged:
+            item.commit()
+    except BaseException:
+        for item in staged:
+            item.discard()
+        revisions.remove_revision(store.engine, str(period), number)
+        raise
     return PeriodState(period, MonthState.CLOSED, stored.revision, stored.closed_at, 0, 0.0)

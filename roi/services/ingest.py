@@ -11,8 +11,9 @@ A pulled source (an HTTP API, a SQL warehouse) is fetched in one batch per UTC d
   land in steps of at most STEP_DAYS days, each step a complete pull of its own.
 - The watermark (everything before it has landed) moves only after a step landed completely
   and only when the step starts at or before it, so a gap is never skipped over.
-- Transient errors (TransientError: timeouts, dropped connections, 429/5xx) are retried per
-  day with exponential backoff (tenacity); anything else fails the pull at once.
+- Transient errors (TransientError: timeouts, dropped connections, 429/5xx) are retried by the
+  one policy of connectors.retry, at one level only: an HTTP source per request, any other
+  source per day (batches.ingest_source); anything else fails the pull at once.
 
 File sources (events, otlp) ignore windows and have no watermark.
 """
@@ -28,11 +29,10 @@ from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
 from ..config import Settings, SourceConfig
 from ..connectors import Window
-from ..errors import RoiError, TransientError
+from ..dedup import temporary_folder
+from ..errors import RoiError
 from ..store import Store, state
 from .batches import SourceRun, ingest_source
 
@@ -93,32 +93,6 @@ def window_days(window: Window) -> int:
     return (window.end - window.start) // _DAY
 
 
-def make_retry(settings: Settings, source: str, sleep: Callable[[float], None] = time.sleep) -> Callable:
-    """Run a read, retrying TransientError with exponential backoff; other errors pass at once."""
-    policy = settings.scheduler
-
-    def before_sleep(retry_state: RetryCallState) -> None:
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0
-        log.warning(
-            "source %s: transient error, attempt %d of %d, retrying in %.1fs: %s",
-            source, retry_state.attempt_number, policy.retry_attempts, wait, retry_state.outcome.exception(),
-        )
-
-    def run(read: Callable[[], Any]) -> Any:
-        retrying = Retrying(
-            # an error whose raiser spent its own retries (HTTP) is not retried again here
-            retry=retry_if_exception(lambda exc: isinstance(exc, TransientError) and not exc.retried),
-            stop=stop_after_attempt(policy.retry_attempts),
-            wait=wait_exponential(multiplier=policy.retry_wait_seconds, max=policy.retry_max_wait_seconds),
-            sleep=sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        return retrying(read)
-
-    return run
-
-
 @dataclass(slots=True)
 class PullResult:
     """One source's pull: what landed, over which window, and the watermark after it."""
@@ -162,7 +136,6 @@ def pull_source(
         source, watermark=mark, now=now, timezone=settings.service.timezone, since=since, until=until
     )
     result = PullResult(SourceRun(source.name), window, mark)
-    retry = make_retry(settings, source.name, sleep)
     total = window_days(window)
     done = 0
 
@@ -174,7 +147,7 @@ def pull_source(
 
     for step in split_window(window):
         part = ingest_source(
-            settings, store, source, window=step, force=force, progress=progress, retry=retry, on_batch=batch_read
+            settings, store, source, window=step, force=force, progress=progress, sleep=sleep, on_batch=batch_read
         )
         _merge(result.run, part)
         result.steps.append(step)
@@ -207,6 +180,7 @@ def pull(
         sources = [source for source in settings.sources if source.enabled]
     if not sources:
         raise RoiError(f"{settings.path}: no sources to ingest; add a [[sources]] table")
+    temporary_folder()  # a $TMPDIR that cannot be used stops the ingest before it starts, naming it
     return [pull_source(settings, store, source, **options) for source in sources]
 
 

@@ -217,7 +217,9 @@ class JobRunner:
         today = self.clock().astimezone(ZoneInfo(settings.service.timezone)).date()
         if after is not None and (today - period.end).days >= after:
             try:
-                closed = closing.close_period(settings, self.store, period)
+                # its report files are written with the close, or the month is not closed
+                outputs = {reports.default_report_path(settings, period, fmt): fmt for fmt in ("xlsx", "json")}
+                closed = closing.close_period(settings, self.store, period, outputs=outputs)
                 notes.append(f"closed {period} (revision {closed.revision})")
             except closing.AlreadyClosed:
                 notes.append(f"{period} was already closed")

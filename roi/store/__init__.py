@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import case, delete, event, func, insert, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from ..dictionary_codes import dictionary_codes
@@ -24,13 +27,24 @@ from .tables import BatchRecord, CellRecord, QuarantineRecord
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
 
-__all__ = ["Store", "BatchResult", "BatchRecord", "DatabaseError", "DatabaseUnavailable", "open_store"]
+__all__ = ["Store", "BatchResult", "BatchRecord", "DatabaseError", "DatabaseUnavailable", "database_failure",
+           "open_store"]
 
 # What the database layer raises, named for the layers above that must not import SQLAlchemy
 DatabaseError = SQLAlchemyError  # anything the database or its driver refused
 DatabaseUnavailable = OperationalError  # the database cannot be reached or is locked
 
 _INSERT_ROWS = 5_000
+_SCHEMA_LOCK = 0x726F69  # PostgreSQL advisory lock key held while the schema is made ("roi")
+_CONCURRENT_TRIES = 3  # a batch stored by another ingest meanwhile: look again this many times
+
+log = logging.getLogger("roi.store")
+
+
+def _batch_key_taken(exc: IntegrityError) -> bool:
+    """The unique (source, batch_key) of roi_batches, as SQLite and PostgreSQL word it."""
+    text = str(exc.orig)
+    return "roi_batches.source, roi_batches.batch_key" in text or "uq_roi_batches_source_key" in text
 
 # Fractional metrics are summed as whole nano-units (floor(x * 1e9 + 0.5), the same float on both
 # databases): a sum of whole numbers below 2**53 (9 million units) is exact, so the same cells give
@@ -57,9 +71,38 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_read_only_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _read_only_sqlite(url: str) -> str | None:
+    """The SQLite URI to open a database file this process may read but not write, else None.
+
+    Opened as usual, SQLite would write on connect (the WAL pragma, the shared-memory file)
+    and fail even a read; opened read-only, reading commands work and writing ones fail
+    naming the database. `immutable` (no locking, no shared memory) only where the folder
+    cannot hold the shared-memory file either: then nobody can be writing the database."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = os.path.abspath(database)
+    if not os.path.isfile(path) or os.access(path, os.W_OK) or not os.access(path, os.R_OK):
+        return None
+    immutable = not os.access(os.path.dirname(path), os.W_OK) and not os.path.exists(path + "-shm")
+    return f"sqlite:///file:{quote(path)}?mode=ro" + ("&immutable=1" if immutable else "") + "&uri=true"
+
+
 def make_engine(url: str) -> Engine:
     try:
-        if url.startswith("sqlite"):
+        read_only = _read_only_sqlite(url) if url.startswith("sqlite") else None
+        if read_only is not None:
+            engine = create_engine(read_only, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_read_only_pragmas)
+        elif url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
@@ -91,6 +134,15 @@ def database_url_problem(url: str) -> str | None:
     return None
 
 
+def database_failure(url: str, exc: BaseException) -> str:
+    """One line for a database error: which database, and what it said (first line, no SQL)."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = reason[0] if reason else type(exc).__name__
+    if "readonly database" in reason or "read-only transaction" in reason:
+        reason += " (the database is read-only here: reading commands work, this one writes)"
+    return f"database {_safe_url(url)}: {reason}"
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -105,10 +157,27 @@ class Store:
         self.engine = engine
 
     def create_schema(self) -> None:
-        try:
-            SQLModel.metadata.create_all(self.engine)
-        except OperationalError as exc:
-            raise RoiError(f"database: cannot open {_safe_url(str(self.engine.url))}: {exc.orig}") from None
+        """Make the tables a new store lacks; nothing is written to a store that has them all.
+
+        Two processes opening a new store at once (two `roi ingest`, the API's workers): on
+        PostgreSQL they take turns under an advisory lock; on SQLite the one that finds a
+        table made meanwhile looks again."""
+        for attempt in range(_CONCURRENT_TRIES):
+            try:
+                with self.engine.connect() as connection:
+                    if connection.dialect.name == "postgresql":
+                        with connection.begin():
+                            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+                            SQLModel.metadata.create_all(connection)
+                    else:
+                        SQLModel.metadata.create_all(connection)
+                        connection.commit()
+                return
+            except (OperationalError, IntegrityError, ProgrammingError) as exc:
+                made_meanwhile = "already exists" in str(exc.orig) or isinstance(exc, IntegrityError)
+                if made_meanwhile and attempt + 1 < _CONCURRENT_TRIES:
+                    continue
+                raise RoiError(f"database: cannot open {_safe_url(str(self.engine.url))}: {exc.orig}") from None
 
     def close(self) -> None:
         """Close every pooled connection (a CLI command's store ends with the command)."""
@@ -151,46 +220,75 @@ class Store:
         cells: pd.DataFrame | pa.Table,
         rejects: list[Reject],
         result: BatchResult,
-    ) -> int:
-        """Store a batch in one transaction, replacing what the same key stored before."""
+    ) -> int | None:
+        """Store a batch in one transaction, replacing what the same key stored before.
+
+        Two ingests of the same batch at once (two `roi ingest`, a manual run beside the
+        scheduler): the second one's insert waits for the first's transaction (SQLite's write
+        lock, PostgreSQL's unique index), then finds the batch stored. It then stores nothing if
+        the first stored the same content (None: skipped), else replaces it, as a later ingest
+        would. Either way the batch is stored once."""
         cells = _as_cell_table(cells)
         first_day, last_day = pc.min_max(cells.column("day")).values() if cells.num_rows else (None, None)
-        with self.engine.begin() as connection:
-            old = connection.execute(
-                select(BatchRecord.id).where(BatchRecord.source == source, BatchRecord.batch_key == key)
-            ).scalar_one_or_none()
-            if old is not None:
-                connection.execute(delete(CellRecord).where(CellRecord.batch_id == old))
-                connection.execute(delete(QuarantineRecord).where(QuarantineRecord.batch_id == old))
-                connection.execute(delete(BatchRecord).where(BatchRecord.id == old))
-            batch_id = connection.execute(
-                insert(BatchRecord)
-                .values(
-                    source=source,
-                    batch_key=key,
-                    label=label,
-                    fingerprint=fingerprint,
-                    started_at=started_at,
-                    finished_at=datetime.now(UTC),
-                    rows_read=result.rows_read,
-                    rows_stored=result.rows_stored,
-                    duplicates=result.duplicates,
-                    quarantined=result.quarantined,
-                    unpriced=result.unpriced,
-                    cells=cells.num_rows,
-                    first_day=first_day.as_py() if first_day is not None else None,
-                    last_day=last_day.as_py() if last_day is not None else None,
-                )
-                .returning(BatchRecord.id)
-            ).scalar_one()
-            _insert_cells(connection, cells, batch_id, source)
-            quarantine = (
-                {"batch_id": batch_id, "source": source, "file": r.file, "line": r.line, "reason": r.reason,
-                 "raw": r.raw}
-                for r in rejects
+        for attempt in range(_CONCURRENT_TRIES):
+            try:
+                with self.engine.begin() as connection:
+                    old = connection.execute(
+                        select(BatchRecord.id, BatchRecord.fingerprint)
+                        .where(BatchRecord.source == source, BatchRecord.batch_key == key)
+                    ).one_or_none()
+                    if old is not None and attempt and old.fingerprint == fingerprint:
+                        log.warning("source %s: batch %s was stored by another ingest meanwhile, with the same "
+                                    "content: skipped here", source, label)
+                        return None
+                    if old is not None:
+                        connection.execute(delete(CellRecord).where(CellRecord.batch_id == old.id))
+                        connection.execute(delete(QuarantineRecord).where(QuarantineRecord.batch_id == old.id))
+                        connection.execute(delete(BatchRecord).where(BatchRecord.id == old.id))
+                    batch_id = self._insert_batch(connection, source, key, label, fingerprint, started_at, cells,
+                                                  rejects, result, first_day, last_day)
+            except IntegrityError as exc:
+                if attempt + 1 == _CONCURRENT_TRIES or not _batch_key_taken(exc):
+                    raise
+                log.info("source %s: batch %s was being stored by another ingest: waited for it", source, label)
+                continue
+            if attempt:
+                log.warning("source %s: batch %s was stored by another ingest meanwhile, with other content: "
+                            "replaced by this one's", source, label)
+            return batch_id
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _insert_batch(connection, source, key, label, fingerprint, started_at, cells, rejects, result,
+                      first_day, last_day) -> int:
+        batch_id = connection.execute(
+            insert(BatchRecord)
+            .values(
+                source=source,
+                batch_key=key,
+                label=label,
+                fingerprint=fingerprint,
+                started_at=started_at,
+                finished_at=datetime.now(UTC),
+                rows_read=result.rows_read,
+                rows_stored=result.rows_stored,
+                duplicates=result.duplicates,
+                quarantined=result.quarantined,
+                unpriced=result.unpriced,
+                cells=cells.num_rows,
+                first_day=first_day.as_py() if first_day is not None else None,
+                last_day=last_day.as_py() if last_day is not None else None,
             )
-            for rows in _chunks(quarantine):
-                connection.execute(insert(QuarantineRecord), rows)
+            .returning(BatchRecord.id)
+        ).scalar_one()
+        _insert_cells(connection, cells, batch_id, source)
+        quarantine = (
+            {"batch_id": batch_id, "source": source, "file": r.file, "line": r.line, "reason": r.reason,
+             "raw": r.raw}
+            for r in rejects
+        )
+        for rows in _chunks(quarantine):
+            connection.execute(insert(QuarantineRecord), rows)
         return batch_id
 
     # ------------------------------------------------------------- cells

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Column, DateTime, LargeBinary, UniqueConstraint, func, insert, select
+from sqlalchemy import Column, DateTime, LargeBinary, UniqueConstraint, delete, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
@@ -141,6 +141,15 @@ def add_revision(
     except IntegrityError:
         raise RevisionConflict(f"period {period}: revision {revision} was stored by another close meanwhile") from None
     return Revision(period, revision, _utc(closed_at), config_hash, data_fingerprint, tuple(group_by), batches)
+
+
+def remove_revision(engine: Engine, period: str, revision: int) -> None:
+    """Take back a revision just stored (its close could not write its files)."""
+    with engine.begin() as connection:
+        connection.execute(delete(RevisionBatchesRecord).where(
+            RevisionBatchesRecord.period == period, RevisionBatchesRecord.revision == revision))
+        connection.execute(delete(PeriodRevisionRecord).where(
+            PeriodRevisionRecord.period == period, PeriodRevisionRecord.revision == revision))
 
 
 def latest_revisions(engine: Engine) -> dict[str, Revision]:

@@ -196,29 +196,3 @@ def test_a_file_source_ignores_windows_and_has_no_watermark(project, open_store)
     assert store.cells(date(2026, 1, 1), date(2026, 2, 1))["token_cost"].sum() == pytest.approx(0.5)
     status = state.source_states(store.engine)["bot"]
     assert status.watermark is None and status.last_success_at == NOW
-
-
-def test_the_pull_retries_transient_errors_but_not_those_already_retried(settings):
-    from roi.errors import TransientError
-    from roi.services.ingest import make_retry
-
-    retry = make_retry(settings, "bot", sleep=lambda _seconds: None)
-    calls = []
-
-    def flaky():
-        calls.append("x")
-        raise TransientError("timeout")
-
-    with pytest.raises(TransientError):
-        retry(flaky)
-    assert len(calls) == settings.scheduler.retry_attempts
-
-    calls.clear()
-
-    def exhausted():
-        calls.append("x")
-        raise TransientError("HTTP 503 (gave up after 6 attempts)", retried=True)
-
-    with pytest.raises(TransientError):
-        retry(exhausted)
-    assert calls == ["x"]  # the HTTP client's retries are not multiplied by the pull's
