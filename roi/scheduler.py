@@ -37,7 +37,7 @@ from .services.heartbeat import BEAT_SECONDS, RUNNING, STARTING, STOPPED, Heartb
 from .services.heartbeat import ENV as HEARTBEAT_ENV
 from .services.jobs import JOBS_TABLE, JobRunner, job_specs
 from .store import Store
-from .store.state import JobRunRecord
+from .store.pulls_and_jobs import JobRunRecord
 
 log = logging.getLogger("roi.scheduler")
 

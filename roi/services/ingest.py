@@ -33,7 +33,7 @@ from ..config import Settings, SourceConfig
 from ..connectors import Window
 from ..dedup import temporary_folder
 from ..errors import RoiError
-from ..store import Store, state
+from ..store import Store, pulls_and_jobs
 from .batches import SourceRun, ingest_source
 
 log = logging.getLogger("roi.pulling")
@@ -131,7 +131,7 @@ def pull_source(
 
     `on_batch(source, batch_key, done, window_days)` follows each batch read (progress)."""
     now = now or datetime.now(UTC)
-    mark = state.watermark(store.engine, source.name)
+    mark = pulls_and_jobs.watermark(store.engine, source.name)
     window = plan_window(
         source, watermark=mark, now=now, timezone=settings.service.timezone, since=since, until=until
     )
@@ -156,14 +156,14 @@ def pull_source(
         if mark is None or step.start <= mark:
             reached = min(step.end, now)
             mark = reached if mark is None else max(mark, reached)
-            state.record_pull_success(store.engine, source.name, mark, now)
+            pulls_and_jobs.record_pull_success(store.engine, source.name, mark, now)
             log.info("source %s: landed %s to %s; watermark %s", source.name, f"{step.start:%Y-%m-%d}",
                      f"{step.end - _DAY:%Y-%m-%d}", mark.isoformat())
     result.watermark = mark
     if result.failed:
-        state.record_pull_failure(store.engine, source.name, "; ".join(result.run.errors), now)
+        pulls_and_jobs.record_pull_failure(store.engine, source.name, "; ".join(result.run.errors), now)
     else:
-        state.record_pull_success(store.engine, source.name, mark if result.run.windowed else None, now)
+        pulls_and_jobs.record_pull_success(store.engine, source.name, mark if result.run.windowed else None, now)
     return result
 
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from ..config import Settings
 from ..domain import Period
 from ..errors import NotFound, RoiError
-from ..store import Store, state
+from ..store import Store, pulls_and_jobs
 from . import closing, ingest, reports
 
 log = logging.getLogger("roi.jobs")
@@ -71,7 +71,7 @@ def find_job(settings: Settings, job_id: str) -> JobSpec:
 class Outcome:
     """What a job did, as recorded on its run."""
 
-    status: str = state.SUCCEEDED
+    status: str = pulls_and_jobs.SUCCEEDED
     batches: int = 0
     rows: int = 0
     quarantined: int = 0
@@ -82,17 +82,17 @@ class Outcome:
 class Claim:
     """A firing this process won and a lock on its job; execute() runs it and releases both."""
 
-    def __init__(self, runner: JobRunner, spec: JobSpec, run_id: int, lock: state.JobLock, scheduled_for: datetime):
+    def __init__(self, runner: JobRunner, spec: JobSpec, run_id: int, lock: pulls_and_jobs.JobLock, scheduled_for: datetime):
         self.runner = runner
         self.spec = spec
         self.run_id = run_id
         self.lock = lock
         self.scheduled_for = scheduled_for
 
-    def execute(self) -> state.JobRunRecord:
+    def execute(self) -> pulls_and_jobs.JobRunRecord:
         engine = self.runner.store.engine
         try:
-            stale = state.interrupt_stale_runs(engine, self.spec.id, keep=self.run_id)
+            stale = pulls_and_jobs.interrupt_stale_runs(engine, self.spec.id, keep=self.run_id)
             if stale:
                 log.warning("job %s: %d earlier run(s) were interrupted (their process stopped)", self.spec.id, stale)
             log.info("job %s: started (run %d, scheduled for %s)", self.spec.id, self.run_id,
@@ -101,16 +101,16 @@ class Claim:
                 outcome = self.runner.perform(self.spec, self.scheduled_for)
             except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never lost
                 log.exception("job %s: failed", self.spec.id)
-                outcome = Outcome(state.FAILED, error=str(exc) or exc.__class__.__name__)
-            state.finish_run(engine, self.run_id, outcome.status, batches=outcome.batches, rows=outcome.rows,
+                outcome = Outcome(pulls_and_jobs.FAILED, error=str(exc) or exc.__class__.__name__)
+            pulls_and_jobs.finish_run(engine, self.run_id, outcome.status, batches=outcome.batches, rows=outcome.rows,
                              quarantined=outcome.quarantined, error=outcome.error, detail=outcome.detail)
-            level = {state.SUCCEEDED: logging.INFO, state.FAILED: logging.ERROR}.get(outcome.status, logging.WARNING)
+            level = {pulls_and_jobs.SUCCEEDED: logging.INFO, pulls_and_jobs.FAILED: logging.ERROR}.get(outcome.status, logging.WARNING)
             log.log(level, "job %s: %s (run %d: %d batches, %d rows, %d quarantined)%s", self.spec.id, outcome.status,
                      self.run_id, outcome.batches, outcome.rows, outcome.quarantined,
                      f": {outcome.error}" if outcome.error else "")
         finally:
             self.lock.release()
-        record = state.job_run(engine, self.run_id)
+        record = pulls_and_jobs.job_run(engine, self.run_id)
         assert record is not None
         return record
 
@@ -118,7 +118,7 @@ class Claim:
 class JobBusy(RoiError):
     """Another run of the same job is in progress (recorded as a skipped run)."""
 
-    def __init__(self, message: str, run: state.JobRunRecord | None):
+    def __init__(self, message: str, run: pulls_and_jobs.JobRunRecord | None):
         super().__init__(message)
         self.run = run
 
@@ -132,7 +132,7 @@ class JobRunner:
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
         self.sleep = sleep
-        self.finished: list[state.JobRunRecord] = []  # runs made by this runner, oldest first
+        self.finished: list[pulls_and_jobs.JobRunRecord] = []  # runs made by this runner, oldest first
 
     # ---------------------------------------------------------------- claiming
 
@@ -142,19 +142,19 @@ class JobRunner:
         Raises JobBusy (after recording a skipped run) when the job is already running."""
         spec = find_job(self.settings, job_id)
         engine = self.store.engine
-        run_id = state.claim_firing(engine, job_id, scheduled_for, trigger)
+        run_id = pulls_and_jobs.claim_firing(engine, job_id, scheduled_for, trigger)
         if run_id is None:
             log.info("job %s: the firing of %s is run by another process", job_id, scheduled_for.isoformat())
             return None
-        lock = state.JobLock(engine, job_id)
+        lock = pulls_and_jobs.JobLock(engine, job_id)
         if not lock.acquire():
             message = "skipped: another run of this job is still in progress"
-            state.finish_run(engine, run_id, state.SKIPPED, error=message)
+            pulls_and_jobs.finish_run(engine, run_id, pulls_and_jobs.SKIPPED, error=message)
             log.warning("job %s: %s", job_id, message)
-            raise JobBusy(f"job {job_id}: {message}", state.job_run(engine, run_id))
+            raise JobBusy(f"job {job_id}: {message}", pulls_and_jobs.job_run(engine, run_id))
         return Claim(self, spec, run_id, lock, scheduled_for)
 
-    def fire(self, job_id: str, scheduled_for: datetime, trigger: str = "schedule") -> state.JobRunRecord | None:
+    def fire(self, job_id: str, scheduled_for: datetime, trigger: str = "schedule") -> pulls_and_jobs.JobRunRecord | None:
         """Run one firing if this process wins it; None when another process runs it."""
         try:
             claim = self.claim(job_id, scheduled_for, trigger)
@@ -166,7 +166,7 @@ class JobRunner:
             self.finished.append(record)
         return record
 
-    def run_now(self, job_id: str, trigger: str = "manual") -> state.JobRunRecord:
+    def run_now(self, job_id: str, trigger: str = "manual") -> pulls_and_jobs.JobRunRecord:
         record = self.fire(job_id, self.clock(), trigger)
         assert record is not None  # a manual run's time is its own: nobody else claims it
         return record
@@ -174,7 +174,7 @@ class JobRunner:
     def record_missed(self, job_id: str, scheduled_for: datetime) -> None:
         """A firing found too late (beyond misfire_grace_seconds): recorded, not run."""
         grace = self.settings.scheduler.misfire_grace_seconds
-        state.claim_firing(self.store.engine, job_id, scheduled_for, "schedule", status=state.MISSED,
+        pulls_and_jobs.claim_firing(self.store.engine, job_id, scheduled_for, "schedule", status=pulls_and_jobs.MISSED,
                            error=f"missed: the service was not running within {grace}s of the scheduled time")
 
     # ---------------------------------------------------------------- the jobs
@@ -196,7 +196,7 @@ class JobRunner:
             if result.watermark is not None:
                 detail += f"; watermark {result.watermark.isoformat()}"
         return Outcome(
-            state.FAILED if run.failed else state.SUCCEEDED,
+            pulls_and_jobs.FAILED if run.failed else pulls_and_jobs.SUCCEEDED,
             batches=run.batches,
             rows=run.rows_read,
             quarantined=run.quarantined,
@@ -229,33 +229,33 @@ class JobRunner:
         for path in reports.write_reports(settings, self.store, period, formats=("xlsx", "json")):
             written.append(str(path))
         notes.insert(0, "wrote " + ", ".join(written))
-        return Outcome(state.SUCCEEDED, detail="; ".join(notes))
+        return Outcome(pulls_and_jobs.SUCCEEDED, detail="; ".join(notes))
 
 
 
-def last_runs(store: Store) -> dict[str, state.JobRunRecord]:
+def last_runs(store: Store) -> dict[str, pulls_and_jobs.JobRunRecord]:
     """Each job's latest run."""
-    return state.last_runs(store.engine)
+    return pulls_and_jobs.last_runs(store.engine)
 
 
-def recent_runs(store: Store, *, job_id: str | None = None, limit: int = 20) -> list[state.JobRunRecord]:
+def recent_runs(store: Store, *, job_id: str | None = None, limit: int = 20) -> list[pulls_and_jobs.JobRunRecord]:
     """The latest runs, newest first (of one job, or of all)."""
-    return state.job_runs(store.engine, job_id=job_id, limit=limit)
+    return pulls_and_jobs.job_runs(store.engine, job_id=job_id, limit=limit)
 
 
 def stored_next_runs(store: Store) -> dict[str, datetime | None]:
     """Next run times as the scheduler's job store holds them, without starting anything."""
-    return state.next_run_times(store.engine, JOBS_TABLE)
+    return pulls_and_jobs.next_run_times(store.engine, JOBS_TABLE)
 
 
-def job_run(store: Store, run_id: int) -> state.JobRunRecord | None:
-    return state.job_run(store.engine, run_id)
+def job_run(store: Store, run_id: int) -> pulls_and_jobs.JobRunRecord | None:
+    return pulls_and_jobs.job_run(store.engine, run_id)
 
 
-def source_states(store: Store) -> dict[str, state.SourceState]:
+def source_states(store: Store) -> dict[str, pulls_and_jobs.SourceState]:
     """Each pulled source's last pull, watermark and failures."""
-    return state.source_states(store.engine)
+    return pulls_and_jobs.source_states(store.engine)
 
 
-JobRunRecord = state.JobRunRecord
-SourceState = state.SourceState
+JobRunRecord = pulls_and_jobs.JobRunRecord
+SourceState = pulls_and_jobs.SourceState

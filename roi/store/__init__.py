@@ -20,7 +20,7 @@ from sqlmodel import SQLModel, create_engine
 from ..dictionary_codes import dictionary_codes
 from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS, Reject
 from ..errors import RoiError
-from . import state  # noqa: F401  (its tables: watermarks, job runs)
+from . import pulls_and_jobs  # noqa: F401  (its tables: watermarks, job runs)
 from .revisions import PeriodRevisionRecord  # noqa: F401  (so create_all makes closed months' table)
 from .tables import BatchRecord, CellRecord, QuarantineRecord
 
@@ -392,7 +392,7 @@ class Store:
 
     def job_run_summary(self) -> list[tuple[str, str, int, datetime | None]]:
         """Per job and status: how many runs there were and when the latest finished (for /metrics)."""
-        runs = state.JobRunRecord
+        runs = pulls_and_jobs.JobRunRecord
         query = select(runs.job_id, runs.status, func.count(runs.id), func.max(runs.finished_at)).group_by(
             runs.job_id, runs.status
         )

@@ -131,12 +131,12 @@ def test_the_fast_path_checks_tokens_too(client):
 def test_metrics_count_requests_and_job_runs(app, client):
     from datetime import UTC, datetime
 
-    from roi.store import state
+    from roi.store import pulls_and_jobs
 
     engine = app.extensions["roi"].store.engine
-    run = state.claim_firing(engine, "source:bot", datetime(2026, 2, 1, 6, 0, tzinfo=UTC), "cli")
-    state.finish_run(engine, run, "succeeded", batches=1, rows=14)
-    state.claim_firing(engine, "report:monthly", datetime(2026, 2, 2, 6, 0, tzinfo=UTC), "schedule",
+    run = pulls_and_jobs.claim_firing(engine, "source:bot", datetime(2026, 2, 1, 6, 0, tzinfo=UTC), "cli")
+    pulls_and_jobs.finish_run(engine, run, "succeeded", batches=1, rows=14)
+    pulls_and_jobs.claim_firing(engine, "report:monthly", datetime(2026, 2, 2, 6, 0, tzinfo=UTC), "schedule",
                        status="failed", error="disk full")
     client.get("/api/v1/roi?period=2026-01", headers=READER_HEADERS)
     text = client.get("/metrics", headers=READER_HEADERS).get_data(as_text=True)

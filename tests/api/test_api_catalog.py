@@ -74,17 +74,17 @@ def test_quarantine_by_source(client):
 def test_sources_show_a_failing_pull_until_one_succeeds(client, app):
     from datetime import UTC, datetime
 
-    from roi.store import state
+    from roi.store import pulls_and_jobs
 
     (source,) = client.get("/api/v1/sources", headers=READER_HEADERS).get_json()["sources"]
     assert source["status"] == "ok" and source["consecutive_failures"] == 0 and source["last_error"] is None
     engine = app.extensions["roi"].store.engine
-    state.record_pull_failure(engine, "bot", "upstream answered 503", datetime(2026, 3, 1, tzinfo=UTC))
-    state.record_pull_failure(engine, "bot", "upstream answered 503", datetime(2026, 3, 1, 0, 15, tzinfo=UTC))
+    pulls_and_jobs.record_pull_failure(engine, "bot", "upstream answered 503", datetime(2026, 3, 1, tzinfo=UTC))
+    pulls_and_jobs.record_pull_failure(engine, "bot", "upstream answered 503", datetime(2026, 3, 1, 0, 15, tzinfo=UTC))
     (source,) = client.get("/api/v1/sources", headers=READER_HEADERS).get_json()["sources"]
     assert source["status"] == "failing" and source["consecutive_failures"] == 2
     assert source["last_error"] == "upstream answered 503"
     assert source["last_failure_at"] == "2026-03-01T00:15:00+00:00"
-    state.record_pull_success(engine, "bot", None, datetime(2026, 3, 1, 0, 30, tzinfo=UTC))
+    pulls_and_jobs.record_pull_success(engine, "bot", None, datetime(2026, 3, 1, 0, 30, tzinfo=UTC))
     (source,) = client.get("/api/v1/sources", headers=READER_HEADERS).get_json()["sources"]
     assert source["status"] == "ok" and source["consecutive_failures"] == 0

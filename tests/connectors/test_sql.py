@@ -18,7 +18,7 @@ from roi.errors import ConfigError, ConnectorError, TransientError
 from roi.services import ingest as ingesting
 from roi.services.ingest import pull_source
 from roi.services.validation import load_checked_config as load_config
-from roi.store import state
+from roi.store import pulls_and_jobs
 from tests.conftest import BASE_MODEL, PG_URL
 
 SQLITE_QUERY = """
@@ -114,7 +114,7 @@ def test_a_query_returning_other_columns_fails_the_pull_and_stores_nothing(tmp_p
     result = pull_source(settings, store, settings.source("wh"), since=date(2026, 3, 1), until=date(2026, 3, 1))
     assert result.failed
     assert "the query returns unknown columns customer" in result.run.errors[0]
-    assert store.batches("wh") == [] and state.watermark(store.engine, "wh") is None
+    assert store.batches("wh") == [] and pulls_and_jobs.watermark(store.engine, "wh") is None
     store.engine.dispose()
 
 

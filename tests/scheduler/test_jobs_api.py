@@ -11,7 +11,7 @@ import pytest
 from roi.api import create_app
 from roi.cli import main
 from roi.services.jobs import JobRunner
-from roi.store import state
+from roi.store import pulls_and_jobs
 from tests.api.conftest import ADMIN_HEADERS, API_CONFIG, READER_HEADERS, ingest_project, write_api_project
 
 from .conftest import PULLED
@@ -100,14 +100,14 @@ def test_running_a_job_needs_an_admin_and_records_a_manual_run(client, jobs_proj
 
 def test_running_a_job_that_is_running_is_a_409(client, jobs_project, open_store):
     store = open_store(jobs_project.settings())
-    lock = state.JobLock(store.engine, "report:monthly")
+    lock = pulls_and_jobs.JobLock(store.engine, "report:monthly")
     assert lock.acquire()
     try:
         answer = client.post("/api/v1/jobs/report:monthly/run", headers=ADMIN_HEADERS)
     finally:
         lock.release()
     assert answer.status_code == 409 and "still in progress" in answer.get_json()["detail"]
-    assert state.job_runs(store.engine, job_id="report:monthly")[0].status == "skipped"
+    assert pulls_and_jobs.job_runs(store.engine, job_id="report:monthly")[0].status == "skipped"
 
 
 def test_the_openapi_document_describes_the_jobs_endpoints(client):

@@ -9,7 +9,7 @@ import pytest
 from roi.config import SourceConfig
 from roi.errors import RoiError
 from roi.services.ingest import plan_window, pull_source, split_window
-from roi.store import state
+from roi.store import pulls_and_jobs
 
 NOW = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
 
@@ -70,7 +70,7 @@ def test_first_pull_lands_its_window_and_sets_the_watermark_then_overlaps_never_
     assert not first.failed
     assert (first.window.start, first.window.end) == (_utc(2026, 3, 7), _utc(2026, 3, 11))
     assert first.run.batches == 4 and first.run.rows_read == 16
-    assert state.watermark(store.engine, "api") == NOW
+    assert pulls_and_jobs.watermark(store.engine, "api") == NOW
     before = _cells(store)
     assert before["requests"].sum() == 16
 
@@ -82,7 +82,7 @@ def test_first_pull_lands_its_window_and_sets_the_watermark_then_overlaps_never_
     after = _cells(store)
     assert after["requests"].sum() == 18  # 16 once, plus the 2 late ones: nothing counted twice
     assert after.loc[after["tenant"] == "late", "requests"].sum() == 2
-    assert state.watermark(store.engine, "api") == later
+    assert pulls_and_jobs.watermark(store.engine, "api") == later
     assert len(store.batches("api")) == 4
 
 
@@ -95,7 +95,7 @@ def test_a_pull_that_fails_half_way_leaves_the_store_and_the_watermark_as_they_w
     pull_source(settings, store, source, now=NOW)
     cells_before = _cells(store)
     batches_before = [(b.batch_key, b.fingerprint, b.rows_read) for b in store.batches("api")]
-    mark_before = state.watermark(store.engine, "api")
+    mark_before = pulls_and_jobs.watermark(store.engine, "api")
 
     # new data upstream on every day of the next window, and the middle day fails after its first chunk
     for day in ("2026-03-09", "2026-03-10", "2026-03-11"):
@@ -107,16 +107,16 @@ def test_a_pull_that_fails_half_way_leaves_the_store_and_the_watermark_as_they_w
     assert failed.run.batches == 0
     assert _cells(store).equals(cells_before)
     assert [(b.batch_key, b.fingerprint, b.rows_read) for b in store.batches("api")] == batches_before
-    assert state.watermark(store.engine, "api") == mark_before
-    status = state.source_states(store.engine)["api"]
+    assert pulls_and_jobs.watermark(store.engine, "api") == mark_before
+    status = pulls_and_jobs.source_states(store.engine)["api"]
     assert status.consecutive_failures == 1 and "upstream refused" in status.last_error
 
     upstream.heal("2026-03-10")
     healed = pull_source(settings, store, source, now=NOW + timedelta(days=1, minutes=15))
     assert not healed.failed
     assert _cells(store)["requests"].sum() == 16 + 9
-    assert state.watermark(store.engine, "api") == NOW + timedelta(days=1, minutes=15)
-    status = state.source_states(store.engine)["api"]
+    assert pulls_and_jobs.watermark(store.engine, "api") == NOW + timedelta(days=1, minutes=15)
+    status = pulls_and_jobs.source_states(store.engine)["api"]
     assert status.consecutive_failures == 0 and status.last_error is None
 
 
@@ -144,7 +144,7 @@ def test_a_day_still_failing_after_the_retries_fails_the_pull(project, sqlite_up
     assert result.failed and "timed out on 2026-03-10" in result.run.errors[0]
     assert len(slept) == 2  # three attempts
     assert store.batches("api") == []
-    assert state.watermark(store.engine, "api") is None
+    assert pulls_and_jobs.watermark(store.engine, "api") is None
 
 
 def test_a_backfill_of_90_days_equals_90_daily_pulls(tmp_path, project, sqlite_upstream, open_store):
@@ -177,10 +177,10 @@ def test_a_backfill_after_a_gap_does_not_move_the_watermark_over_the_gap(project
     source = settings.source("api")
     sqlite_upstream.put_day("2026-03-01")
     pull_source(settings, store, source, now=_utc(2026, 3, 1, 12), since=date(2026, 3, 1))
-    assert state.watermark(store.engine, "api") == _utc(2026, 3, 1, 12)
+    assert pulls_and_jobs.watermark(store.engine, "api") == _utc(2026, 3, 1, 12)
     result = pull_source(settings, store, source, now=NOW, since=date(2026, 3, 5), until=date(2026, 3, 6))
     assert not result.failed
-    assert state.watermark(store.engine, "api") == _utc(2026, 3, 1, 12)  # 2 to 4 March never landed
+    assert pulls_and_jobs.watermark(store.engine, "api") == _utc(2026, 3, 1, 12)  # 2 to 4 March never landed
 
 
 def test_a_file_source_ignores_windows_and_has_no_watermark(project, open_store):
@@ -194,5 +194,5 @@ def test_a_file_source_ignores_windows_and_has_no_watermark(project, open_store)
     assert not result.failed and not result.run.windowed and result.run.batches == 1
     assert len(result.steps) == 1
     assert store.cells(date(2026, 1, 1), date(2026, 2, 1))["token_cost"].sum() == pytest.approx(0.5)
-    status = state.source_states(store.engine)["bot"]
+    status = pulls_and_jobs.source_states(store.engine)["bot"]
     assert status.watermark is None and status.last_success_at == NOW

@@ -14,7 +14,7 @@ import time_machine
 
 from roi import services
 from roi.scheduler import ServiceScheduler
-from roi.store import state
+from roi.store import pulls_and_jobs
 
 DAILY_EVENTS = """
 [[sources]]
@@ -54,7 +54,7 @@ def test_two_scheduler_processes_on_postgresql_run_a_due_firing_once(any_project
     outputs = [replica.communicate(timeout=120) for replica in replicas]
     assert [replica.returncode for replica in replicas] == [0, 0], outputs
 
-    runs = state.job_runs(store.engine, job_id="source:nightly")
+    runs = pulls_and_jobs.job_runs(store.engine, job_id="source:nightly")
     assert [(run.scheduled_for, run.status) for run in runs] == [(today, "succeeded")]
     assert sum(1 for out, _ in outputs if "source:nightly succeeded" in out) == 1
     assert len(store.batches("nightly")) == 1
@@ -125,12 +125,12 @@ def test_replicas_released_at_the_same_instant_still_run_a_firing_once(any_proje
             replica.join(timeout=60)
     assert [replica.exitcode for replica in replicas] == [0, 0, 0]
     assert sorted(counts) == [0, 0, 1]
-    runs = state.job_runs(store.engine, job_id="source:nightly")
+    runs = pulls_and_jobs.job_runs(store.engine, job_id="source:nightly")
     assert len(runs) == 1 and runs[0].status == "succeeded"
     assert len(store.batches("nightly")) == 1
     if mode == "scheduler":
         local = now.astimezone(ZoneInfo(timezone))
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         assert runs[0].scheduled_for == midnight.astimezone(UTC).replace(tzinfo=runs[0].scheduled_for.tzinfo)
-        reports = state.job_runs(store.engine, job_id="report:monthly")
+        reports = pulls_and_jobs.job_runs(store.engine, job_id="report:monthly")
         assert len(reports) == (1 if pinned == "the 2nd at 07:00" else 0)  # due once, run once

@@ -11,7 +11,7 @@ from roi.scheduler import ServiceScheduler
 from roi.services import ingest as ingesting
 from roi.services import periods
 from roi.services.jobs import REPORT_JOB, JobRunner
-from roi.store import state
+from roi.store import pulls_and_jobs
 
 from .conftest import PULLED
 
@@ -23,7 +23,7 @@ def _at(*args) -> datetime:
 
 
 def _runs(store, job_id=None):
-    return sorted(state.job_runs(store.engine, job_id=job_id, limit=1000), key=lambda run: run.id)
+    return sorted(pulls_and_jobs.job_runs(store.engine, job_id=job_id, limit=1000), key=lambda run: run.id)
 
 
 def _scheduler(settings, store) -> ServiceScheduler:
@@ -175,7 +175,7 @@ def test_two_schedulers_on_one_database_run_each_firing_once(any_project, upstre
 def test_a_job_already_running_is_skipped_and_says_so(project, sqlite_upstream, open_store):
     settings = project.settings()
     store = open_store(settings)
-    lock = state.JobLock(store.engine, SOURCE_JOB)
+    lock = pulls_and_jobs.JobLock(store.engine, SOURCE_JOB)
     assert lock.acquire()
     try:
         run = JobRunner(settings, store).fire(SOURCE_JOB, _at(2026, 3, 2, 0, 0))
@@ -188,11 +188,11 @@ def test_a_job_already_running_is_skipped_and_says_so(project, sqlite_upstream, 
 def test_a_run_left_running_by_a_killed_process_is_marked_interrupted(project, sqlite_upstream, open_store):
     settings = project.settings()
     store = open_store(settings)
-    dead = state.claim_firing(store.engine, SOURCE_JOB, _at(2026, 3, 2, 0, 0), "schedule")
+    dead = pulls_and_jobs.claim_firing(store.engine, SOURCE_JOB, _at(2026, 3, 2, 0, 0), "schedule")
     runner = JobRunner(settings, store, clock=lambda: _at(2026, 3, 2, 0, 15, 2), sleep=lambda s: None)
     run = runner.fire(SOURCE_JOB, _at(2026, 3, 2, 0, 15))
     assert run.status == "succeeded"
-    stale = state.job_run(store.engine, dead)
+    stale = pulls_and_jobs.job_run(store.engine, dead)
     assert stale.status == "interrupted" and "stopped before it finished" in stale.error
 
 
@@ -206,7 +206,7 @@ def test_a_failing_source_is_recorded_and_the_other_jobs_keep_running(project, s
     report = runner.fire(REPORT_JOB, _at(2026, 3, 2, 6, 0))
     assert failed.status == "failed" and "upstream refused 2026-03-02" in failed.error
     assert report.status == "succeeded"
-    assert state.source_states(store.engine)["api"].consecutive_failures == 1
+    assert pulls_and_jobs.source_states(store.engine)["api"].consecutive_failures == 1
 
 
 def test_a_failed_run_is_logged_as_an_error_and_a_retried_attempt_as_a_warning(project, sqlite_upstream,

@@ -15,7 +15,7 @@ from pathlib import Path
 import time_machine
 
 from roi.scheduler import ServiceScheduler
-from roi.store import state
+from roi.store import pulls_and_jobs
 from tests.api.conftest import API_CONFIG, READER_HEADERS, ingest_project, write_api_project
 from tests.api.test_api_server import fetch, free_port
 
@@ -81,7 +81,7 @@ def test_roi_serve_runs_the_due_jobs_in_one_scheduler_process(project, tmp_path,
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(60)
     _wait_for(lambda: not _schedulers_of(project.config_path), "the scheduler stopped with the server", log)
-    runs = state.job_runs(store.engine, job_id="source:nightly")
+    runs = pulls_and_jobs.job_runs(store.engine, job_id="source:nightly")
     assert len(runs) == 1 and runs[0].trigger == "schedule"
     lines = [line for line in log.read_text().splitlines() if line.startswith("{")]
     assert any(json.loads(line)["logger"] == "roi.jobs" for line in lines)  # structured, not on a terminal
