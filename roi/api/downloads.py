@@ -40,7 +40,7 @@ _FILE = {"schema": {"type": "string", "format": "binary"}}
         404: problem_docs(404, "The month has no data and no closed revision."),
     },
 )
-def download(path: ReportPath, header: ConditionalHeaders) -> Response:
+def download(path: ReportPath, header: ConditionalHeaders) -> Response:  # noqa: ARG001 - documents the header
     """The workbook (xlsx), CSV or JSON of the month, as `roi report` writes it.
 
     A closed month serves the bytes of its stored revision. Send the ETag back in

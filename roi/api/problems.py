@@ -70,7 +70,7 @@ def problem_response(
     return response
 
 
-def problem_docs(status: int, description: str) -> dict[str, Any]:
+def problem_docs(status: int, description: str) -> dict[str, Any]:  # noqa: ARG001 - names the status it documents
     """The OpenAPI response object of a problem (the Problem schema is a component)."""
     return {
         "description": description,
@@ -198,6 +198,6 @@ def install_error_handlers(app: Flask) -> None:
         return problem_response(500, str(exc))
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    def _unexpected(exc: Exception) -> Response:  # noqa: ARG001 - logged with its traceback below
         log.exception("unexpected error")
         return problem_response(500, "an unexpected error occurred; the server log has the details")

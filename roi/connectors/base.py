@@ -198,7 +198,7 @@ class FileConnector(Connector):
                 pass  # outside the project's folder
         return f"file:{absolute.as_posix()}"
 
-    def batches(self, window: Window) -> Iterator[Batch]:
+    def batches(self, window: Window) -> Iterator[Batch]:  # noqa: ARG002 - a file is read whole
         self.check()
         for path in self.files():
             try:

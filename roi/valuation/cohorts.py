@@ -246,8 +246,8 @@ class ValuedMonth:
         columns["model_version"] = [item.effective_from for item in used]
         # cells are in day order: a group's first cell has its first day, its last cell its last
         days = self.days if rows is None else self.days[rows]
-        first = _first_positions(group, groups)
-        last = len(group) - 1 - _first_positions(group[::-1], groups)
+        first = _first_positions(group)
+        last = len(group) - 1 - _first_positions(group[::-1])
         columns["first_day"] = days[first].astype(object)
         columns["last_day"] = days[last].astype(object)
         for index, name in enumerate(ASSUMPTIONS):
@@ -269,7 +269,7 @@ class ValuedMonth:
 
 
 
-def _first_positions(group: np.ndarray, groups: int) -> np.ndarray:
+def _first_positions(group: np.ndarray) -> np.ndarray:
     """For each group number, the position of its first occurrence in `group`."""
     _, first = np.unique(group, return_index=True)
     return first

@@ -18,7 +18,7 @@ TREND_LINES = 5  # cohorts drawn on the Trend chart besides the total
 HEADER_ROW = 4
 
 
-def shown_months(frame: ReportFrame, extras: WorkbookExtras) -> tuple[list[TrendMonth], Period | None]:
+def shown_months(extras: WorkbookExtras) -> tuple[list[TrendMonth], Period | None]:
     """The earlier months shown: the last 11, from the first with data; and the first month left out."""
     months = [*extras.trend][-11:]
     skipped = None
@@ -29,7 +29,7 @@ def shown_months(frame: ReportFrame, extras: WorkbookExtras) -> tuple[list[Trend
 
 def build_trend(frame: ReportFrame, anchors: Anchors, extras: WorkbookExtras) -> Sheet:
     sheet = Sheet(TREND_SHEET)
-    months, skipped = shown_months(frame, extras)
+    months, skipped = shown_months(extras)
     periods = [month.period for month in months] + [frame.period]
     first = periods[0]
     sheet.add(Cell(f"Trend: {len(periods)} month{'s' if len(periods) > 1 else ''} to {frame.period}, per cohort",
