@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import time_machine
 from click.testing import CliRunner
 from excel_scenario import COLUMNS, cli, find_row, json_report, label, make_scenario, write_setup
 from libreoffice import recalculate, require_libreoffice
@@ -195,6 +196,7 @@ def test_the_next_months_workbook_uses_the_closed_figures_and_tells_of_late_data
     assert "2026-02 (r1)" in [cell.value for cell in trend[4]]
 
 
+@time_machine.travel(datetime(2026, 5, 15, 12, 0, tzinfo=UTC), tick=True)  # not the wall clock: a run near midnight would straddle two days
 def test_closing_refuses_an_unfinished_month_and_an_empty_one(tmp_path):
     config = make_scenario(tmp_path / "project")
     runner = CliRunner()
