@@ -67,7 +67,8 @@ def close_period(
         # the signature first: a batch stored after it only makes a later check read the cells
         signature = batch_signature(store, period)
         cells = store.cells(period.start, period.end)
-        frame = build_report(settings, store, period, months=ValuedMonths(settings, store))
+        # valued here, from the cells read now: a revision never rests on a cached file
+        frame = build_report(settings, store, period, months=ValuedMonths(settings, store, files=False))
         # an ingest between the two reads would make the snapshot disagree with the figures: read again
         if data_fingerprint(cells) == frame.data_fingerprint:
             break
@@ -114,4 +115,4 @@ def close_period(
             item.discard()
         revisions.remove_revision(store.engine, str(period), number)
         raise
-    return PeriodState(period, MonthState.CLOSED, stored.revision, stored.closed_at, 0, 0.0)
+    return PeriodState(period, MonthState.CLOSED, stored.revision, stored.closed_at, 0, 0.0, frame.group_by)

@@ -25,6 +25,7 @@ class PeriodState:
     closed_at: datetime | None
     late_rows: int  # rows that arrived after the close (0 for an open month)
     late_cost: float  # token cost they carry, in the base currency
+    group_by: tuple[str, ...] = ()  # a closed month's: the grouping its revision was stored in
 
     @property
     def closed(self) -> bool:
@@ -40,10 +41,12 @@ def _state(store: Store, period: Period, revision: revisions.Revision | None, si
         return PeriodState(period, MonthState.OPEN, None, None, 0, 0.0)
     if signature == revision.batches:
         # the batches behind the month are those of the close: nothing can have arrived
-        return PeriodState(period, MonthState.CLOSED, revision.revision, revision.closed_at, 0, 0.0)
+        return PeriodState(period, MonthState.CLOSED, revision.revision, revision.closed_at, 0, 0.0,
+                           revision.group_by)
     snapshot = revisions.revision_snapshot(store.engine, str(period), revision.revision)
     rows, cost = revisions.late_data(store.cells(period.start, period.end), snapshot)
-    return PeriodState(period, MonthState.CLOSED, revision.revision, revision.closed_at, rows, cost)
+    return PeriodState(period, MonthState.CLOSED, revision.revision, revision.closed_at, rows, cost,
+                       revision.group_by)
 
 
 def months_with_data(store: Store) -> list[Period]:

@@ -137,7 +137,7 @@ def report(
     version: str | None = None,
     formats: tuple[str, ...] = FORMATS,
 ) -> PeriodReport:
-    """A period's report: a closed month in the config's grouping without filters is its stored
+    """A period's report: a closed month asked in its revision's grouping without filters is that
     revision; anything else is built from the data and config of now.
 
     `months` keeps valued months between questions (the API's); `version` is the store's data
@@ -154,7 +154,7 @@ def report(
     if not state.closed:
         return PeriodReport(state, build())
     closed = f"{period} is closed (revision {state.revision}, {state.closed_at:%Y-%m-%d %H:%M} UTC)"
-    if filters or group != tuple(settings.report.group_by):
+    if filters or group != state.group_by:
         note = f"{closed}; this grouping is computed from today's data and config, not the revision"
         return PeriodReport(state, build(), note)
     if state.late_rows or state.late_cost:
@@ -225,10 +225,15 @@ class Export:
 
 def export(settings: Settings, store: Store, period: Period, fmt: str, *,
            months: ValuedMonths | None = None) -> Export:
-    """A month's report in the config's grouping: a closed month's stored bytes (identical every
-    time), an open month built now."""
+    """A month's report file: a closed month's stored bytes (identical every time, in its revision's
+    grouping), an open month built now in the config's grouping."""
     check_format(fmt)
-    answer = report(settings, store, period, months=months)
+    months = months or ValuedMonths(settings, store)
+    state = months.state(period)
+    if state.closed:
+        answer = PeriodReport(state, None)
+    else:
+        answer = report(settings, store, period, months=months, formats=(fmt,))
     data = content(settings, store, answer, fmt)
     if answer.frame is None:
         revision = answer.state.revision

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import threading
@@ -49,9 +50,12 @@ def value_month(settings: Settings, store: Store, period: Period) -> ValuedMonth
 class ValuedMonths:
     """Valued months of one process, bounded by their size in memory (see the module docstring)."""
 
-    def __init__(self, settings: Settings, store: Store, *, max_bytes: int = 1 << 30):
+    def __init__(self, settings: Settings, store: Store, *, max_bytes: int = 1 << 30, files: bool = True):
+        """`files=False`: months are valued here and kept in memory only (closing a month does, so a
+        revision never rests on a file another build wrote)."""
         self.settings = settings
         self.store = store
+        self.files = files
         self._cache: LruCache[ValuedMonth] = LruCache(256, weigh=lambda month: month.nbytes, max_weight=max_bytes)
         self._states: LruCache[PeriodState] = LruCache(512)
         self._warming: threading.Thread | None = None
@@ -66,10 +70,10 @@ class ValuedMonths:
 
     def _file(self, period: Period, version: str) -> Path | None:
         folder = self.settings.service.cache_dir
-        if not folder:
+        if not folder or not self.files:
             return None
         key = "|".join([str(period), version, self.settings.config_hash, self.settings.service.database_url,
-                        package_version("roi")])
+                        _build()])
         return Path(folder) / f"valued-{period}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
 
     def _load_or_value(self, period: Period, version: str) -> ValuedMonth:
@@ -81,8 +85,10 @@ class ValuedMonths:
                 return ValuedMonth.from_bytes(path.read_bytes(), self.settings.fixed_costs)
             except FileNotFoundError:
                 pass
-            except (OSError, ValueError, KeyError) as exc:  # unreadable or of another layout: value it again
+            except Exception as exc:  # noqa: BLE001 - damaged, cut short or of another layout: value it again
                 log.warning("valued cells in %s cannot be read (%s); valuing %s again", path, exc, period)
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
             month = value_month(self.settings, self.store, period)
             self._keep(path, period, month)
             return month
@@ -136,6 +142,18 @@ class ValuedMonths:
     def clear(self) -> None:
         self._cache.clear()
         self._states.clear()
+
+
+@functools.cache
+def _build() -> str:
+    """What valued a month: roi's version and the code that reads, values and stores cells, hashed
+    (a build that values differently never loads another build's files)."""
+    digest = hashlib.sha256(package_version("roi").encode())
+    here = Path(__file__).resolve().parents[1]
+    for name in ("valuation/__init__.py", "valuation/cohorts.py", "valuation/fingerprint.py", "store/__init__.py",
+                 "services/valued.py", "domain.py", "config.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @contextlib.contextmanager

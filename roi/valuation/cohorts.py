@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import EllipsisType
@@ -22,6 +23,8 @@ import pandas as pd
 from ..config import FixedCost
 from ..domain import ADDITIVE, ASSUMPTIONS, DIMENSIONS, share_column
 from . import Valuation
+
+FILE_FORMAT = 2  # to_bytes' layout: a file of another is valued again
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +110,18 @@ class ValuedMonth:
     def to_bytes(self) -> bytes:
         """The valued cells as an .npz archive (arrays only, no pickles), for from_bytes in another process."""
         meta = {
+            "format": FILE_FORMAT,
             "versions": [[item.model, item.effective_from, list(item.assumptions)] for item in self.versions],
             "unallocated": dict(self.unallocated),
             "fingerprint": self.fingerprint,
             "dimensions": list(self.dims),
+            # the values as JSON text: numpy's str arrays would drop a trailing NUL
+            "values": {name: codes.values.tolist() for name, codes in self.dims.items()},
         }
         arrays = {"meta": np.array(json.dumps(meta)), "days": self.days.astype(np.int64), "figures": self.figures,
                   "shares": self.shares, "version": self.version}
         for name, codes in self.dims.items():
             arrays[f"codes_{name}"] = codes.codes
-            arrays[f"values_{name}"] = np.array(codes.values.tolist(), dtype=str)
         out = io.BytesIO()
         np.savez(out, **arrays)
         return out.getvalue()
@@ -126,17 +131,32 @@ class ValuedMonth:
         """What to_bytes wrote; `fixed_costs` are the config's (the file is keyed by the config's hash)."""
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
-            if meta["dimensions"] != list(DIMENSIONS) or archive["figures"].shape[0] != len(ADDITIVE):
+            if meta.get("format") != FILE_FORMAT or meta["dimensions"] != list(DIMENSIONS):
                 raise ValueError("valued cells of another layout")
-            dims = {name: Codes(archive[f"codes_{name}"], archive[f"values_{name}"].astype(object))
+            dims = {name: Codes(archive[f"codes_{name}"], np.array(meta["values"][name], dtype=object))
                     for name in meta["dimensions"]}
-            return cls(
+            month = cls(
                 dims=dims, days=archive["days"].astype("datetime64[D]"), figures=archive["figures"],
                 shares=archive["shares"], version=archive["version"],
                 versions=tuple(VersionInUse(model, effective, tuple(values))
                                for model, effective, values in meta["versions"]),
                 unallocated=meta["unallocated"], fixed_costs=tuple(fixed_costs), fingerprint=meta["fingerprint"],
             )
+        month.check()
+        return month
+
+    def check(self) -> None:
+        """ValueError unless every array holds one entry per cell and every code points at a value."""
+        count = self.cell_count
+        if self.figures.shape != (len(ADDITIVE), count) or self.shares.shape != (len(self.fixed_costs), count):
+            raise ValueError("valued cells whose figures do not match their cells or fixed costs")
+        if len(self.version) != count or (count and not 0 <= self.version.min() <= self.version.max()
+                                          < len(self.versions)):
+            raise ValueError("valued cells whose model versions do not match")
+        for name, codes in self.dims.items():
+            if len(codes.codes) != count or (count and not 0 <= codes.codes.min() <= codes.codes.max()
+                                             < len(codes.values)):
+                raise ValueError(f"valued cells whose {name} codes do not match their values")
 
     @property
     def cell_count(self) -> int:
@@ -166,16 +186,20 @@ class ValuedMonth:
         count = self.cell_count if rows is None else len(rows)
         if not names:
             return np.zeros(count, dtype=np.intp), [], 1 if count else 0
-        # one integer key per cell, mixed-radix over the names' codes; at most 7 dimensions of a
-        # month's distinct values and the versions: far below 2**63
+        parts = [self._codes_of(name) for name in names]
+        selected = [codes if rows is None else codes[rows] for codes, _ in parts]
+        if math.prod(radix for _, radix in parts) >= 2**62:
+            # too many combinations for one integer key: group the rows of codes themselves
+            unique_rows, inverse = np.unique(np.stack(selected, axis=1), axis=0, return_inverse=True)
+            split = [unique_rows[:, index] for index in range(len(names))]
+            return inverse.reshape(-1).astype(np.intp, copy=False), split, len(unique_rows)
+        # one integer key per cell, mixed-radix over the names' codes (the product of the radices fits)
         key = np.zeros(count, dtype=np.int64)
-        for name in names:
-            codes, radix = self._codes_of(name)
-            key = key * radix + (codes if rows is None else codes[rows])
+        for codes, (_, radix) in zip(selected, parts, strict=True):
+            key = key * radix + codes
         unique, inverse = np.unique(key, return_inverse=True)
         split = []
-        for name in reversed(names):
-            radix = self._codes_of(name)[1]
+        for _, radix in reversed(parts):
             split.append(unique % radix)
             unique = unique // radix
         return inverse.astype(np.intp, copy=False), split[::-1], len(split[0])

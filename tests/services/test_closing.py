@@ -266,3 +266,19 @@ def test_late_data_counts_rows_and_cost_against_the_snapshot():
     rows, cost = revisions.late_data(_cells([{"tenant": "a", "requests": 5, "resolved": 2, "token_cost": 1.0}]),
                                      snapshot)
     assert (rows, cost) == (3, pytest.approx(-0.5))  # a batch that shrank: rows gone, cost removed
+
+
+def test_a_closed_month_is_its_revision_in_the_revisions_grouping_whatever_the_config_says_now(tmp_path):
+    """One rule (services.reports.report): the stored revision answers a question in its own grouping
+    without filters; the month's files are always the revision's."""
+    config = make_scenario(tmp_path / "project")
+    cli(config, "close", "--period", "2026-03")
+    stored = _exports(config)["json"].content
+    config.write_text(config.read_text().replace('group_by = ["tenant", "channel"]', 'group_by = ["tenant"]'))
+    result = CliRunner().invoke(main, ["--config", str(config), "report", "--period", "2026-03", "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["group_by"] == ["tenant"]
+    assert "computed from today's data and config, not the revision" in result.stderr
+    asked = CliRunner().invoke(main, ["--config", str(config), "report", "--period", "2026-03", "--format", "json",
+                                      "--group-by", "tenant,channel"])
+    assert asked.exit_code == 0 and asked.stdout.encode() == stored and "served as stored" in asked.stderr
+    assert _exports(config)["json"].content == stored  # the download and the job's file stay the revision
