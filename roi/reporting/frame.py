@@ -101,12 +101,13 @@ class ReportFrame:
         """Cohorts as JSON-ready dicts: {cohort: {...}, <metric>: value, ...} (as json_number shows
         each figure), made a column at a time."""
         table = self.table
-        keys = zip(*(table.labels[name].tolist() for name in self.group_by), strict=True) \
-            if self.group_by else [()] * len(table)
-        columns = [_json_column(name, table.figures[name]) for name in REPORT_METRICS]
         group = self.group_by
-        return [{"cohort": dict(zip(group, key, strict=True)), **dict(zip(REPORT_METRICS, values, strict=True))}
-                for key, values in zip(keys, zip(*columns, strict=True), strict=True)]
+        labels = [table.labels[name].tolist() for name in group]
+        cohorts = [dict(zip(group, key, strict=True)) for key in zip(*labels, strict=True)] if group \
+            else [{} for _ in range(len(table))]
+        columns = [_json_column(name, table.figures[name]) for name in REPORT_METRICS]
+        names = ("cohort", *REPORT_METRICS)
+        return [dict(zip(names, row, strict=True)) for row in zip(cohorts, *columns, strict=True)]
 
     def totals_record(self) -> dict[str, Any]:
         return {name: json_number(name, value) for name, value in self.totals.items()}
