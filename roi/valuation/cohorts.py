@@ -284,7 +284,7 @@ class ValuedMonth:
 
     def no_detail(self, group_by: Sequence[str]) -> pd.DataFrame:
         """The detail's columns without rows."""
-        return _no_detail(tuple(group_by), len(self.fixed_costs)).copy()
+        return _no_detail(tuple(group_by), len(self.fixed_costs))  # shared: renderers only read a frame
 
     def versions_used(self, filters: Mapping[str, Sequence[str]] | None = None) -> list[VersionInUse]:
         rows = self.select(filters)
