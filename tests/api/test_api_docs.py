@@ -34,7 +34,7 @@ class References(HTMLParser):
         self.found += [value for name, value in attrs if name in ("src", "href") and value]
 
 
-def test_docs_page_and_assets_are_served_locally_without_a_token(project, start_serve):
+def test_docs_page_and_assets_are_served_locally_without_a_token(project, start_serve):  # noqa: F811
     write_api_project(project)
     ingest_project(project)
     port, _log, _stop = start_serve(workers=1)
