@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from .domain import CELL_METRICS, FLOAT_METRICS, VALUED_METRICS, display_dimension
@@ -73,13 +75,18 @@ class IngestProgress:
         self._rows_before: dict[str, int] = {}  # rows of the source's batches already read
         self._rows: dict[str, int] = {}
         self._steps: dict[str, tuple[int, int]] = {}
+        self._estimates: dict[str, int | None] = {}  # per file label: its rows, estimated from its size
         self._drawn = float("-inf")
+        self._file_label: str | None = None
+        self._file_started = 0.0
         self.visible = False
 
     def rows(self, source: str, label: str, rows: int) -> None:
         """`rows` read so far in the batch `label` (a file, a day)."""
         self._rows[source] = self._rows_before.get(source, 0) + rows
-        self._draw(source, label)
+        if label not in self._estimates:
+            self._estimates[label] = estimate_rows(label)
+        self._draw(source, label, file_rows=(rows, self._estimates[label]))
 
     def batch(self, source: str, key: str, done: int, total: int) -> None:
         """A batch read whole: `done` of `total` when they are the days of a pulled window."""
@@ -89,14 +96,21 @@ class IngestProgress:
             self._steps[source] = (done, total)
         self._draw(source, name, force=True)
 
-    def _draw(self, source: str, label: str, *, force: bool = False) -> None:
+    def _draw(self, source: str, label: str, *, force: bool = False,
+              file_rows: tuple[int, int | None] | None = None) -> None:
         now = self.clock()
         started = self._started.setdefault(source, now)
+        if file_rows is not None:
+            self._file_started = self._file_started if self._file_label == label else now
+            self._file_label = label
         if not force and now - self._drawn < self.interval:
             return
         self._drawn = now
-        line = render_progress(f"{source}: {label}", self._rows.get(source, 0), now - started,
-                               self._steps.get(source))
+        estimate = None
+        if file_rows is not None and file_rows[1] and source not in self._steps:
+            estimate = (file_rows[0], file_rows[1], now - self._file_started)
+        line = render_progress(f"{source}: {Path(label).name if estimate else label}", self._rows.get(source, 0),
+                               now - started, self._steps.get(source), file_estimate=estimate)
         self.stream.write("\r\033[K" + line)
         self.stream.flush()
         self.visible = True
@@ -108,11 +122,32 @@ class IngestProgress:
             self.visible = False
 
 
+def estimate_rows(label: str, sample_bytes: int = 1 << 18) -> int | None:
+    """A file's rows, estimated from its size and the lines in its first `sample_bytes`; None when the
+    label is not a file (a day of a pulled source) or holds no line."""
+    try:
+        size = os.path.getsize(label)
+        with open(label, "rb") as handle:
+            sample = handle.read(sample_bytes)
+    except (OSError, ValueError):
+        return None
+    lines = sample.count(b"\n")
+    if not lines:
+        return None
+    return max(1, round(size / (len(sample) / lines)) - 1)  # less the header line
+
+
 def render_progress(label: str, rows: int, elapsed: float, days: tuple[int, int] | None = None,
-                    width: int = 24) -> str:
+                    width: int = 24, file_estimate: tuple[int, int, float] | None = None) -> str:
     """`label [####----] 12/92 days, 1,200 rows, 600 rows/s, ETA 0:05, 0:02 elapsed` (a pulled window);
-    a file: `label 1,200 rows, 600 rows/s, 0:02 elapsed`."""
+    a file (`file_estimate`: its rows read, its rows estimated from its size, the seconds spent on it):
+    `label [##------] ~25%, 1,200 rows, 600 rows/s, ETA ~0:06, 0:02 elapsed`."""
     parts = []
+    if file_estimate is not None:
+        done, total, spent = file_estimate
+        share = min(done / total, 1.0)
+        filled = int(width * share)
+        parts.append(f"[{'#' * filled}{'-' * (width - filled)}] ~{share:.0%}")
     if days:
         done, total = days
         filled = width * min(done, total) // max(total, 1)
@@ -122,6 +157,9 @@ def render_progress(label: str, rows: int, elapsed: float, days: tuple[int, int]
         parts.append(f"{rows / elapsed:,.0f} rows/s")
         if days and 0 < days[0] < days[1]:
             parts.append(f"ETA {_clock(elapsed / days[0] * (days[1] - days[0]))}")
+        elif file_estimate is not None and 0 < file_estimate[0] < file_estimate[1] and file_estimate[2] > 0:
+            done, total, spent = file_estimate
+            parts.append(f"ETA ~{_clock(spent / done * (total - done))}")
     parts.append(f"{_clock(elapsed)} elapsed")
     return f"{label} " + ", ".join(parts)
 

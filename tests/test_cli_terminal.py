@@ -223,3 +223,19 @@ def test_ingest_on_a_terminal_draws_progress_on_stderr(project):
     assert process.returncode == 0
     assert "\r\033[Kbot: " in shown and " rows, " in shown and " elapsed" in shown
     assert process.stdout.decode().splitlines()[0].split()[:2] == ["source", "files"]
+
+
+def test_a_file_read_shows_its_share_and_time_left_estimated_from_its_size(tmp_path):
+    from roi.terminal import estimate_rows
+
+    path = tmp_path / "events.csv"
+    path.write_text("header\n" + "".join(f"row-{index:05d}\n" for index in range(999)))  # 10 bytes a row
+    assert estimate_rows(str(path)) == pytest.approx(999, abs=2)
+    assert estimate_rows(str(tmp_path / "day 2026-01-02")) is None
+    ticks = iter([0.0, 2.0])
+    stream = io.StringIO()
+    bar = IngestProgress(stream, interval=0.0, clock=lambda: next(ticks))
+    bar.rows("bot", str(path), 0)
+    bar.rows("bot", str(path), 250)
+    last = stream.getvalue().split("\r\033[K")[-1]
+    assert last.startswith("bot: events.csv [######------------------] ~25%, 250 rows, 125 rows/s, ETA ~0:06")
