@@ -15,6 +15,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/roi demo --dir demo
+	@echo "roi is $(BIN)/roi (not on your PATH): call it so, or 'source $(BIN)/activate' first"
 
 test: $(STAMP)
 	$(BIN)/lint-imports

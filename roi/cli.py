@@ -7,11 +7,13 @@ line on stderr.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
 import sys
 from datetime import timedelta
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import click
@@ -19,15 +21,18 @@ import click
 from . import services
 from .config import Settings
 from .connectors import registry
-from .domain import Period, display_dimension, parse_group_by
+from .domain import REPORT_METRICS, Period, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
 from .process_tuning import freeze_imports
-from .services import closing, reports
+from .services import closing, reports, trend
 from .services import ingest as ingesting
 from .services import jobs as job_service
 from .services import periods as period_states
+from .services import quarantine as quarantined_rows
 from .services.files import write_atomically
 from .services.validation import load_checked_config, source_warnings
+from .services.valued import ValuedMonths
+from .terminal import IngestProgress, report_table, trend_table
 
 
 class Context:
@@ -85,7 +90,8 @@ def handle_errors(command):
     return wrapper
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_version("roi"), "-V", "--version", prog_name="roi", message="%(prog)s %(version)s")
 @click.option(
     "--config",
     "config_path",
@@ -175,17 +181,20 @@ def ingest(obj: Context, source_name: str | None, force: bool, since, until) -> 
             raise UsageError(f"{option}: {day.date().isoformat()} is out of range; give a day in the years 1900 to 2999",
                              option.lstrip("-"))
     store = obj.store
-    terminal = sys.stderr.isatty()
-    progress = None
-    if terminal:
-        def progress(message: str) -> None:
-            click.echo(f"\r\033[K{message}", err=True, nl=False)
-
-    results = ingesting.pull(settings, store, source_name, force=force, progress=progress, on_batch=_batch_progress(terminal),
-                   since=since.date() if since else None, until=until.date() if until else None)
+    bar = IngestProgress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        results = ingesting.pull(settings, store, source_name, force=force, progress=bar.rows if bar else None,
+                                 on_batch=bar.batch if bar else _batch_lines,
+                                 since=since.date() if since else None, until=until.date() if until else None)
+    finally:
+        if bar:
+            bar.finish()
     runs = [result.run for result in results]
-    if terminal:
-        click.echo("", err=True)
+    if since or until:
+        for run in runs:
+            if not run.windowed and not run.failed:
+                click.echo(f"note: {run.source} reads files whole, not by day: --since/--until do not apply to it",
+                           err=True)
     header = f"{'source':<20} {'files':>6} {'unchanged':>9} {'rows read':>11} {'stored':>11} {'duplicates':>10} {'quarantined':>11} {'unpriced':>9}"
     click.echo(header)
     for run in runs:
@@ -202,24 +211,13 @@ def ingest(obj: Context, source_name: str | None, force: bool, since, until) -> 
         sys.exit(1)
 
 
-def _batch_progress(terminal: bool):
-    """A bar on a terminal; plain lines (one per batch) in logs."""
-
-    def show(source: str, key: str, done: int, total: int) -> None:
-        kind, _, name = key.partition(":")
-        if kind != "day":
-            if not terminal:
-                click.echo(f"{source}: read {name}", err=True)
-            return
-        if terminal:
-            width = 30
-            filled = width * min(done, total) // max(total, 1)
-            bar = "#" * filled + "-" * (width - filled)
-            click.echo(f"\r\033[K{source} [{bar}] {done}/{total} days, {name}", err=True, nl=False)
-        else:
-            click.echo(f"{source}: day {name} read ({done}/{total})", err=True)
-
-    return show
+def _batch_lines(source: str, key: str, done: int, total: int) -> None:
+    """Progress in logs (stderr not a terminal): a plain line per batch read."""
+    kind, _, name = key.partition(":")
+    if kind == "day":
+        click.echo(f"{source}: day {name} read ({done}/{total})", err=True)
+    else:
+        click.echo(f"{source}: read {name}", err=True)
 
 
 def _print_windows(results) -> None:
@@ -231,31 +229,157 @@ def _print_windows(results) -> None:
                        f"watermark {mark}")
 
 
+FILTER_HELP = "Only these values of a dimension, DIM=VALUE[,VALUE] (repeatable; '(unattributed)' for none)."
+
+
+def _filters(settings: Settings, given: tuple[str, ...]) -> dict[str, list[str]]:
+    raw: dict[str, str] = {}
+    for text in given:
+        name, sep, values = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--filter: {text!r} is not DIM=VALUE[,VALUE], e.g. tenant=acme,globex", "filter")
+        if name in raw:
+            raise UsageError(f"--filter: {name} given twice; list its values once, separated by commas", "filter")
+        raw[name] = values
+    return reports.parse_filters(settings, raw)
+
+
+def _check_sort(sort: str | None) -> None:
+    if sort and sort.lstrip("-") not in REPORT_METRICS:
+        raise UsageError(f"--sort: {sort.lstrip('-')!r} is not a metric; one of {', '.join(REPORT_METRICS)}", "sort")
+
+
+def _output_format(fmt: str | None, output: Path | None) -> str:
+    """--format, else from -o's extension, else a table on a terminal and JSON anywhere else."""
+    if fmt is not None:
+        return fmt
+    if output is not None and str(output) != "-":
+        suffix = output.suffix.lstrip(".").lower()
+        return suffix if suffix in reports.FORMATS else "json"
+    return "table" if sys.stdout.isatty() else "json"
+
+
+def _emit(data: bytes, fmt: str, output: Path | None) -> None:
+    """To stdout (no -o, or -o -), else atomically to the file. A workbook never goes to a terminal."""
+    if output is None or str(output) == "-":
+        if fmt == "xlsx" and sys.stdout.isatty():
+            raise UsageError("-o -: a workbook is binary and stdout is a terminal; give -o FILE.xlsx or pipe it",
+                             "output")
+        if fmt == "xlsx":
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            click.echo(data.decode("utf-8"), nl=False)
+        return
+    write_atomically(output, data)
+    click.echo(f"wrote {output}", err=True)
+
+
 @main.command()
 @click.option("--period", required=True, help="The month, YYYY-MM.")
 @click.option("--group-by", "group_by", default=None, help="Dimensions, comma separated (default: [report] group_by).")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of stdout (xlsx: default reports/YYYY-MM/roi-YYYY-MM.xlsx).")
+@click.option("--filter", "filters", multiple=True, metavar="DIM=VALUE[,VALUE]", help=FILTER_HELP)
+@click.option("--sort", default=None, metavar="[-]METRIC",
+              help="Order cohorts by a metric, '-' first for largest first (table default: -net_value).")
+@click.option("--limit", default=None, type=click.IntRange(1), help="Only the first N cohorts (totals cover all).")
+@click.option("--format", "fmt", type=click.Choice(["table", *reports.FORMATS]), default=None,
+              help="Default: a table on a terminal, JSON when piped (or from -o's extension).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
+              help="Write here ('-': stdout) instead of stdout (xlsx: default reports/YYYY-MM/roi-YYYY-MM.xlsx).")
 @click.pass_obj
 @handle_errors
-def report(obj: Context, period: str, group_by: str | None, fmt: str, output: Path | None) -> None:
-    """One month's report."""
+def report(obj: Context, period: str, group_by: str | None, filters: tuple[str, ...], sort: str | None,
+           limit: int | None, fmt: str | None, output: Path | None) -> None:
+    """One month's report: per cohort cost, failure cost, value, net value and ROI."""
     settings = obj.settings
     month = Period.parse(period)
     groups = parse_group_by(group_by, settings.dimensions, "--group-by") if group_by is not None else None
+    chosen = _filters(settings, filters)
+    fmt = _output_format(fmt, output)
+    _check_sort(sort)
+    if (sort or limit) and fmt in ("csv", "xlsx"):
+        raise UsageError(f"--sort/--limit: apply to the table and JSON; the {fmt} holds every cohort", "sort")
     store = obj.store
-    answer = reports.report(settings, store, month, groups, formats=(fmt,))
+    answer = reports.report(settings, store, month, groups, chosen,
+                            formats=(fmt,) if fmt in reports.FORMATS else ("json",))
     if answer.note:
         click.echo(f"note: {answer.note}", err=True)
-    rendered = reports.content(settings, store, answer, fmt)
+    if answer.warning:
+        click.echo(f"warning: {answer.warning}", err=True)
+    if fmt == "table":
+        document, total = reports.document(store, answer, sort=sort or "-net_value", limit=limit)
+        table = report_table(document, shown=total,
+                             warning="no data for this month" if not answer.has_data else None)
+        _emit((table + "\n").encode(), fmt, output)
+        return
+    if fmt == "json" and (sort or limit):
+        document, _total = reports.document(store, answer, sort=sort, limit=limit)
+        rendered = (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
+    else:
+        rendered = reports.content(settings, store, answer, fmt)
     if output is None and fmt == "xlsx":
         output = reports.default_report_path(settings, month, "xlsx")
-    if output is None:
-        click.echo(rendered.decode("utf-8"), nl=False)
+    _emit(rendered, fmt, output)
+
+
+@main.command("trend")
+@click.option("--months", "count", default=trend.DEFAULT_MONTHS, show_default=True, type=click.IntRange(1, 120),
+              help="How many months, ending with --to.")
+@click.option("--to", "last", default=None, help="The last month, YYYY-MM (default: the latest with data).")
+@click.option("--group-by", "group_by", default=None, help="Dimensions, comma separated (default: [report] group_by).")
+@click.option("--filter", "filters", multiple=True, metavar="DIM=VALUE[,VALUE]", help=FILTER_HELP)
+@click.option("--metric", default="net_value", show_default=True, type=click.Choice(REPORT_METRICS),
+              help="The figure a table shows (JSON carries net_value, roi, cost_per_resolved_case and this one).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Default: a table on a terminal, JSON when piped.")
+@click.pass_obj
+@handle_errors
+def trend_command(obj: Context, count: int, last: str | None, group_by: str | None, filters: tuple[str, ...],
+                  metric: str, fmt: str | None) -> None:
+    """Each month's figures per cohort: the last --months months (like GET /api/v1/roi/trend)."""
+    settings = obj.settings
+    groups = parse_group_by(group_by, settings.dimensions, "--group-by") if group_by is not None else None
+    chosen = _filters(settings, filters)
+    months = ValuedMonths(settings, obj.store)
+    first, to = trend.default_range(months, None, Period.parse(last, "--to") if last else None, count)
+    metrics = list(dict.fromkeys([*trend.DEFAULT_METRICS, metric]))
+    document = trend.trend(settings, months, first, to, groups, chosen, metrics)
+    if _output_format(fmt, None) == "table":
+        click.echo(trend_table(document, metric))
+    else:
+        click.echo(json.dumps(document, indent=2, allow_nan=False))
+
+
+@main.command("quarantine")
+@click.option("--source", default=None, help="Only this source's rows.")
+@click.option("--period", default=None, help="Only rows of batches that reach into this month, YYYY-MM.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="Rows to show.")
+@click.option("--after", default=0, type=click.IntRange(0), help="Rows after this id (the next page).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Default: lines on a terminal, JSON when piped.")
+@click.pass_obj
+@handle_errors
+def quarantine(obj: Context, source: str | None, period: str | None, limit: int, after: int, fmt: str | None) -> None:
+    """Rows that could not be read: where (file, line) and why, oldest first (like GET /api/v1/quarantine)."""
+    month = Period.parse(period, "--period") if period else None
+    rows, next_after = quarantined_rows.quarantined(obj.settings, obj.store, source=source, period=month,
+                                                    after=after, limit=limit)
+    if _output_format(fmt, None) == "json":
+        items = [{"id": row.id, "batch_id": row.batch_id, "source": row.source, "file": row.file, "line": row.line,
+                  "reason": row.reason, "raw": row.raw} for row in rows]
+        click.echo(json.dumps({"items": items, "next_after": next_after}, indent=2))
         return
-    write_atomically(output, rendered)
-    click.echo(f"wrote {output}", err=True)
+    for row in rows:
+        where = f"{row.file}:{row.line}" if row.line is not None else row.file
+        click.echo(f"#{row.id} {row.source} {where}: {row.reason}")
+        if row.raw:
+            click.echo(f"    {row.raw[:200]}")
+    if not rows:
+        click.echo("no quarantined rows", err=True)
+    elif next_after is not None:
+        click.echo(f"(more: --after {next_after})", err=True)
 
 
 @main.command()
@@ -383,18 +507,21 @@ def _run_line(run) -> str:
 @main.command("close")
 @click.option("--period", required=True, help="The month to close, YYYY-MM (it must have ended).")
 @click.option("--revise", is_flag=True, help="Issue the next revision of a closed month (with a Changes sheet).")
+@click.option("--force", is_flag=True, help="With --revise: issue it even when neither data nor config changed.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the closed workbook (default reports/YYYY-MM/roi-YYYY-MM.xlsx).")
 @click.pass_obj
 @handle_errors
-def close(obj: Context, period: str, revise: bool, output: Path | None) -> None:
+def close(obj: Context, period: str, revise: bool, force: bool, output: Path | None) -> None:
     """Close a month: store its report as a revision that never changes."""
     settings = obj.settings
     month = Period.parse(period, "--period")
     store = obj.store
+    if force and not revise:
+        raise UsageError("--force: only with --revise", "force")
     output = output or reports.default_report_path(settings, month, "xlsx")
     # the workbook is written as part of the close: it cannot be written, the month stays open
-    state = closing.close_period(settings, store, month, revise=revise, outputs={output: "xlsx"})
+    state = closing.close_period(settings, store, month, revise=revise, force=force, outputs={output: "xlsx"})
     click.echo(f"closed {month}: revision {state.revision} at {state.closed_at:%Y-%m-%d %H:%M:%S} UTC")
     click.echo(f"wrote {output}", err=True)
 
@@ -416,10 +543,6 @@ def periods(obj: Context) -> None:
                    f"{state.late_cost:>16,.2f}")
     if not states:
         click.echo("(no months with data yet)", err=True)
-
-
-def cohort_label(cohort: dict[str, str]) -> str:
-    return " / ".join(display_dimension(value) for value in cohort.values()) or "(all)"
 
 
 if __name__ == "__main__":  # pragma: no cover

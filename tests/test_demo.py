@@ -106,3 +106,49 @@ def test_upstreams_demo_joins_litellm_cost_and_zendesk_outcomes(plain, tmp_path,
         host, port = url.removeprefix("http://").split(":")
         with pytest.raises(OSError):
             socket.create_connection((host, int(port)), timeout=2).close()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes, but SQLite's shared-memory index of the write-ahead log (-shm), which any
+    reader of the store rewrites."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file() and not path.name.endswith("-shm")}
+
+
+def test_demo_refuses_a_folder_it_did_not_make_and_changes_nothing(tmp_path, runner):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "roi.toml").write_text("[service]\ncurrency = 'EUR'\n", encoding="utf-8")
+    (project / "roi.db").write_bytes(b"ingested data")
+    before = _snapshot(project)
+    result = runner.invoke(main, ["demo", "--dir", str(project)])
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: --dir: {project} is not empty and is not a folder roi demo made (no .roi-demo "
+                             "in it); give a new or empty folder\n")
+    assert _snapshot(project) == before
+    file = tmp_path / "file"
+    file.write_text("x", encoding="utf-8")
+    assert runner.invoke(main, ["demo", "--dir", str(file)]).exit_code == 2 and file.read_text() == "x"
+
+
+def test_demo_rebuilds_its_own_folder_but_refuses_one_with_closed_months(plain, tmp_path, runner):
+    import shutil
+
+    import time_machine
+
+    own = tmp_path / "own"
+    shutil.copytree(plain, own)
+    assert (own / ".roi-demo").is_file()
+    lines: list[str] = []
+    run_demo(own, echo=lines.append)  # its own folder, nothing closed: rebuilt
+    assert _report(own)["totals"] == _report(plain)["totals"]
+    assert lines[-2].startswith("next: ") and "--config" in lines[-2] and lines[-2].split()[1].endswith("roi")
+    with time_machine.travel("2026-11-15T12:00:00Z", tick=False):
+        closed = runner.invoke(main, ["--config", str(own / "roi.toml"), "close", "--period", "2026-09"])
+        assert closed.exit_code == 0, closed.output
+    before = _snapshot(own)
+    refused = runner.invoke(main, ["demo", "--dir", str(own)])
+    assert refused.exit_code == 2
+    assert refused.stderr == (f"error: --dir: {own} holds closed months (2026-09 r1) that a new demo would drop; "
+                              "remove the folder to start again, or give another --dir\n")
+    assert _snapshot(own) == before

@@ -689,7 +689,7 @@ def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monke
         assert read_done.wait(10)  # the hash runs after the read, and after the append below
         return real_hash(file, *listed)
 
-    def grow(message: str) -> None:  # the ingest's progress hook: the file's rows are read by now
+    def grow(source: str, label: str, rows: int) -> None:  # the ingest's progress hook: the file's rows are read by now
         if not read_done.is_set():
             with open(path, "a") as handle:
                 handle.write(row("e2") + "\n")

@@ -16,7 +16,7 @@ from ..config import Settings
 from ..services import Store, store_for
 from ..services.heartbeat import Heartbeat
 from ..services.valued import ValuedMonths
-from . import catalog, downloads, health, jobs, metrics, quarantine, roi, spec
+from . import catalog, docs, downloads, health, jobs, metrics, quarantine, roi, spec
 from .auth import Authenticator, check_request
 from .cached_replies import CachedReplies
 from .context import DataVersion, Runtime
@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, store: Store | None = None, version_ttl: f
     app.after_request(_record_request)
     for blueprint in BLUEPRINTS:
         app.register_api(blueprint)
+    app.register_blueprint(docs.blueprint)  # the browsable documentation: not an operation of the API
     if warm:
         months.warm()
     return app

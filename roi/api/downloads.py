@@ -5,11 +5,8 @@ from __future__ import annotations
 from flask import Response, request
 
 from ..domain import Period
-from ..errors import NotFound
-from ..services.periods import list_periods
 from ..services.reports import export as export_report
 from .context import api_blueprint, runtime
-from .problems import problem_docs
 from .schemas import ConditionalHeaders, ReportPath
 
 blueprint = api_blueprint("reports", __name__, "Report downloads: the workbook, CSV or JSON of a month.")
@@ -28,7 +25,11 @@ _FILE = {"schema": {"type": "string", "format": "binary"}}
     responses={
         200: {
             "description": "The report file; a closed month serves its stored revision.",
-            "headers": {"ETag": {"description": "Entity tag of the file", "schema": {"type": "string"}}},
+            "headers": {
+                "ETag": {"description": "Entity tag of the file", "schema": {"type": "string"}},
+                "X-Roi-Data": {"description": "`none` when the month has no stored data (no cohorts; its fixed "
+                               "costs unallocated)", "schema": {"type": "string", "enum": ["none"]}},
+            },
             "content": {
                 MEDIA_TYPES["xlsx"]: _FILE,
                 MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
@@ -37,19 +38,16 @@ _FILE = {"schema": {"type": "string", "format": "binary"}}
             },
         },
         304: {"description": "Not modified: the If-None-Match tag is still current."},
-        404: problem_docs(404, "The month has no data and no closed revision."),
     },
 )
 def download(path: ReportPath, header: ConditionalHeaders) -> Response:  # noqa: ARG001 - documents the header
     """The workbook (xlsx), CSV or JSON of the month, as `roi report` writes it.
 
     A closed month serves the bytes of its stored revision. Send the ETag back in
-    If-None-Match to get 304 when nothing changed."""
+    If-None-Match to get 304 when nothing changed. A month with no data is served like
+    `GET /roi` answers it: no cohorts, its fixed costs unallocated, the header `X-Roi-Data: none`."""
     state = runtime()
     period = Period.parse(path.period)
-    known = {item.period for item in list_periods(state.store)}
-    if period not in known:
-        raise NotFound(f"period: {period} has no data and no closed revision")
     export = export_report(state.settings, state.store, period, path.fmt, months=state.months)
     # content_type, not mimetype: the CSV type already names its charset, which Flask would add again
     response = Response(status=200, content_type=export.media_type)
@@ -61,4 +59,6 @@ def download(path: ReportPath, header: ConditionalHeaders) -> Response:  # noqa:
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     if export.revision is not None:
         response.headers["X-Roi-Revision"] = str(export.revision)
+    if not export.has_data:
+        response.headers["X-Roi-Data"] = "none"
     return response

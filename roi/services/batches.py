@@ -60,8 +60,12 @@ def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch_fingerpr
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
 
 
+# progress(source, batch label, rows read so far in the batch): called after each chunk read
+Progress = Callable[[str, str, int], None]
+
+
 def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
-                progress: Callable[[str], None] | None) -> tuple[CellBuilder, list]:
+                progress: Progress | None) -> tuple[CellBuilder, list]:
     """Read one batch whole into cells; raises ConnectorError with nothing kept."""
     builder = CellBuilder(
         dimensions=settings.dimensions, timezone=settings.service.timezone, pricer=pricer, reprice=source.reprice,
@@ -74,7 +78,7 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
                 builder.add(chunk)
                 rejects.extend(chunk.rejects)
                 if progress:
-                    progress(f"{source.name}: {batch.label}: {builder.rows_read:,} rows")
+                    progress(source.name, batch.label, builder.rows_read)
     except BaseException:
         builder.close()  # its temporary files close now, not when a reference cycle is collected
         raise
@@ -93,7 +97,7 @@ def ingest_source(
     *,
     window: Window | None = None,
     force: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     sleep: Callable[[float], None] | None = None,
     on_batch: Callable[[str], None] | None = None,
 ) -> SourceRun:

@@ -39,14 +39,20 @@ class AlreadyClosed(RoiError):
     """Closing a month that already has a revision, without asking for a new one."""
 
 
+class NothingChanged(RoiError):
+    """A revision asked for when neither the month's data nor the config changed since the last one."""
+
+
 def _today(settings: Settings):
     return datetime.now(ZoneInfo(settings.service.timezone)).date()
 
 
 def close_period(
-    settings: Settings, store: Store, period: Period, *, revise: bool = False, outputs: Mapping[Path, str] | None = None
+    settings: Settings, store: Store, period: Period, *, revise: bool = False, force: bool = False,
+    outputs: Mapping[Path, str] | None = None,
 ) -> PeriodState:
-    """Store the next revision of a month that has ended; AlreadyClosed unless `revise` when it has one.
+    """Store the next revision of a month that has ended; AlreadyClosed unless `revise` when it has one;
+    NothingChanged, unless `force`, when its data fingerprint and config hash equal the latest revision's.
 
     `outputs` maps files to write to the format each holds (xlsx, json, csv): the revision is stored
     only if every one of them can be written, and they are in place when it returns."""
@@ -76,6 +82,13 @@ def close_period(
         raise RoiError(f"period {period}: data kept changing while closing; try again when ingests are done")
     if not len(cells):
         raise NotFound(f"period {period}: no data for this month, so there is nothing to close")
+    if (previous is not None and not force and previous.data_fingerprint == frame.data_fingerprint
+            and previous.config_hash == frame.config_hash):
+        raise NothingChanged(
+            f"period {period}: nothing changed since revision {previous.revision} (same data fingerprint "
+            f"{frame.data_fingerprint[:12]} and config hash {frame.config_hash[:12]}); add --force to issue "
+            f"revision {previous.revision + 1} anyway"
+        )
     number = previous.revision + 1 if previous is not None else 1
     closed_at = datetime.now(UTC)
     prior, late = None, None

@@ -34,7 +34,7 @@ from ..connectors import Window
 from ..dedup import temporary_folder
 from ..errors import RoiError
 from ..store import Store, pulls_and_jobs
-from .batches import SourceRun, ingest_source
+from .batches import Progress, SourceRun, ingest_source
 
 log = logging.getLogger("roi.pulling")
 
@@ -123,7 +123,7 @@ def pull_source(
     until: date | None = None,
     now: datetime | None = None,
     force: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     on_batch: Callable[[str, str, int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PullResult:
@@ -190,7 +190,7 @@ def ingest(
     source_name: str | None = None,
     *,
     force: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[SourceRun]:
     """Every enabled source (or one) once now; pulled sources over their window."""
     return [result.run for result in pull(settings, store, source_name, force=force, progress=progress)]

@@ -71,3 +71,9 @@ def period_state(store: Store, period: Period) -> PeriodState:
 def batch_signature(store: Store, period: Period) -> str:
     """What identifies the batches behind a month (a close stores it to notice later data)."""
     return _signatures(store, [period])[str(period)]
+
+
+def closed_periods(store: Store) -> dict[Period, int]:
+    """Every closed month and its newest revision, oldest first."""
+    latest = revisions.latest_revisions(store.engine)
+    return {Period.parse(text): latest[text].revision for text in sorted(latest)}

@@ -125,6 +125,22 @@ class PeriodReport:
     def stored_revision(self) -> int | None:
         return self.state.revision if self.frame is None else None
 
+    @property
+    def has_data(self) -> bool:
+        """False: the month has no stored data at all (its figures are only fixed costs, unallocated);
+        a stored revision always has."""
+        return self.frame is None or self.frame.has_data
+
+    @property
+    def warning(self) -> str | None:
+        """What a person must be warned of: a month with no data is not a month of losses."""
+        if self.has_data or self.frame is None:
+            return None
+        unallocated = sum(self.frame.unallocated.values())
+        carried = (f"; its fixed costs ({unallocated:,.2f} {self.frame.currency}) are shown as unallocated"
+                   if unallocated else "")
+        return f"{self.period} has no data: no cohorts{carried}"
+
 
 def report(
     settings: Settings,
@@ -221,6 +237,7 @@ class Export:
     filename: str
     etag: str  # unquoted entity tag
     revision: int | None  # the closed revision served, None for an open month built now
+    has_data: bool = True  # False: the month has no stored data (no cohorts, fixed costs unallocated)
 
 
 def export(settings: Settings, store: Store, period: Period, fmt: str, *,
@@ -239,7 +256,8 @@ def export(settings: Settings, store: Store, period: Period, fmt: str, *,
         revision = answer.state.revision
         return Export(data, MEDIA_TYPES[fmt], f"roi-{period}-r{revision}.{fmt}",
                       hashlib.sha256(data).hexdigest()[:32], revision)
-    return Export(data, MEDIA_TYPES[fmt], f"roi-{period}.{fmt}", _open_etag(store, answer.frame, fmt), None)
+    return Export(data, MEDIA_TYPES[fmt], f"roi-{period}.{fmt}", _open_etag(store, answer.frame, fmt), None,
+                  answer.has_data)
 
 
 def _open_etag(store: Store, frame: ReportFrame, fmt: str) -> str:

@@ -41,14 +41,15 @@ def months_between(first: Period, last: Period) -> list[Period]:
     return months
 
 
-def default_range(months: ValuedMonths, first: Period | None, last: Period | None) -> tuple[Period | None, Period | None]:
-    """`to` defaults to the latest month with data, `from` to 11 months before `to`."""
+def default_range(months: ValuedMonths, first: Period | None, last: Period | None,
+                  count: int = DEFAULT_MONTHS) -> tuple[Period | None, Period | None]:
+    """`to` defaults to the latest month with data, `from` to `count` - 1 months before `to`."""
     if last is None:
         with_data = months.months_with_data()
         last = with_data[-1] if with_data else None
     if first is None and last is not None:
         first = last
-        for _ in range(DEFAULT_MONTHS - 1):
+        for _ in range(count - 1):
             if first > Period(1900, 1):
                 first = first.previous()
     return first, last

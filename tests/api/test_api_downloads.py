@@ -67,10 +67,20 @@ def test_a_closed_month_serves_its_stored_revision(client, api_project, runner):
     assert periods[0]["late_rows"] == 1 and periods[0]["late_cost"] == pytest.approx(0.25)
 
 
-def test_a_month_without_data_is_404_and_bad_names_are_400(client):
-    missing = client.get("/api/v1/reports/2025-07.xlsx", headers=READER_HEADERS)
-    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
-    assert "2025-07" in missing.get_json()["detail"]
+def test_a_month_without_data_is_the_no_data_report_like_roi_and_bad_names_are_400(client):
+    missing = client.get("/api/v1/reports/2025-07.json", headers=READER_HEADERS)
+    assert missing.status_code == 200 and missing.headers["X-Roi-Data"] == "none"
+    document = missing.get_json()
+    assert document["period"] == "2025-07" and document["cohorts"] == []
+    assert document["totals"]["unallocated_fixed_cost"] == document["totals"]["fixed_cost"] > 0
+    roi = client.get("/api/v1/roi?period=2025-07", headers=READER_HEADERS).get_json()
+    assert {key: value for key, value in roi.items() if key != "generated_at"} == \
+        {key: value for key, value in document.items() if key != "generated_at"}
+    workbook = client.get("/api/v1/reports/2025-07.xlsx", headers=READER_HEADERS)
+    assert workbook.status_code == 200 and workbook.headers["X-Roi-Data"] == "none"
+    load_workbook(io.BytesIO(workbook.data))
+    with_data = client.get("/api/v1/reports/2026-01.json", headers=READER_HEADERS)
+    assert with_data.status_code == 200 and "X-Roi-Data" not in with_data.headers
     bad = client.get("/api/v1/reports/2026-13.csv", headers=READER_HEADERS)
     assert bad.status_code == 400 and bad.get_json()["parameter"] == "period"
     wrong = client.get("/api/v1/reports/2026-01.pdf", headers=READER_HEADERS)
