@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from roi.api import create_app
 from roi.cli import main
@@ -17,8 +18,16 @@ from tests.api.conftest import ADMIN_HEADERS, API_CONFIG, READER_HEADERS, ingest
 from .conftest import PULLED
 
 
+@pytest.fixture(autouse=True)
+def pinned_clock():
+    """Every test here, its fixtures and the job threads it starts see the same day, whatever day it
+    is (a run across midnight would otherwise pull a window that misses the upstream's day)."""
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=True):
+        yield
+
+
 @pytest.fixture
-def jobs_project(project, sqlite_upstream):
+def jobs_project(pinned_clock, project, sqlite_upstream):
     write_api_project(project)
     project.write_config(API_CONFIG + PULLED.format(initial=1, lookback=1))
     project.write_data("events.csv", "event_id,ts,tenant,cost_usd,input_tokens\ne1,2026-01-05T10:00:00Z,acme,0.5,10\n")
