@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import Settings, SourceConfig
 from ..connectors import Window, registry
+from ..connectors.base import contained
 from ..connectors.retry import RetryPolicy
 from ..errors import ConnectorError
 from ..ingestion import CellBuilder
@@ -74,7 +75,8 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
     rejects = []
     try:
         with paused_gc():  # millions of acyclic objects: nothing for the collector to find
-            for chunk in batch.read():
+            # any failure of one batch's read is that batch's: one line naming it, never a traceback
+            for chunk in contained(batch.label, batch.read):
                 builder.add(chunk)
                 rejects.extend(chunk.rejects)
                 if progress:

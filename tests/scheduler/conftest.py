@@ -31,7 +31,8 @@ class DailyConnector(Connector):
     """Reads folder/YYYY-MM-DD.json: [[event_id, iso ts, tenant, input_tokens, cost], ...].
 
     folder/fail-YYYY-MM-DD.json makes that day fail after its first chunk:
-    {"kind": "fatal"} always, {"kind": "transient", "times": n} the first n reads."""
+    {"kind": "fatal"} always, {"kind": "transient", "times": n} the first n reads, {"kind": "bug"} with an
+    error no connector raises on purpose."""
 
     Options = DailyOptions
     options: DailyOptions
@@ -56,6 +57,8 @@ class DailyConnector(Connector):
             spec = json.loads(failure.read_text())
             if spec["kind"] == "fatal":
                 raise ConnectorError(f"{self.name}: upstream refused {name}")
+            if spec["kind"] == "bug":  # what no connector expects: a failure of roi's own
+                raise KeyError("cost_usd")
             if spec["times"] > 0:
                 spec["times"] -= 1
                 failure.write_text(json.dumps(spec))

@@ -196,3 +196,16 @@ def test_a_file_source_ignores_windows_and_has_no_watermark(project, open_store)
     assert store.cells(date(2026, 1, 1), date(2026, 2, 1))["token_cost"].sum() == pytest.approx(0.5)
     status = pulls_and_jobs.source_states(store.engine)["bot"]
     assert status.watermark is None and status.last_success_at == NOW
+
+
+def test_an_unexpected_error_in_a_pulled_day_fails_that_pull_in_one_line(project, sqlite_upstream, runner):
+    """Not a traceback: the window is not stored, the error names the day's batch, exit 1."""
+    from roi.cli import main
+
+    for day in ("2026-03-09", "2026-03-10"):
+        sqlite_upstream.put_day(day)
+    sqlite_upstream.fail("2026-03-10", kind="bug")
+    result = runner.invoke(main, ["--config", str(project.config_path), "ingest", "--since", "2026-03-09",
+                                  "--until", "2026-03-10"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: api 2026-03-10: cannot be read: KeyError: 'cost_usd'" in result.stderr.splitlines()
