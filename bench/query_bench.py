@@ -6,7 +6,7 @@ tenants x 4 channels x 40 topics x 8 languages x 8 models; bench/cohort_store.py
 
 1. cold questions: one client asks questions no worker has answered (any grouping of up to
    three dimensions, with and without filters), one at a time; p50/p99 of each first answer;
-2. a mix of 4,800 distinct questions (3 months x 200 tenants x 8 groupings of topic, model,
+2. a mix of 9,600 distinct questions (3 months x 200 tenants x 16 groupings of topic, model,
    channel, language), every one new to the server when the run starts, each asked once, by 50
    clients with wrk (a Lua script hands each connection the next question);
 3. `roi report --format json` of a month grouped by five dimensions (~24k cohorts), end to end.
@@ -124,9 +124,10 @@ def cold_questions(count: int, seed: int) -> list[str]:
 
 
 def mix_questions() -> list[str]:
-    """3 months x 200 tenants x 8 groupings, each once: 4,800 distinct questions (more than a run asks)."""
+    """3 months x 200 tenants x 16 groupings, each once: 9,600 distinct questions (more than a run asks)."""
     groupings = ("topic,model", "channel,topic", "language,model", "topic", "model", "channel,language",
-                 "topic,language", "channel,model")
+                 "topic,language", "channel,model", "channel", "language", "model,topic", "topic,channel",
+                 "model,language", "language,channel", "model,channel", "language,topic")
     paths = [f"/api/v1/roi?period={period}&group_by={group}&tenant=tenant-{tenant:03d}"
              for period in _periods() for tenant in range(TENANTS) for group in groupings]
     random.Random(5).shuffle(paths)

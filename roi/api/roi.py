@@ -42,7 +42,8 @@ def roi_report(query: RoiQuery) -> Response:
         state = runtime()
         answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months,
                                 version=data_version(), formats=("json",))
-        document, total = reports.document(state.store, answer, sort=query.sort, limit=query.limit)
+        document, total = reports.document(state.store, answer, sort=query.sort, limit=query.limit,
+                                           compact=True)
         document["_total"] = total
         return document
 

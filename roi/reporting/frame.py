@@ -13,7 +13,8 @@ import pandas as pd
 from ..config import FixedCost, ModelVersion
 from ..domain import INTEGER_METRICS, REPORT_METRICS, Period, json_number
 
-__all__ = ["EMPTY_FINGERPRINT", "INTEGER_METRICS", "CohortTable", "ModelVersionInUse", "ReportFrame", "json_number"]
+__all__ = ["EMPTY_FINGERPRINT", "INTEGER_METRICS", "CohortTable", "ModelVersionInUse", "ReportFrame", "json_column",
+           "json_number"]
 
 # The data fingerprint of a month with no stored cells (valuation.fingerprint.data_fingerprint of none).
 EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()[:16]
@@ -105,7 +106,7 @@ class ReportFrame:
         labels = [table.labels[name].tolist() for name in group]
         cohorts = [dict(zip(group, key, strict=True)) for key in zip(*labels, strict=True)] if group \
             else [{} for _ in range(len(table))]
-        columns = [_json_column(name, table.figures[name]) for name in REPORT_METRICS]
+        columns = [json_column(name, table.figures[name]) for name in REPORT_METRICS]
         names = ("cohort", *REPORT_METRICS)
         return [dict(zip(names, row, strict=True)) for row in zip(cohorts, *columns, strict=True)]
 
@@ -113,12 +114,12 @@ class ReportFrame:
         return {name: json_number(name, value) for name, value in self.totals.items()}
 
 
-def _json_column(name: str, values: np.ndarray) -> list[int | float | None]:
+def json_column(name: str, values: np.ndarray) -> list[int | float | None]:
     """json_number over a column: undefined figures None, counts integers, the rest floats."""
     finite = np.isfinite(values)
-    shown = np.rint(values).astype(np.int64).tolist() if name in INTEGER_METRICS and finite.all() \
-        else values.tolist()
-    if name in INTEGER_METRICS and not finite.all():
+    small = finite.all() and (not len(values) or float(np.abs(values).max()) < 2**62)
+    shown = np.rint(values).astype(np.int64).tolist() if name in INTEGER_METRICS and small else values.tolist()
+    if name in INTEGER_METRICS and not small:
         shown = [json_number(name, value) for value in shown]
     elif not finite.all():
         shown = [value if ok else None for value, ok in zip(shown, finite.tolist(), strict=True)]

@@ -201,10 +201,11 @@ def content(settings: Settings, store: Store, answer: PeriodReport, fmt: str) ->
 
 
 def document(store: Store, answer: PeriodReport, *, sort: str | None = None,
-             limit: int | None = None) -> tuple[dict[str, Any], int]:
+             limit: int | None = None, compact: bool = False) -> tuple[dict[str, Any], int]:
     """The answer as the JSON document (a stored revision's carries state, revision and closed_at),
     its cohorts by `sort` ('-' first: descending, undefined figures last) and only the first
-    `limit`; and how many cohorts there are in all (the totals cover them all)."""
+    `limit`; and how many cohorts there are in all (the totals cover them all). `compact`: for
+    an answer written without indentation (json_report.report_document)."""
     if answer.frame is None:
         found = json.loads(revisions.revision_content(store.engine, str(answer.period), answer.state.revision,
                                                       "json"))
@@ -215,7 +216,7 @@ def document(store: Store, answer: PeriodReport, *, sort: str | None = None,
     total = len(frame.table)
     if sort or limit is not None:
         frame = dataclasses.replace(frame, table=frame.table.ordered(sort, limit), _made={})
-    return report_document(frame), total
+    return report_document(frame, compact=compact), total
 
 
 def sort_records(cohorts: list[dict[str, Any]], sort: str | None, limit: int | None) -> list[dict[str, Any]]:
