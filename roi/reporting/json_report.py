@@ -50,7 +50,11 @@ def cohorts_fragment(frame: ReportFrame) -> orjson.Fragment:
     if not len(table):
         return orjson.Fragment(b"[]")
     group = frame.group_by
-    labels = [[_text(value) for value in table.labels[name].tolist()] for name in group]
+    labels = []
+    for name in group:
+        values = table.labels[name].tolist()
+        texts = {value: _text(value) for value in set(values)}  # a dimension repeats few values
+        labels.append([texts[value] for value in values])
     figures = [orjson.dumps(json_column(name, table.figures[name]))[1:-1].split(b",") for name in REPORT_METRICS]
     template = (b'{"cohort":{' + b",".join(b'"%s":%%s' % name.encode() for name in group) + b"},"
                 + b",".join(b'"%s":%%s' % name.encode() for name in REPORT_METRICS) + b"}")
