@@ -55,7 +55,7 @@ RelPath = Annotated[str, AfterValidator(_relative_path)]
 
 
 Cron = str | None  # checked (valid, fires) by roi.services.validation, with apscheduler
-Dimension = Literal["tenant", "channel", "topic", "language", "plan_tier", "provider", "model"]
+Dimension = Literal[DIMENSIONS]  # type: ignore[valid-type]  # one of domain.DIMENSIONS
 Match = dict[Dimension, str | list[str]]
 
 

@@ -26,6 +26,16 @@ CELL_METRICS: tuple[str, ...] = (
     "human_review_minutes",
 )
 FLOAT_METRICS: tuple[str, ...] = ("token_cost", "human_review_minutes")
+COUNT_METRICS: tuple[str, ...] = tuple(name for name in CELL_METRICS if name not in FLOAT_METRICS)
+
+# The canonical event frame a connector yields: `ts` (UTC) or `day` (already local) says when, the
+# dimensions, these counts, `cost` (NaN: price it from the tokens) and the review minutes, and
+# `event_id` (may be absent) to deduplicate within a batch. Cells sum them per day and dimensions.
+EVENT_COUNTS: tuple[str, ...] = (
+    "requests", "input_tokens", "output_tokens", "cached_input_tokens", "resolved", "escalated", "abandoned",
+    "reopened",
+)
+EVENT_FLOATS: tuple[str, ...] = ("cost", "human_review_minutes")
 
 # Derived, additive money and counts (DESIGN section 4), summed from cells.
 VALUED_METRICS: tuple[str, ...] = (

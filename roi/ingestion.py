@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from .connectors.base import Chunk
 from .dedup import SeenIds
 from .dictionary_codes import dictionary_codes
-from .domain import CELL_METRICS, DIMENSIONS
+from .domain import CELL_METRICS, DIMENSIONS, EVENT_COUNTS
 from .pricing import Pricer
 from .store import BatchResult
 from .string_hashes import hash_strings
@@ -30,8 +30,7 @@ if TYPE_CHECKING:  # pandas loads only where a function needs it
 
 
 _COMPACT_ROWS = 100_000  # rows of chunk sums that wait before merging into the cells
-_COUNTS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens",
-           "resolved", "escalated", "abandoned", "reopened")
+_COUNTS = EVENT_COUNTS
 
 
 def as_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:

@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..config import STRICT
-from ..domain import Reject
+from ..domain import EVENT_COUNTS, EVENT_FLOATS, Reject
 from ..errors import ConnectorError, RoiError
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
@@ -43,20 +43,9 @@ if TYPE_CHECKING:  # pandas loads only where a function needs it
 
 log = logging.getLogger("roi")
 
-# Columns of a canonical event frame. `ts` (UTC) or `day` (already local) says
-# when; `cost` NaN means "price it from the tokens"; `event_id` (may be absent)
-# deduplicates within a batch.
-FRAME_COUNTS = (
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "resolved",
-    "escalated",
-    "abandoned",
-    "reopened",
-)
-FRAME_FLOATS = ("cost", "human_review_minutes")
+# The columns of a canonical event frame: domain.EVENT_COUNTS and EVENT_FLOATS
+FRAME_COUNTS = EVENT_COUNTS
+FRAME_FLOATS = EVENT_FLOATS
 
 
 class ConnectorOptions(BaseModel):

@@ -26,13 +26,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS
+from ..domain import CELL_METRICS, COUNT_METRICS, DIMENSIONS
 from ..errors import ConnectorError, TransientError
 from ..store import database_url_problem
 from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
 
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
-_COUNTS = tuple(name for name in CELL_METRICS if name not in FLOAT_METRICS)
+_COUNTS = COUNT_METRICS
 # what a cell's metric becomes in the canonical frame (token_cost is the frame's cost)
 _FRAME_NAME = {"token_cost": "cost"}
 
