@@ -33,28 +33,6 @@ _COMPACT_ROWS = 100_000  # rows of chunk sums that wait before merging into the 
 _COUNTS = EVENT_COUNTS
 
 
-def as_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
-    """A canonical frame as an Arrow table (connectors may hand in pandas)."""
-    if isinstance(frame, pa.Table):
-        return frame
-    import pandas as pd
-
-    frame = frame.copy()
-    if "ts" in frame:
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")
-    for name in DIMENSIONS:
-        frame[name] = frame[name].fillna("").astype(str) if name in frame else ""
-    for name in _COUNTS:
-        frame[name] = frame[name].fillna(0).astype(np.int64) if name in frame else 0
-    frame["cost"] = frame["cost"].astype(np.float64) if "cost" in frame else np.nan
-    frame["human_review_minutes"] = (
-        frame["human_review_minutes"].fillna(0.0).astype(np.float64) if "human_review_minutes" in frame else 0.0
-    )
-    if "event_id" in frame:
-        frame["event_id"] = frame["event_id"].astype(str)
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
 def _numpy(table: pa.Table, name: str, dtype) -> np.ndarray:
     return table.column(name).to_numpy().astype(dtype, copy=False)
 
@@ -108,7 +86,7 @@ class CellBuilder:
             raise RuntimeError("CellBuilder is closed: its batch is done")
         self._result.rows_read += chunk.rows_read
         self._result.quarantined += len(chunk.rejects)
-        table = as_arrow(chunk.frame)
+        table = chunk.frame
         if table.num_rows and "event_id" in table.column_names:
             hashes = chunk.id_hashes if chunk.id_hashes is not None else hash_strings(table.column("event_id"))
             keep = self._seen.admit(hashes)

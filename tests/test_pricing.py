@@ -209,7 +209,7 @@ def test_a_pandas_chunk_is_priced_at_its_time():
         data[name] = 0
     data["cost"], data["human_review_minutes"] = np.nan, 0.0
     builder = CellBuilder(dimensions=tuple(DIMENSIONS), timezone="UTC", pricer=Pricer({}))
-    builder.add(Chunk(frame=data, rejects=[], rows_read=2))
+    builder.add(Chunk.of_pandas(data, [], 2))
     cost = builder.cells()["token_cost"].sum()
     # 10:00 is peak (0.27/1.10/0.07), 20:00 off-peak
     assert cost == pytest.approx(reference("deepseek", "deepseek-chat", "2026-01-10T10:00:00+00:00", 1000, 100, 200)

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel
 
 from ..config import STRICT
-from ..domain import EVENT_COUNTS, EVENT_FLOATS, Reject
+from ..domain import DIMENSIONS, EVENT_COUNTS, EVENT_FLOATS, Reject
 from ..errors import ConnectorError, RoiError
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
@@ -56,11 +57,34 @@ class ConnectorOptions(BaseModel):
 
 @dataclass(slots=True)
 class Chunk:
-    frame: pd.DataFrame
+    """Rows of one batch as the canonical event frame (an Arrow table; domain.EVENT_COUNTS), the rows
+    that could not be read, and how many physical rows were read."""
+
+    frame: pa.Table
     rejects: list[Reject] = field(default_factory=list)
     rows_read: int = 0
     # hashes of the frame's event ids (roi.string_hashes.hash_strings), when the reader computed them already
     id_hashes: np.ndarray | None = None
+
+    @classmethod
+    def of_pandas(cls, frame: pd.DataFrame, rejects: list[Reject] | None = None, rows_read: int = 0) -> Chunk:
+        """A chunk of an event frame a connector built with pandas (missing counts 0, cost NaN)."""
+        import pandas as pd
+
+        frame = frame.copy()
+        if "ts" in frame:
+            frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")
+        for name in DIMENSIONS:
+            frame[name] = frame[name].fillna("").astype(str) if name in frame else ""
+        for name in EVENT_COUNTS:
+            frame[name] = frame[name].fillna(0).astype(np.int64) if name in frame else 0
+        frame["cost"] = frame["cost"].astype(np.float64) if "cost" in frame else np.nan
+        frame["human_review_minutes"] = (
+            frame["human_review_minutes"].fillna(0.0).astype(np.float64) if "human_review_minutes" in frame else 0.0
+        )
+        if "event_id" in frame:
+            frame["event_id"] = frame["event_id"].astype(str)
+        return cls(pa.Table.from_pandas(frame, preserve_index=False), list(rejects or []), rows_read)
 
 
 @dataclass(slots=True)

@@ -308,7 +308,7 @@ class Rows:
             data[name] = np.asarray(self.counts[name], dtype=np.int64)
         data["cost"] = np.asarray(self.cost, dtype=np.float64)
         data["human_review_minutes"] = np.asarray(self.review, dtype=np.float64)
-        return Chunk(frame=pd.DataFrame(data), rejects=list(self.rejects), rows_read=self.read)
+        return Chunk.of_pandas(pd.DataFrame(data), list(self.rejects), self.read)
 
     def full(self) -> bool:
         """Whether to hand this chunk on: pages are gathered so the cell builder sees few, large chunks."""

@@ -319,7 +319,7 @@ def to_cells_chunk(frame: pd.DataFrame, first_row: int, label: str, first_day: d
     ]
     if bad.any():
         out = out.loc[~bad].reset_index(drop=True)
-    return Chunk(frame=out, rejects=rejects, rows_read=count)
+    return Chunk.of_pandas(out, rejects, count)
 
 
 def _raw(frame: pd.DataFrame, index: int) -> str:

@@ -80,7 +80,7 @@ def _chunk(rows: list) -> Chunk:
     frame["requests"] = np.ones(count, dtype=np.int64)
     frame["cost"] = np.array([row[4] for row in rows], dtype=np.float64)
     frame["human_review_minutes"] = np.zeros(count)
-    return Chunk(frame=frame, rows_read=count)
+    return Chunk.of_pandas(frame, rows_read=count)
 
 
 class Upstream:
