@@ -12,7 +12,11 @@ class BatchRecord(SQLModel, table=True):
     """One ingested unit (a file, an API window). Its key makes re-ingest idempotent."""
 
     __tablename__ = "roi_batches"
-    __table_args__ = (UniqueConstraint("source", "batch_key", name="uq_roi_batches_source_key"),)
+    # AUTOINCREMENT on SQLite: a replaced batch never gets its old id back, so the store's data
+    # version (which counts and maxes the ids) changes with every stored batch (databases made before
+    # this keep their table; there finished_at still changes it)
+    __table_args__ = (UniqueConstraint("source", "batch_key", name="uq_roi_batches_source_key"),
+                      {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True)

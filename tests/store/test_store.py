@@ -253,3 +253,19 @@ def test_the_cli_leaves_no_connection_open(pg_settings, runner, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
+
+
+def test_a_replaced_batch_changes_the_data_version_even_when_the_clock_stands_still(database_url):
+    """The version counts and maxes batch ids: a replacement gets a new id, so caches keyed by the
+    version never serve the replaced batch's figures (SQLite would otherwise hand the old id back)."""
+    import time_machine
+
+    store = open_store(database_url)
+    try:
+        with time_machine.travel(datetime(2026, 3, 1, 12, tzinfo=UTC), tick=False):
+            first = put(store, "a.csv", cells({"requests": 1}), fingerprint="f1")
+            before = store.data_version()
+            second = put(store, "a.csv", cells({"requests": 2}), fingerprint="f2")
+            assert second != first and store.data_version() != before
+    finally:
+        store.close()
