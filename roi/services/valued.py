@@ -61,6 +61,8 @@ class ValuedMonths:
         self._warming: threading.Thread | None = None
         self._lock = threading.Lock()
         self._told = False  # a cache folder that cannot be written is said once
+        self._again: Iterable[Period] | None = None  # a warm-up asked while one ran
+        self._again_asked = False
 
     def get(self, period: Period, version: str | None = None) -> ValuedMonth:
         """The month valued at the store's data version (asked now unless given)."""
@@ -117,22 +119,30 @@ class ValuedMonths:
 
     def warm(self, periods: Iterable[Period] | None = None) -> threading.Thread | None:
         """Value the newest months (or `periods`) in a background thread; questions asked meanwhile wait
-        for the month they need, never for the others. One warm-up runs at a time."""
+        for the month they need, never for the others. One warm-up runs at a time: asked while one
+        runs, it runs once more when that one ends (for the newer data version)."""
         with self._lock:
             if self._warming is not None and self._warming.is_alive():
+                self._again = periods if periods is not None else self._again
+                self._again_asked = True
                 return None
             self._warming = threading.Thread(target=self._warm, args=(periods,), name="roi-warm", daemon=True)
             self._warming.start()
             return self._warming
 
     def _warm(self, periods: Iterable[Period] | None) -> None:
-        try:
-            version = self.store.data_version()
-            months = list(periods) if periods is not None else self.months_with_data()[-WARM_MONTHS:][::-1]
-            for period in months:
-                self.get(period, version)
-        except Exception as exc:  # noqa: BLE001 - a background thread: questions value the month themselves
-            log.warning("could not value the months ahead of questions: %s", exc)
+        while True:
+            try:
+                version = self.store.data_version()
+                months = list(periods) if periods is not None else self.months_with_data()[-WARM_MONTHS:][::-1]
+                for period in months:
+                    self.get(period, version)
+            except Exception as exc:  # noqa: BLE001 - a background thread: questions value the month themselves
+                log.warning("could not value the months ahead of questions: %s", exc)
+            with self._lock:
+                if not self._again_asked:
+                    return
+                periods, self._again, self._again_asked = self._again, None, False
 
     @property
     def ready(self) -> bool:

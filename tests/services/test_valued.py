@@ -111,3 +111,32 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_warm_up_asked_while_one_runs_runs_again_for_the_new_data(project, loaded):
+    import threading
+
+    settings, store = loaded
+
+    class Gated(Store):
+        """Cells wait for the gate; once `refuse` is set, reading them fails the test."""
+
+        gate = threading.Event()
+        refuse = False
+
+        def cells(self, start, end):
+            assert not self.refuse, "valued on a question instead of ahead of it"
+            assert self.gate.wait(30)
+            return super().cells(start, end)
+
+    gated = Gated(store.engine)
+    months = ValuedMonths(settings, gated)
+    first = months.warm()
+    _events(project, "b.csv", "e4")
+    ingest(settings, store)  # a new data version while the first warm-up waits on the gate
+    assert months.warm() is None  # one runs: this one is remembered, not lost
+    Gated.gate.set()
+    first.join(30)
+    assert not first.is_alive() and months.ready
+    Gated.refuse = True
+    assert months.get(JANUARY, store.data_version()).totals()["requests"] == 4
