@@ -13,38 +13,21 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from roi.cli import main
 from roi.errors import ConfigError
 from roi.services.validation import load_checked_config
+from tests.test_config import CATCH_ALL, HEAD, SOURCE, check_in
+from tests.test_config import write as write_config
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = """
-[service]
-database_url = "sqlite:///roi.db"
-models_dir = "models"
-"""
-SOURCE = """
-[[sources]]
-name = "bot"
-type = "events"
-path = "data/*.csv"
-"""
-CATCH_ALL = """
-[[assignments]]
-match = {}
-model = "support"
-"""
 MODEL = "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\nvalue_per_resolution = 1\n"
 
 
 def write(project, *parts: str) -> Path:
     project.write_data("day1.csv", "event_id,ts\n")  # the source matches a file: no warning
-    return project.write_config(body="\n".join(textwrap.dedent(part) for part in parts))
+    return write_config(project, *parts)
 
 
-def check(project, monkeypatch, runner):
-    monkeypatch.chdir(project.root)
-    return runner.invoke(main, ["--config", "roi.toml", "config", "check"])
+check = check_in
 
 
 def refused(project, monkeypatch, runner) -> list[str]:
