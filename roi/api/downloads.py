@@ -5,17 +5,15 @@ from __future__ import annotations
 from flask import Response, request
 
 from ..domain import Period
+from ..services.reports import MEDIA_TYPES as REPORT_MEDIA_TYPES
 from ..services.reports import export as export_report
 from .context import api_blueprint, runtime
 from .schemas import ConditionalHeaders, ReportPath
 
 blueprint = api_blueprint("reports", __name__, "Report downloads: the workbook, CSV or JSON of a month.")
 
-MEDIA_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv",
-    "json": "application/json",
-}
+# the services' media types, without parameters, as the OpenAPI document names the content
+MEDIA_TYPES = {fmt: media.split(";")[0] for fmt, media in REPORT_MEDIA_TYPES.items()}
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 
 

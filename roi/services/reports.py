@@ -122,10 +122,6 @@ class PeriodReport:
         return self.state.period
 
     @property
-    def stored_revision(self) -> int | None:
-        return self.state.revision if self.frame is None else None
-
-    @property
     def has_data(self) -> bool:
         """False: the month has no stored data at all (its figures are only fixed costs, unallocated);
         a stored revision always has."""

@@ -41,10 +41,14 @@ WARM_MONTHS = 13  # the month asked most, and the 12 a trend shows by default
 def value_month(settings: Settings, store: Store, period: Period) -> ValuedMonth:
     """Read a month's cells and value each once (model version of its day, fixed-cost shares, money)."""
     cells = store.cells(period.start, period.end)
+    return _valued(settings, cells, data_fingerprint(cells))
+
+
+def _valued(settings: Settings, cells, fingerprint: str) -> ValuedMonth:
     valuation = value_cells(
         cells, models=settings.value_models, assignments=settings.assignments, fixed_costs=settings.fixed_costs
     )
-    return ValuedMonth.of(valuation, data_fingerprint(cells))
+    return ValuedMonth.of(valuation, fingerprint)
 
 
 class ValuedMonths:
@@ -192,8 +196,5 @@ def value_month_coarse(settings: Settings, store: Store, period: Period, dimensi
         shaping.update(rule.match)
     changes = [version.effective_from for model in settings.value_models.values() for version in model.versions
                if period.start < version.effective_from < period.end]
-    cells = store.cells_by(period.start, period.end, shaping, changes)
-    valuation = value_cells(
-        cells, models=settings.value_models, assignments=settings.assignments, fixed_costs=settings.fixed_costs
-    )
-    return ValuedMonth.of(valuation, data_fingerprint(cells))
+    # its figures are all that is asked of it (the Trend sheet): no fingerprint of summed-over cells
+    return _valued(settings, store.cells_by(period.start, period.end, shaping, changes), "")
