@@ -1,0 +1,126 @@
+"""Figures as people read them: currency with thousands separators, percentages, pp for a change of a
+ratio, counts with separators, "—" for a figure that is not defined. Every shown figure is the
+rounding of an unrounded one, which the page also carries (`<data value="...">`)."""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CHF": "CHF ", "CAD": "CA$", "AUD": "A$"}
+UNDEFINED = "—"
+
+MONEY = frozenset({"token_cost", "review_cost", "fixed_cost", "total_cost", "failure_cost", "value", "net_value",
+                   "unallocated_fixed_cost", "cost_per_resolved_case", "fully_loaded_cost_per_resolved_case"})
+PERCENT = frozenset({"roi", "resolution_rate", "escalation_rate"})
+DECIMAL = frozenset({"human_review_minutes"})
+
+
+def kind_of(metric: str) -> str:
+    if metric in MONEY:
+        return "money"
+    if metric in PERCENT:
+        return "percent"
+    if metric in DECIMAL:
+        return "decimal"
+    return "count"
+
+
+def _defined(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
+
+
+def rounded(value: float, places: int) -> float:
+    """Half away from zero on the decimal the float prints as (38.325 is 38.33), as the CSV rounds."""
+    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def money(value: float | None, currency: str = "USD", *, signed: bool = False) -> str:
+    if not _defined(value):
+        return UNDEFINED
+    cents = rounded(float(value), 2)
+    sign = "-" if cents < 0 else ("+" if signed and cents > 0 else "")
+    symbol = SYMBOLS.get(currency, f"{currency} ")
+    return f"{sign}{symbol}{abs(cents):,.2f}"
+
+
+def count(value: float | None, *, signed: bool = False) -> str:
+    if not _defined(value):
+        return UNDEFINED
+    whole = int(rounded(float(value), 0))
+    return f"{whole:+,}" if signed else f"{whole:,}"
+
+
+def decimal(value: float | None, *, signed: bool = False) -> str:
+    if not _defined(value):
+        return UNDEFINED
+    shown = rounded(float(value), 2) + 0.0
+    return f"{shown:+,.2f}" if signed else f"{shown:,.2f}"
+
+
+def percent(value: float | None) -> str:
+    """A ratio as a percentage, one decimal: 0.1234 is 12.3%."""
+    if not _defined(value):
+        return UNDEFINED
+    shown = rounded(float(value) * 100, 1)
+    return f"{shown + 0.0:,.1f}%"  # + 0.0: never "-0.0%"
+
+
+def points(change: float | None) -> str:
+    """A change of a ratio in percentage points: 0.12 -> 0.15 is +3.0 pp."""
+    if not _defined(change):
+        return UNDEFINED
+    shown = rounded(float(change) * 100, 1) + 0.0
+    return f"{shown:+,.1f} pp"
+
+
+def figure(value: float | None, metric: str, currency: str = "USD") -> str:
+    kind = kind_of(metric)
+    if kind == "money":
+        return money(value, currency)
+    if kind == "percent":
+        return percent(value)
+    if kind == "decimal":
+        return decimal(value)
+    return count(value)
+
+
+def change(now: float | None, before: float | None, metric: str, currency: str = "USD") -> str:
+    """The change from `before` to `now`: pp for ratios, signed money or count otherwise."""
+    if not _defined(now) or not _defined(before):
+        return UNDEFINED
+    difference = float(now) - float(before)
+    kind = kind_of(metric)
+    if kind == "percent":
+        return points(difference)
+    if kind == "money":
+        return money(difference, currency, signed=True)
+    if kind == "decimal":
+        return decimal(difference, signed=True)
+    return count(difference, signed=True)
+
+
+def data(value: float | None, metric: str, currency: str = "USD") -> Markup:
+    """The figure for people inside a <data> element carrying the unrounded value (none: undefined)."""
+    shown = figure(value, metric, currency)
+    negative = _defined(value) and float(value) < 0 and kind_of(metric) != "count"
+    classes = "fig neg" if negative else "fig"
+    if not _defined(value):
+        return Markup('<data class="fig undefined" data-metric="{}" value="" title="not defined">{}</data>').format(
+            metric, UNDEFINED)
+    return Markup('<data class="{}" data-metric="{}" value="{}">{}</data>').format(
+        classes, metric, repr(float(value)), escape(shown))
+
+
+def cohort_query(period: object, group_by: list[str] | tuple[str, ...], cohort: dict[str, str]) -> str:
+    """The query string of the One cohort page for a cohort ('' is shown and sent as (unattributed))."""
+    params = {"period": str(period), "group_by": ",".join(group_by)}
+    params.update({name: cohort.get(name) or "(unattributed)" for name in group_by})
+    return urlencode(params)
+
+
+FILTERS = {"money": money, "count": count, "percent": percent, "points": points, "figure": figure,
+           "change": change, "data": data}
