@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 from ..config import ApiToken
 from ..errors import ConfigError
@@ -82,9 +83,31 @@ class Users:
         return self._by_print.get(fingerprint) == (name, role)
 
 
+class ExpiringCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions whose cookie says its lifetime as Max-Age (relative), not only as
+    an Expires date of this server's clock: a browser whose clock differs keeps it exactly as long.
+    The server still refuses a cookie signed more than the lifetime ago (itsdangerous' max_age)."""
+
+    def save_session(self, app: Flask, session, response) -> None:
+        lifetime = int(app.permanent_session_lifetime.total_seconds())
+        set_cookie = response.set_cookie
+
+        def with_max_age(key: str, value: str = "", **options):
+            if value and session.permanent:
+                options["max_age"] = lifetime
+            return set_cookie(key, value, **options)
+
+        response.set_cookie = with_max_age
+        try:
+            super().save_session(app, session, response)
+        finally:
+            del response.set_cookie  # the class's method again
+
+
 def configure(app: Flask, tokens: list[ApiToken]) -> Users:
     secret = session_secret(tokens)
     app.secret_key = secret
+    app.session_interface = ExpiringCookieSessions()
     app.config.update(
         SESSION_COOKIE_NAME="roi_session",
         SESSION_COOKIE_HTTPONLY=True,
