@@ -19,6 +19,15 @@ PERCENT = frozenset({"roi", "resolution_rate", "escalation_rate"})
 DECIMAL = frozenset({"human_review_minutes"})
 
 
+LABELS = {"roi": "ROI", "net_resolved": "Net resolved", "unpriced_requests": "Unpriced requests",
+          "fully_loaded_cost_per_resolved_case": "Fully loaded cost per resolved case"}
+
+
+def label(metric: str) -> str:
+    """A metric's name as people read it: roi is ROI, cost_per_resolved_case is Cost per resolved case."""
+    return LABELS.get(metric) or metric.replace("_", " ").capitalize()
+
+
 def kind_of(metric: str) -> str:
     if metric in MONEY:
         return "money"
@@ -111,8 +120,10 @@ def data(value: float | None, metric: str, currency: str = "USD") -> Markup:
     if not _defined(value):
         return Markup('<data class="fig undefined" data-metric="{}" value="" title="not defined">{}</data>').format(
             metric, UNDEFINED)
+    number = float(value)
+    exact = str(int(number)) if kind_of(metric) == "count" and number.is_integer() else repr(number)
     return Markup('<data class="{}" data-metric="{}" value="{}">{}</data>').format(
-        classes, metric, repr(float(value)), escape(shown))
+        classes, metric, exact, escape(shown))
 
 
 def cohort_query(period: object, group_by: list[str] | tuple[str, ...], cohort: dict[str, str]) -> str:
@@ -123,4 +134,4 @@ def cohort_query(period: object, group_by: list[str] | tuple[str, ...], cohort: 
 
 
 FILTERS = {"money": money, "count": count, "percent": percent, "points": points, "figure": figure,
-           "change": change, "data": data}
+           "change": change, "data": data, "label": label}
