@@ -62,6 +62,8 @@ def create_dashboard(settings: Settings, store: Store, months: ValuedMonths, dat
     app.register_blueprint(actions.blueprint)
     app.after_request(_secure_headers)
     _install_error_pages(app)
+    for name in app.jinja_env.list_templates():  # compiled now, not by the first request of each page
+        app.jinja_env.get_template(name)
     return app
 
 

@@ -7,6 +7,7 @@ value), as in `GET /api/v1/roi`. A parameter the view does not take is refused, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -17,7 +18,6 @@ from ..domain import Period, parse_group_by
 from ..errors import UsageError
 from ..services import reports
 from ..services.cohort_table import DEFAULT_SORT, PAGE_SIZES, check_sort
-from ..services.valued import ValuedMonths
 
 COMMON = ("period",)
 TABLE = ("period", "group_by", "sort", "page", "per_page")
@@ -69,20 +69,16 @@ def _number(args: MultiDict, name: str, default: int) -> int:
         raise UsageError(f"{name}: {text!r} is not a whole number", name) from None
 
 
-def latest_period(months: ValuedMonths) -> Period | None:
-    with_data = months.months_with_data()
-    return with_data[-1] if with_data else None
-
-
-def read_choices(settings: Settings, months: ValuedMonths, args: MultiDict, *, takes: tuple[str, ...],
-                 filters: bool = False) -> Choices:
-    """The choices of `args` for a view that takes the parameters `takes` (and filters, if `filters`)."""
+def read_choices(settings: Settings, latest: Callable[[], Period | None], args: MultiDict, *,
+                 takes: tuple[str, ...], filters: bool = False) -> Choices:
+    """The choices of `args` for a view that takes the parameters `takes` (and filters, if `filters`);
+    without a period, the latest month with data (`latest()`)."""
     for name in args:
         if name not in takes and not (filters and name in settings.dimensions):
             allowed = ", ".join([*takes, *(settings.dimensions if filters else ())])
             raise UsageError(f"{name}: this page does not take it; it takes {allowed}", name)
     text = _one(args, "period")
-    period = Period.parse(text) if text else latest_period(months)
+    period = Period.parse(text) if text else latest()
     # a form's checkboxes send group_by once per dimension, and a multiple select a filter once per value
     group_text = ",".join(args.getlist("group_by")) if "group_by" in args else None
     if group_text is None:

@@ -15,7 +15,7 @@ from ..domain import DIMENSIONS, REPORT_METRICS, display_dimension
 from ..services import assumptions, reports
 from ..services import trend as trends
 from ..services.cohort_profile import cohort_profile
-from ..services.cohort_table import PAGE_SIZES, SHOWN_METRICS, cohort_page, page_file
+from ..services.cohort_table import PAGE_SIZES, SHOWN_METRICS, cohort_page, month_values, page_file
 from ..services.jobs import job_specs, last_runs, recent_runs, stored_next_runs
 from ..services.periods import list_periods
 from ..services.quarantine import quarantined
@@ -51,9 +51,18 @@ def page(template: str, **context: Any) -> str:
                            settings=state.settings, **context)
 
 
+def months_with_data() -> list:
+    """The months with stored data (a scan of the store's days: kept per data version)."""
+    return cached("months with data", None, dashboard().months.months_with_data)
+
+
+def latest_month():
+    found = months_with_data()
+    return found[-1] if found else None
+
+
 def _choices(takes: tuple[str, ...], filters: bool = False) -> Choices:
-    state = dashboard()
-    return read_choices(state.settings, state.months, request.args, takes=takes, filters=filters)
+    return read_choices(dashboard().settings, latest_month, request.args, takes=takes, filters=filters)
 
 
 def _frozen(choices: Choices) -> tuple:
@@ -69,17 +78,20 @@ def _overview(choices: Choices) -> dict[str, Any]:
     settings, store, months, period = state.settings, state.store, state.months, choices.period
     version = state.data_version()
     answer = reports.report(settings, store, period, None, {}, months=months, version=version, formats=("json",))
-    document, total = reports.document(store, answer, sort="-net_value")
+    # the largest cohorts and the smallest: two short answers (the API's sort and limit), not every cohort
+    document, total = reports.document(store, answer, sort="-net_value", limit=CHART_ALL)
+    if total > CHART_ALL:
+        smallest, _ = reports.document(store, answer, sort="net_value", limit=CHART_BOTTOM)
+        shown, hidden = document["cohorts"][:CHART_TOP] + smallest["cohorts"][::-1], total - CHART_TOP - CHART_BOTTOM
+    else:
+        shown, hidden = document["cohorts"], 0
     before = reports.report(settings, store, period.previous(), None, {}, months=months, version=version,
                             formats=("json",))
     previous, _ = reports.document(store, before, limit=0)
-    first, last = trends.default_range(months, None, period)
-    series = trends.trend(settings, months, first, last, None, {}, TREND_METRICS)
-    cohorts = document["cohorts"]
-    if total > CHART_ALL:
-        shown, hidden = cohorts[:CHART_TOP] + cohorts[-CHART_BOTTOM:], total - CHART_TOP - CHART_BOTTOM
-    else:
-        shown, hidden = cohorts, 0
+    first, last = trends.default_range(None, None, period)
+    # the totals are those of any grouping: none is the least work
+    series = trends.trend(settings, months, first, last, (), {}, TREND_METRICS, version=version,
+                          with_data=months_with_data())
     bars = [{"label": " / ".join(display_dimension(str(v)) for v in record["cohort"].values()) or "(all)",
              "cohort": record["cohort"], "net_value": record["net_value"]} for record in shown]
     return {
@@ -118,10 +130,10 @@ def _table(choices: Choices):
 def cohorts() -> str:
     choices = _choices(TABLE, filters=True)
     state = dashboard()
-    values = cached("dimension values", tuple(state.settings.dimensions),
-                    lambda: state.store.dimension_values(list(state.settings.dimensions)))
     table = _table(choices) if choices.period is not None else None
-    periods = cached("periods", None, lambda: [str(item.period) for item in list_periods(state.store)])
+    values = cached("dimension values", choices.period, lambda: month_values(
+        state.settings, state.months, choices.period, state.data_version())) if table else {}
+    periods = [str(item.period) for item in cached("periods", None, lambda: list_periods(state.store))]
     return page("cohorts.html", choices=choices, table=table, metrics=SHOWN_METRICS, all_metrics=REPORT_METRICS,
                 dimensions=state.settings.dimensions, values=values, page_sizes=PAGE_SIZES, periods=periods)
 
@@ -160,7 +172,7 @@ def cohort() -> str:
         return page("cohort.html", choices=choices, profile=None, missing=missing)
     profile = cached("cohort", _frozen(choices), lambda: cohort_profile(
         state.settings, state.store, state.months, choices.period, choices.group_by, values,
-        version=state.data_version()))
+        version=state.data_version(), with_data=months_with_data()))
     chart = {"currency": state.settings.service.currency,
              "points": profile.trend["series"][0]["points"] if profile.trend["series"] else []}
     return page("cohort.html", choices=choices, profile=profile, missing=[], chart=chart)
@@ -173,8 +185,8 @@ def cohort() -> str:
 def assumptions_page() -> str:
     _choices(())
     state = dashboard()
-    return page("assumptions.html", models=assumptions.value_models(state.settings),
-                closed=assumptions.closed_months(state.store), dimensions=DIMENSIONS)
+    return page("assumptions.html", models=cached("models", None, lambda: assumptions.value_models(state.settings)),
+                closed=cached("closed", None, lambda: assumptions.closed_months(state.store)), dimensions=DIMENSIONS)
 
 
 @blueprint.get("/operations")
@@ -187,4 +199,4 @@ def operations() -> str:
     rows = quarantined(settings, store, limit=20)[0] if user.admin else []
     return page("operations.html", sources=source_documents(settings, store), jobs=specs,
                 next_runs=stored_next_runs(store), last=last_runs(store), runs=recent_runs(store, limit=20),
-                periods=list_periods(store), quarantine=rows)
+                periods=cached("periods", None, lambda: list_periods(store)), quarantine=rows)

@@ -58,7 +58,8 @@ class CohortProfile:
 
 def cohort_profile(settings: Settings, store: Store, months: ValuedMonths, period: Period,
                    group_by: list[str] | tuple[str, ...] | None, values: dict[str, str], *,
-                   version: str | None = None, months_back: int = trends.DEFAULT_MONTHS) -> CohortProfile:
+                   version: str | None = None, with_data: list[Period] | None = None,
+                   months_back: int = trends.DEFAULT_MONTHS) -> CohortProfile:
     """The cohort whose grouping dimensions take `values` ('' is unattributed)."""
     group = grouping(settings, group_by)
     filters = {name: [values.get(name, "")] for name in group}
@@ -75,8 +76,9 @@ def cohort_profile(settings: Settings, store: Store, months: ValuedMonths, perio
         column = share_column(index)
         share = float(detail[column].sum()) if column in detail and len(detail) else 0.0
         shares.append(FixedShare(cost.name, float(cost.amount), cost.allocate_by, share, share * float(cost.amount)))
-    first, last = trends.default_range(months, None, period, months_back)
-    series = trends.trend(settings, months, first, last, group, filters, TREND_METRICS)
+    first, last = trends.default_range(None, None, period, months_back)
+    series = trends.trend(settings, months, first, last, group, filters, TREND_METRICS, version=version,
+                          with_data=with_data)
     rows, following = quarantined(settings, store, period=period, limit=QUARANTINE_SHOWN)
     return CohortProfile(period, group, {name: values.get(name, "") for name in group},
                          records[0] if records else None, versions, shares, series, rows, following is not None,

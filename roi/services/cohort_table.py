@@ -128,3 +128,11 @@ def page_file(page: CohortPage, fmt: str) -> tuple[bytes, str, str]:
         return table_csv(columns, rows, totals).encode(), reports.MEDIA_TYPES["csv"], name
     title = f"ROI per cohort, {page.period} ({page.currency})"
     return table_xlsx(title, columns, rows, totals), reports.MEDIA_TYPES["xlsx"], name
+
+
+def month_values(settings: Settings, months: ValuedMonths, period: Period,
+                 version: str | None = None) -> dict[str, list[str]]:
+    """Each stored dimension's values in the month ('' is unattributed), sorted: what its filters can pick.
+    Read from the valued month, which holds them already (no query of the store)."""
+    month = months.get(period, version)
+    return {name: [str(value) for value in month.dims[name].values] for name in settings.dimensions}
