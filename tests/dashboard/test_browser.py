@@ -29,6 +29,7 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
 from selenium import webdriver  # noqa: E402 - only once the browser is known to be there
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -111,6 +112,9 @@ def test_a_reader_signs_in_reads_every_page_and_signs_out(browser, dashboard_ser
         now, then = shown(browser, f"tr[data-kpi={metric}]")[:2]
         assert float(now[1]) == totals[metric] and float(then[1]) == before[metric], metric
     assert browser.execute_script("return Chart.instances && Object.keys(Chart.instances).length") == 3
+    # the keyboard's first stop is the link past the navigation
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("href").endswith("#main")
     shoot(browser, "overview")
 
     # Cohorts: change the grouping and a filter in the form; the URL carries them
@@ -122,6 +126,10 @@ def test_a_reader_signs_in_reads_every_page_and_signs_out(browser, dashboard_ser
     go(browser, browser.find_element(By.ID, "apply"))
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query)
     assert query["group_by"] == ["tenant"] and query["channel"] == ["email"]
+    # every field of the form has a label
+    for field in browser.find_elements(By.CSS_SELECTOR, "form.filters input:not([type=hidden]), form.filters select"):
+        labelled = browser.execute_script("return arguments[0].labels.length", field)
+        assert labelled >= 1, field.get_attribute("name")
     api = server.api("/api/v1/roi?period=2026-03&group_by=tenant&channel=email&sort=-net_value&limit=50")
     rows = browser.find_elements(By.CSS_SELECTOR, "#cohort-table tbody tr")
     assert [row.find_element(By.CSS_SELECTOR, "td[data-dimension=tenant]").text for row in rows] == [
