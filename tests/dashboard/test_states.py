@@ -9,11 +9,11 @@ import pytest
 import time_machine
 
 from roi.domain import Period
-from roi.serving import create_site
 from roi.services import store_for
 from roi.services.assumptions import value_models
 from roi.services.cohort_profile import cohort_profile
 from roi.services.valued import ValuedMonths
+from roi.serving import create_site
 from tests.api.conftest import ingest_project
 
 from .conftest import NOW, READER, write_dashboard_project
