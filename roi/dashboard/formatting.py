@@ -10,12 +10,11 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
+from ..domain import MONEY_METRICS, PERCENT_METRICS
+
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CHF": "CHF ", "CAD": "CA$", "AUD": "A$"}
 UNDEFINED = "—"
 
-MONEY = frozenset({"token_cost", "review_cost", "fixed_cost", "total_cost", "failure_cost", "value", "net_value",
-                   "unallocated_fixed_cost", "cost_per_resolved_case", "fully_loaded_cost_per_resolved_case"})
-PERCENT = frozenset({"roi", "resolution_rate", "escalation_rate"})
 DECIMAL = frozenset({"human_review_minutes"})
 
 
@@ -29,9 +28,9 @@ def label(metric: str) -> str:
 
 
 def kind_of(metric: str) -> str:
-    if metric in MONEY:
+    if metric in MONEY_METRICS:
         return "money"
-    if metric in PERCENT:
+    if metric in PERCENT_METRICS:
         return "percent"
     if metric in DECIMAL:
         return "decimal"
