@@ -204,3 +204,13 @@ def test_assumptions_show_each_version_with_its_comment(dashboard_server):
     assert shown == expected
     assert b"10 minutes of an agent at $39/h." in body and b"a reopened ticket costs a full agent handling" in body
     assert b"Wages rose on 15 February." in body
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+def test_sign_in_returns_only_to_a_page_of_this_site(dashboard_server, target):
+    status, headers, body = dashboard_server.get("/sign-in")
+    cookie = headers.get_all("Set-Cookie")[0].split(";", 1)[0]
+    status, headers, _ = dashboard_server.request(
+        "POST", "/sign-in", headers={"Cookie": cookie}, data={"csrf_token": csrf_of(body), "token": READER,
+                                                            "next": target})
+    assert status == 303 and headers["Location"] == "/"
