@@ -1,7 +1,7 @@
 """Dashboard benchmark: 20 signed-in users clicking through distinct pages of `roi serve --workers 2`.
 
 The store is the query benchmark's (bench/cohort_store.py: 1M generated events over 3 months,
-~265k daily cells). `roi serve` starts and values its months; then 20 users, each a thread with
+~265k daily cells), on SQLite and, when ROI_TEST_POSTGRES_URL is set, PostgreSQL. `roi serve` starts and values its months; then 20 users, each a thread with
 its own keep-alive connection and session cookie (signed in through the form, CSRF token and
 all), click through rounds of pages, each round new to the server: the Overview of a month, the
 Cohorts table of a grouping filtered to one tenant, its next page sorted by ROI, its CSV, One
@@ -31,7 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from api_bench import free_port, start_server, stop_server
+from api_bench import _postgres_database, free_port, start_server, stop_server
 from cohort_store import TENANTS, event_cells
 from query_bench import TOKEN, _periods, make_project, wait_until_valued
 
@@ -187,22 +187,39 @@ def main() -> None:
     started = time.perf_counter()
     cells = event_cells()
     print(f"{len(cells):,} daily cells from 1,000,000 generated events ({time.perf_counter() - started:.1f} s)")
+    root = Path(tempfile.mkdtemp(prefix="roi-dashboard-db-"))
+    try:
+        bench_database("SQLite", f"sqlite:///{root / 'roi.db'}", cells, rounds)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    base = os.environ.get("ROI_BENCH_POSTGRES_URL") or os.environ.get("ROI_TEST_POSTGRES_URL")
+    if base:
+        url, drop = _postgres_database(base)
+        try:
+            bench_database("PostgreSQL", url, cells, rounds)
+        finally:
+            drop()
+    else:
+        print("PostgreSQL: skipped (set ROI_TEST_POSTGRES_URL)")
+
+
+def bench_database(label: str, url: str, cells, rounds: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="roi-dashboard-bench-"))
     server = None
     try:
-        config = make_project(root, f"sqlite:///{root / 'roi.db'}", cells)
+        config = make_project(root, url, cells)
         port = free_port()
         server = start_server(config, port, 2)
         ready = wait_until_valued(port)
-        print(f"SQLite, roi serve --workers 2: months valued {ready:.1f} s after it answered")
+        print(f"{label}, roi serve --workers 2: months valued {ready:.1f} s after it answered")
         print("  assets (each page's own, cached by the browser after the first): " + ", ".join(
             f"{Path(path).name} {size / 1024:,.0f} KB" for path, size in asset_bytes(port).items()))
         think = float(os.environ.get("ROI_BENCH_THINK_SECONDS", "1.0"))
         assets = asset_bytes(port)
         # people read a page before the next click; then, for comparison, the same users never pausing
-        for label, pause, first in ((f"reading each page {think:g} s on average", think, 0),
-                                    ("never pausing (closed loop, the machine's limit)", 0.0, rounds)):
-            report(server, port, rounds, pause, first, label, assets)
+        for scenario, pause, first in ((f"reading each page {think:g} s on average", think, 0),
+                                       ("never pausing (closed loop, the machine's limit)", 0.0, rounds)):
+            report(server, port, rounds, pause, first, scenario, assets)
     finally:
         if server is not None:
             stop_server(server)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from ..domain import DIMENSIONS, REPORT_METRICS, display_dimension
 from ..services import assumptions, reports
@@ -127,8 +127,11 @@ def _table(choices: Choices):
 
 
 @blueprint.get("/cohorts")
-def cohorts() -> str:
+def cohorts():
     choices = _choices(TABLE, filters=True)
+    if any(value == "" for value in request.args.values()):
+        # the form sends every field, empty ones too: the view's own short address instead, to bookmark
+        return redirect(f"{url_for('pages.cohorts')}?{choices.query()}", code=303)
     state = dashboard()
     table = _table(choices) if choices.period is not None else None
     values = cached("dimension values", choices.period, lambda: month_values(

@@ -126,6 +126,7 @@ def test_a_reader_signs_in_reads_every_page_and_signs_out(browser, dashboard_ser
     go(browser, browser.find_element(By.ID, "apply"))
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query)
     assert query["group_by"] == ["tenant"] and query["channel"] == ["email"]
+    assert "=&" not in browser.current_url and not browser.current_url.endswith("=")  # the short address
     # every field of the form has a label
     for field in browser.find_elements(By.CSS_SELECTOR, "form.filters input:not([type=hidden]), form.filters select"):
         labelled = browser.execute_script("return arguments[0].labels.length", field)
