@@ -20,8 +20,9 @@ import pytest
 import time_machine
 from werkzeug.serving import make_server
 
+from roi.services import store_for
+from roi.services.ingest import ingest
 from roi.serving import create_site
-from tests.api.conftest import ingest_project
 from tests.conftest import Project, fixture_text
 
 READER = "dash-reader-token-0123456789"
@@ -34,6 +35,18 @@ def write_dashboard_project(project: Project) -> None:
     project.write_model("support", fixture_text("dashboard/support.toml"))
     project.write_config(fixture_text("dashboard/config.toml").format(READER=READER, ADMIN=ADMIN))
     project.write_data("events.csv", fixture_text("dashboard/events.csv"))
+
+
+def ingest_project(project: Project):
+    """Ingest the project's data (its engine closed again); its settings."""
+    settings = project.settings()
+    store = store_for(settings)
+    try:
+        runs = ingest(settings, store)
+    finally:
+        store.engine.dispose()
+    assert not any(run.failed for run in runs), [run.errors for run in runs]
+    return settings
 
 
 @dataclass

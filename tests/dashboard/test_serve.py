@@ -3,10 +3,9 @@ worker is good at the other, as is its CSRF token, since both derive the same se
 
 from __future__ import annotations
 
-from tests.api.conftest import ingest_project
 from tests.api.test_api_server import start_serve  # noqa: F401 - the fixture
 
-from .conftest import READER, Server, csrf_of, write_dashboard_project
+from .conftest import READER, Server, csrf_of, ingest_project, write_dashboard_project
 
 
 def test_a_session_holds_across_the_workers_of_roi_serve(project, start_serve):  # noqa: F811

@@ -14,9 +14,8 @@ from roi.services.assumptions import value_models
 from roi.services.cohort_profile import cohort_profile
 from roi.services.valued import ValuedMonths
 from roi.serving import create_site
-from tests.api.conftest import ingest_project
 
-from .conftest import NOW, READER, write_dashboard_project
+from .conftest import NOW, READER, ingest_project, write_dashboard_project
 
 BEARER = {"Authorization": f"Bearer {READER}"}
 

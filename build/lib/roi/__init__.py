@@ -1,0 +1,1 @@
+"""roi: cost and value of production AI systems."""

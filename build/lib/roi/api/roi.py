@@ -1,0 +1,81 @@
+"""GET /api/v1/roi and /api/v1/roi/trend: the report of DESIGN section 7, and a series per cohort."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from ..domain import Period, parse_group_by
+from ..services import reports, trend
+from .context import api_blueprint, cached_answer, data_version, runtime
+from .schemas import RoiQuery, RoiReport, Trend, TrendQuery
+
+blueprint = api_blueprint("roi", __name__, "ROI per cohort: one month, or a trend over months.")
+
+
+def _group_by(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    # a name given twice means the same grouping: accepted, like the schema says
+    names = list(dict.fromkeys(part for part in text.split(",") if part))
+    return parse_group_by(",".join(names), runtime().settings.dimensions)
+
+
+def _filters(raw: dict[str, str]) -> dict[str, list[str]]:
+    return reports.parse_filters(runtime().settings, raw) if raw else {}
+
+
+@blueprint.get("/roi", summary="One month's ROI per cohort", responses={200: RoiReport})
+def roi_report(query: RoiQuery) -> Response:
+    """Every metric per cohort, the totals and the config hash; equal to `roi report --format json`.
+
+    A closed month, asked in the config's grouping without filters, is its stored revision
+    (with `state`, `revision` and `closed_at`). With `sort` and `limit`, `cohorts` holds the
+    first `limit` cohorts after sorting, and `totals` still covers every cohort the filters
+    keep (the header X-Total-Count says how many there are)."""
+    period = Period.parse(query.period)
+    group_by = _group_by(query.group_by)
+    filters = _filters(query.filter_values())
+
+    def render() -> dict[str, Any]:
+        state = runtime()
+        answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months,
+                                version=data_version(), formats=("json",))
+        document, total = reports.document(state.store, answer, sort=query.sort, limit=query.limit,
+                                           compact=True)
+        document["_total"] = total
+        return document
+
+    def headers(document: dict[str, Any]) -> dict[str, str]:
+        return {"X-Total-Count": str(document.pop("_total"))}
+
+    key = (period, tuple(group_by) if group_by is not None else None, _frozen(filters), query.sort, query.limit)
+    return cached_answer(key, render, headers=headers)
+
+
+def _frozen(filters: dict[str, list[str]]) -> tuple:
+    return tuple(sorted((name, tuple(values)) for name, values in filters.items()))
+
+
+# ------------------------------------------------------------------ trend
+
+
+@blueprint.get("/roi/trend", summary="A series per cohort per month", responses={200: Trend})
+def roi_trend(query: TrendQuery) -> Response:
+    """For each cohort, one point per month from `from` to `to` (inclusive) with the requested metrics.
+
+    A cohort has a point for each month in which it has data; `periods` lists every month
+    and `totals` has one point per month, equal to that month's report totals (a month
+    without data still carries its unallocated fixed costs). A `from` after `to` gives no months."""
+    group_by = _group_by(query.group_by)
+    filters = _filters(query.filter_values())
+    metrics = list(dict.fromkeys(query.metrics.split(","))) if query.metrics else list(trend.DEFAULT_METRICS)
+    state = runtime()
+    last = Period.parse(query.to, "to") if query.to else None
+    first = Period.parse(query.from_, "from") if query.from_ else None
+    first, last = trend.default_range(state.months, first, last)
+    key = (first, last, tuple(group_by) if group_by is not None else None, _frozen(filters), tuple(metrics))
+    return cached_answer(key, lambda: trend.trend(state.settings, state.months, first, last, group_by, filters,
+                                                  metrics))
+

@@ -1,0 +1,322 @@
+"""Turn a table of raw text columns (the events format) into a canonical frame.
+
+Validation is vectorised with pyarrow compute: each check is a mask over the
+chunk, and only the rare bad rows are visited one by one to write a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..domain import DIMENSIONS, OUTCOMES
+from .base import Chunk, Reject
+
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens")
+EVENT_COLUMNS = (
+    ("event_id", "ts", "conversation_id")
+    + DIMENSIONS
+    + TOKEN_COLUMNS
+    + ("cost_usd", "outcome", "human_review_minutes")
+)
+REQUIRED_COLUMNS = ("event_id", "ts")
+
+_WHOLE = r"^\s*\d{1,18}\s*$"  # int64 holds every 18-digit number
+_DECIMAL = r"^\s*(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_OFFSET = r"(?i)[T ]\d\d:\d\d(:\d\d([.,]\d*)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"
+_SHORTEST_TIMESTAMP = len("2026-01-01T00:00Z")
+_DATED = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
+_OUTCOME_NAMES = frozenset(("",) + OUTCOMES)
+
+
+@dataclass(slots=True)
+class RawTable:
+    """String columns of one chunk, with the file line of each row."""
+
+    columns: dict[str, pa.Array]
+    lines: np.ndarray
+    file: str
+    raw: list[str] | None = None  # the original text of each row, where the reader has it
+
+
+def _filled(column: pa.Array | None, length: int) -> pa.Array:
+    if column is None:
+        return pa.nulls(length, pa.string())
+    return column
+
+
+def _present(column: pa.Array) -> pa.Array:
+    """True where a value was given (not null, not blank)."""
+    return pc.and_(pc.is_valid(column), pc.not_equal(pc.utf8_trim_whitespace(column.fill_null("")), ""))
+
+
+class _Problems:
+    """Collects masks of bad rows with their reasons."""
+
+    def __init__(self, length: int):
+        self.bad = np.zeros(length, dtype=bool)
+        self.checks: list[tuple[np.ndarray, str, pa.Array | None]] = []
+
+    def add(self, mask: pa.Array | np.ndarray, reason: str, values: pa.Array | None = None) -> None:
+        array = mask if isinstance(mask, np.ndarray) else mask.fill_null(False).to_numpy(zero_copy_only=False)
+        if array.any():
+            self.bad |= array
+            self.checks.append((array, reason, values))
+
+    def reasons(self) -> dict[int, str]:
+        found: dict[int, list[str]] = {}
+        for mask, reason, values in self.checks:
+            for index in np.flatnonzero(mask):
+                text = reason
+                if values is not None:
+                    text = f"{reason} (got {values[int(index)].as_py()!r})"
+                found.setdefault(int(index), []).append(text)
+        return {index: "; ".join(parts) for index, parts in found.items()}
+
+
+def _raw_text(table: RawTable, index: int, names: list[str]) -> str:
+    if table.raw is not None:
+        return table.raw[index][:2000]
+    values = []
+    for name in names:
+        value = table.columns[name][index].as_py()
+        values.append("" if value is None else str(value))
+    return ",".join(values)[:2000]
+
+
+def _may_hold_hex(column: pa.Array) -> bool:
+    """Whether any byte of a text column is x or X (read off the Arrow buffer: ~1 ms per million values)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return False
+    data_buffer = column.buffers()[2]
+    if data_buffer is None:
+        return False
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    return bool(((data | 0x20) == ord("x")).any())
+
+
+def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _Problems) -> np.ndarray:
+    if column is None:
+        return np.zeros(length, dtype=np.int64)
+    try:
+        # fast path: Arrow's integer parser (blanks are nulls), except that it also reads "0x10" as 16:
+        # a column with an x in it goes the regex way, where only decimal digits are a number
+        values = pc.cast(column, pa.int64())
+        negative = pc.less(values, 0)
+        if not pc.any(negative).as_py() and not _may_hold_hex(column):
+            return values.fill_null(0).to_numpy()
+    except pa.ArrowInvalid:
+        pass
+    given = _present(column)
+    ok = pc.match_substring_regex(column.fill_null("0"), _WHOLE)
+    problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a whole number >= 0", column)
+    cleaned = pc.if_else(pc.and_(given, ok), pc.utf8_trim_whitespace(column.fill_null("0")), "0")
+    return pc.cast(cleaned, pa.int64()).to_numpy()
+
+
+def _decimals(column: pa.Array | None, length: int, name: str, problems: _Problems) -> np.ndarray:
+    """Numbers >= 0; NaN where blank."""
+    if column is None:
+        return np.full(length, np.nan)
+    try:
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        finite = np.isfinite(values)
+        if ((values >= 0) | np.isnan(values)).all() and (finite | pc.is_null(column).to_numpy(zero_copy_only=False)).all():
+            return values
+    except pa.ArrowInvalid:
+        pass
+    given = _present(column)
+    ok = pc.match_substring_regex(column.fill_null("0"), _DECIMAL)
+    problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a number >= 0", column)
+    cleaned = pc.if_else(pc.and_(given, ok), pc.utf8_trim_whitespace(column.fill_null("0")), "NaN")
+    values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
+    bad_inf = ~np.isfinite(values) & pc.and_(given, ok).to_numpy(zero_copy_only=False)
+    problems.add(bad_inf, f"{name} is not a finite number", column)
+    return np.where(bad_inf, np.nan, values)
+
+
+# Instants roi holds exactly: nanoseconds since 1970 in an int64 reach 1677-09-21 to 2262-04-11. The
+# accepted range is narrower, so that the local day of any offset lies in the years 1900 to 2261 (docs/connectors.md).
+FIRST_TS = np.datetime64("1900-01-02T00:00:00", "ns").astype(np.int64)
+END_TS = np.datetime64("2261-12-31T00:00:00", "ns").astype(np.int64)  # excluded
+OUT_OF_RANGE = "ts is out of range (accepted: 1900-01-02T00:00:00Z up to 2261-12-31T00:00:00Z)"
+_FIRST_YEAR, _LAST_YEAR, _END_YEAR = "1900", "2261", "2262"
+_YEAR = r"^\d{4}-"
+
+
+def _plausible_years(text: pa.Array) -> pa.Array:
+    """True where the text starts with a year nanoseconds can hold (so parsing cannot overflow)."""
+    years = pc.utf8_slice_codeunits(text, 0, 4)
+    return pc.and_(pc.greater_equal(years, _FIRST_YEAR), pc.less_equal(years, _LAST_YEAR))
+
+
+def _years_within(column: pa.Array) -> bool:
+    """Whether every value starts with a year from 1900 to 2261 (one pass: the least and greatest text)."""
+    texts = pc.min_max(column)
+    return texts["min"].as_py() >= _FIRST_YEAR and texts["max"].as_py() < _END_YEAR
+
+
+def _within(parsed: pa.Array) -> bool:
+    low_high = pc.min_max(parsed.cast(pa.int64()))
+    low, high = low_high["min"].as_py(), low_high["max"].as_py()
+    return low is None or (low >= FIRST_TS and high < END_TS)  # (None: no value)
+
+
+def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
+    """UTC timestamps (ns); bad values become the epoch and are marked bad.
+
+    A timestamp outside the accepted range is bad, never moved: Arrow's parser wraps a year
+    that nanoseconds cannot hold around to another date, so years are checked before parsing."""
+    try:
+        # fast path, only when every value has a time (Arrow would read a bare date as UTC midnight)
+        if (len(column) and column.null_count == 0
+                and pc.min(pc.utf8_length(column)).as_py() >= _SHORTEST_TIMESTAMP and _years_within(column)):
+            parsed = pc.cast(column, pa.timestamp("ns", "UTC"))
+            if parsed.null_count == 0 and _within(parsed):
+                return parsed
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    given = _present(column)
+    problems.add(pc.invert(given), "ts is missing")
+    text = pc.utf8_trim_whitespace(column.fill_null(""))
+    has_offset = pc.match_substring_regex(text, _OFFSET)
+    no_offset = pc.and_(given, pc.invert(has_offset))
+    dated = pc.match_substring_regex(text, _DATED)
+    problems.add(pc.and_(no_offset, dated), "ts has no UTC offset (write Z or +HH:MM)", column)
+    problems.add(pc.and_(no_offset, pc.invert(dated)), "ts is not an ISO 8601 timestamp", column)
+    plausible = _plausible_years(text)
+    far = pc.and_(has_offset, pc.invert(plausible))
+    year_first = pc.match_substring_regex(text, _YEAR)
+    problems.add(pc.and_(far, year_first), OUT_OF_RANGE, column)
+    problems.add(pc.and_(far, pc.invert(year_first)), "ts is not an ISO 8601 timestamp", column)
+    usable = pc.and_(has_offset, plausible)
+    text = pc.if_else(usable, text, "1970-01-01T00:00:00Z")
+    try:
+        parsed = pc.cast(text, pa.timestamp("ns", "UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Some value is not ISO 8601: parse with pandas, which marks just the bad ones.
+        import pandas as pd
+
+        series = pd.Series(np.asarray(text.to_pylist(), dtype=object))
+        found = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+        problems.add(found.isna().to_numpy() & usable.to_numpy(zero_copy_only=False),
+                     "ts is not an ISO 8601 timestamp", column)
+        nanos = found.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns"))
+        parsed = pa.array(nanos.astype(np.int64), pa.int64()).cast(pa.timestamp("ns", "UTC"))
+    if not _within(parsed):
+        ints = parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        outside = ((ints < FIRST_TS) | (ints >= END_TS)) & usable.to_numpy(zero_copy_only=False)
+        problems.add(outside, OUT_OF_RANGE, column)
+    return parsed
+
+
+def _holds_nul(column: pa.Array | None) -> np.ndarray | None:
+    """Rows whose value holds a NUL character (no store takes it in a text), None when none does."""
+    if column is None:
+        return None
+    if pa.types.is_dictionary(column.type):
+        per_value = pc.match_substring(column.dictionary, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
+        if not per_value.any():
+            return None
+        codes = column.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        return per_value[codes] & column.is_valid().to_numpy(zero_copy_only=False)
+    rows = pc.match_substring(column, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
+    return rows if rows.any() else None
+
+
+def _dimension(column: pa.Array | None, length: int) -> pa.Array:
+    if column is None:
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(length, dtype=np.int32)), pa.array([""]))
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    # trim and fill on the (small) dictionary, not on every row
+    dictionary = pc.utf8_trim_whitespace(encoded.dictionary)
+    indices = encoded.indices
+    if indices.null_count:
+        dictionary = pa.concat_arrays([dictionary, pa.array([""])])
+        indices = indices.fill_null(len(dictionary) - 1)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+_WHITESPACE_BYTES = np.zeros(256, dtype=bool)
+# what Arrow's utf8_trim_whitespace trims in ASCII: tab to carriage return, the separators 0x1C-0x1F, space
+_WHITESPACE_BYTES[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
+_WHITESPACE_BYTES[0x80:] = True  # any non-ASCII byte: Unicode whitespace takes two or three bytes
+
+
+def _may_need_trim(column: pa.Array) -> bool:
+    """Whether trimming could change a value: some first or last byte is whitespace or not ASCII.
+
+    Two bytes per value, read off the Arrow buffers, instead of a regex over every value."""
+    if pa.types.is_string(column.type):
+        width = np.int32
+    elif pa.types.is_large_string(column.type):
+        width = np.int64
+    else:
+        return True
+    _, offsets_buffer, data_buffer = column.buffers()
+    if data_buffer is None or not len(column):
+        return False
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[column.offset : column.offset + len(column) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    return bool(_WHITESPACE_BYTES[data[starts[filled]]].any() or _WHITESPACE_BYTES[data[ends[filled] - 1]].any())
+
+
+def to_chunk(table: RawTable, rows_read: int) -> Chunk:
+    """Validate one table of text columns; good rows become the frame (an Arrow table), bad rows rejects."""
+    names = list(table.columns)
+    length = len(table.lines)
+    problems = _Problems(length)
+    get = table.columns.get
+
+    event_id = _filled(get("event_id"), length)
+    if event_id.null_count or _may_need_trim(event_id):
+        event_id = pc.utf8_trim_whitespace(event_id.fill_null(""))
+    problems.add(pc.equal(event_id, ""), "event_id is missing")
+    ts = _timestamps(_filled(get("ts"), length), problems)
+    tokens = {name: _whole_numbers(get(name), length, name, problems) for name in TOKEN_COLUMNS}
+    problems.add(
+        tokens["cached_input_tokens"] > tokens["input_tokens"],
+        "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)",
+    )
+    cost = _decimals(get("cost_usd"), length, "cost_usd", problems)
+    review = _decimals(get("human_review_minutes"), length, "human_review_minutes", problems)
+    outcome = _dimension(get("outcome"), length)
+    outcome = pa.DictionaryArray.from_arrays(outcome.indices, pc.utf8_lower(outcome.dictionary))
+    outcome_text = outcome.dictionary.to_pylist()
+    codes = outcome.indices.to_numpy(zero_copy_only=False)
+    known = np.array([value in _OUTCOME_NAMES for value in outcome_text], dtype=bool)
+    if not known.all():
+        problems.add(~known[codes], f"outcome is not one of {', '.join(OUTCOMES)}", get("outcome"))
+
+    for name in DIMENSIONS:
+        nul = _holds_nul(get(name))
+        if nul is not None:
+            problems.add(nul, f"{name} holds a NUL character")
+
+    good = ~problems.bad
+    rejects = [
+        Reject(table.file, int(table.lines[index]), reason, _raw_text(table, index, names))
+        for index, reason in sorted(problems.reasons().items())
+    ]
+
+    has_tokens = (tokens["input_tokens"] + tokens["output_tokens"]) > 0
+    columns: dict[str, pa.Array] = {"event_id": event_id, "ts": ts}
+    for dim in DIMENSIONS:
+        columns[dim] = _dimension(get(dim), length)
+    for name, values in tokens.items():
+        columns[name] = pa.array(values)
+    columns["requests"] = pa.array((has_tokens | ~np.isnan(cost)).astype(np.int64))
+    columns["cost"] = pa.array(cost)
+    for name in OUTCOMES:
+        matches = np.array([value == name for value in outcome_text], dtype=bool)
+        columns[name] = pa.array(matches[codes].astype(np.int64))
+    columns["human_review_minutes"] = pa.array(np.nan_to_num(review, nan=0.0))
+    frame = pa.table(columns)
+    if not good.all():
+        frame = frame.filter(pa.array(good))
+    return Chunk(frame=frame, rejects=rejects, rows_read=rows_read)

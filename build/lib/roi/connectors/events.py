@@ -1,0 +1,320 @@
+"""The `events` connector: CSV or JSON Lines files of model calls and outcomes.
+
+One file is one batch. Files stream in chunks, so memory follows the chunk
+size, not the file size.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from pydantic import Field
+
+from ..config import RelPath
+from ..domain import DIMENSIONS
+from ..errors import ConnectorError
+from ..string_hashes import hash_strings
+from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
+from .csv_lines import read_header, read_lines, scan
+from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
+
+_BLOCK_BYTES = 1 << 20
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+class EventsOptions(ConnectorOptions):
+    path: RelPath = Field(description="A file or a glob of files, relative to the config's folder.")
+    format: Literal["auto", "csv", "jsonl"] = "auto"
+    chunk_rows: int = Field(default=50_000, ge=1_000)
+
+
+def _file_format(path: str, configured: str) -> str:
+    if configured != "auto":
+        return configured
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    return "csv"
+
+
+def _line_numbers(first_row: int, count: int, invalid_lines: list[int], header_lines: int) -> np.ndarray:
+    """File lines of emitted rows, knowing which lines the parser skipped."""
+    rows = np.arange(first_row, first_row + count)
+    if not invalid_lines:
+        return rows + header_lines + 1
+    invalid = np.asarray(invalid_lines)
+    # valid rows that come before the i-th skipped line
+    before = invalid - header_lines - 1 - np.arange(len(invalid))
+    return rows + header_lines + 1 + np.searchsorted(before, rows, side="right")
+
+
+def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """Iterate `items` in a background thread, `depth` items ahead.
+
+    Arrow and numpy release the GIL for their heavy work, so the producer's
+    parsing and validation overlap with the consumer's work on two cores.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            slots.put(exc)
+
+    worker = threading.Thread(target=produce, name="roi-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _columns(path: str, header: str) -> list[str]:
+    """The header's names, trimmed; an events column named twice is refused, other names made unique."""
+    try:
+        names = [name.strip() for name in next(csv.reader([header], strict=True), [])]
+    except csv.Error as exc:
+        raise ConnectorError(f"{path}: line 1: cannot read the header ({exc}): {header[:200]!r}") from None
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise ConnectorError(f"{path}: line 1: the header lacks {', '.join(missing)} (found: {header[:200]!r})")
+    twice = sorted({name for name in names if name in EVENT_COLUMNS and names.count(name) > 1})
+    if twice:
+        raise ConnectorError(f"{path}: line 1: the header names {', '.join(twice)} more than once")
+    seen: set[str] = set()
+    unique = []
+    for index, name in enumerate(names):  # columns roi does not read may repeat: they are never read
+        unique.append(name if name not in seen else f"{name} (column {index + 1})")
+        seen.add(name)
+    return unique
+
+
+def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
+    invalid: list[Reject] = []
+    invalid_lines: list[int] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        line = int(row.number) if row.number is not None else None
+        if line is not None:
+            invalid_lines.append(line)
+        invalid.append(
+            Reject(path, line, f"expected {row.expected_columns} columns, found {row.actual_columns}", row.text[:2000])
+        )
+        return "skip"
+
+    try:
+        if os.path.getsize(path) == 0:
+            return  # an empty file (e.g. still being created) holds no rows yet
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
+    header = read_header(path)
+    names = _columns(path, header)
+    wanted = [name for name in names if name in EVENT_COLUMNS]
+    scanned = scan(path)  # UTF-8 checked, so Arrow never meets bad bytes
+    if scanned.odd_line:
+        # a quoted value over several lines, or a stray quote: Arrow would take the lines after it
+        # into one field, so the file is read record by record
+        yield from read_lines(path, names, wanted, chunk_rows)
+        return
+    try:
+        reader = pacsv.open_csv(
+            path,
+            # our own (trimmed) header names, so " ts " in a header still means ts
+            read_options=pacsv.ReadOptions(
+                use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8", column_names=names, skip_rows=1
+            ),
+            # no line holds an odd number of quotes (scanned): no value spans lines, a record is a line
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                # dimensions are parsed straight into dictionaries: small codes, not strings per row
+                column_types={name: _DICTIONARY if name in DIMENSIONS or name == "outcome" else pa.string()
+                              for name in names},
+                include_columns=wanted,
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
+    emitted = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    def flush() -> Chunk:
+        nonlocal emitted, pending, pending_rows
+        if pending:
+            table = pa.Table.from_batches(pending).combine_chunks()
+            columns = {name: table.column(name).combine_chunks() for name in table.column_names}
+        else:
+            columns = {name: pa.array([], pa.string()) for name in wanted}
+        count = len(next(iter(columns.values())))
+        lines = _line_numbers(emitted, count, invalid_lines, 1)
+        emitted += count
+        blank = None
+        for column in columns.values():
+            null = column.is_null()
+            blank = null if blank is None else pc.and_(blank, null)
+        raw = RawTable(columns, lines, path)
+        rejects, invalid[:] = list(invalid), []
+        if blank is not None and pc.any(blank).as_py():
+            keep = pc.invert(blank)
+            raw = RawTable({k: v.filter(keep) for k, v in columns.items()},
+                           lines[keep.to_numpy(zero_copy_only=False)], path)
+        chunk = to_chunk(raw, rows_read=len(raw.lines) + len(rejects))
+        # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
+        chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
+        chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
+        pending, pending_rows = [], 0
+        return chunk
+
+    try:
+        for record_batch in read_ahead(reader):  # Arrow parses the next block meanwhile
+            pending.append(record_batch)
+            pending_rows += record_batch.num_rows
+            if pending_rows >= chunk_rows:
+                yield flush()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
+    if pending or invalid:
+        yield flush()
+
+
+def _json_text(value: object) -> str | None:
+    if value is None or value.__class__ is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"  # a boolean is never a valid count or text here
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"a JSON {'array' if isinstance(value, list) else 'object'}, not a value")
+    return str(value)
+
+
+def _unsafe(value: str) -> str | None:
+    """Why a text from outside cannot be stored as it is (None when it can)."""
+    if "\x00" in value:
+        return "holds a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (not Unicode text)"
+    return None
+
+
+def _json_record(text: str) -> dict:
+    """A line's JSON object; ValueError saying why the line cannot be read."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a byte that is not UTF-8, kept as a surrogate escape
+            raise ValueError(f"not UTF-8 text (byte 0x{ord(text[exc.start]) - 0xDC00:02x})") from None
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        raise ValueError("not a JSON object: nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"not a JSON object: {exc}") from None
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if "\\u" in text:  # only an escape can put a NUL or a lone surrogate in a value (the line is UTF-8)
+        for name in EVENT_COLUMNS:
+            value = record.get(name)
+            if value.__class__ is str and (why := _unsafe(value)):
+                raise ValueError(f"{name} {why}")
+    return record
+
+
+def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
+    try:
+        # a byte that is not UTF-8 becomes a surrogate escape: that line is quarantined, not the file refused
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
+    with handle:
+        columns: dict[str, list[str | None]] = {name: [] for name in EVENT_COLUMNS}
+        lines: list[int] = []
+        texts: list[str] = []
+        rejects: list[Reject] = []
+        read = 0
+
+        def flush() -> Chunk:
+            nonlocal columns, lines, texts, rejects, read
+            arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+            chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path, texts), rows_read=read)
+            chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
+            columns = {name: [] for name in EVENT_COLUMNS}
+            lines, texts, rejects, read = [], [], [], 0
+            return chunk
+
+        try:
+            for number, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                read += 1
+                try:
+                    record = _json_record(text)
+                except ValueError as exc:
+                    raw = text.strip()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    rejects.append(Reject(path, number, str(exc), raw))  # (bytes not UTF-8 shown as \xff)
+                    continue
+                try:
+                    for name, values in columns.items():
+                        values.append(_json_text(record.get(name)))
+                except ValueError as exc:  # (rare: an array or object as a value) this row's values go again
+                    for values in columns.values():
+                        del values[len(lines):]
+                    rejects.append(Reject(path, number, f"{name} is {exc}", text.strip()[:2000]))
+                    continue
+                lines.append(number)
+                texts.append(text.strip())
+                if len(lines) >= chunk_rows:
+                    yield flush()
+        except OSError as exc:
+            raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
+        if lines or rejects:
+            yield flush()
+
+
+@register("events")
+class EventsConnector(FileConnector):
+    """Files in the events format (DESIGN section 3), matched by a path or glob."""
+
+    Options = EventsOptions
+    options: EventsOptions
+
+    def read_file(self, path: str) -> Iterator[Chunk]:
+        # parse and validate the next chunk in a thread while this one is deduplicated and summed
+        if _file_format(path, self.options.format) == "jsonl":
+            return read_ahead(read_jsonl(path, self.options.chunk_rows))
+        return read_ahead(read_csv(path, self.options.chunk_rows))

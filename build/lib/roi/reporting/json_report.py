@@ -1,0 +1,69 @@
+"""The JSON rendering of a report frame (DESIGN section 7): figures unrounded."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from ..domain import REPORT_METRICS
+from .frame import ReportFrame, json_column
+
+
+def report_document(frame: ReportFrame, *, compact: bool = False) -> dict[str, Any]:
+    """The report as a JSON document. `compact`: its cohorts are already serialized (an
+    orjson.Fragment, for answers written without indentation: the same JSON, made a column at a
+    time instead of a dict per cohort)."""
+    return {
+        "period": str(frame.period),
+        "currency": frame.currency,
+        "timezone": frame.timezone,
+        "group_by": list(frame.group_by),
+        "filters": frame.filters,
+        "config_hash": frame.config_hash,
+        "data_fingerprint": frame.data_fingerprint,
+        "generated_at": frame.generated_at.isoformat(),
+        "no_data": not frame.has_data,
+        "cohorts": cohorts_fragment(frame) if compact else frame.cohort_records(),
+        "totals": frame.totals_record(),
+        "unallocated_fixed_costs": [
+            {"name": name, "amount": amount} for name, amount in sorted(frame.unallocated.items())
+        ],
+    }
+
+
+def document_json(document: dict[str, Any]) -> bytes:
+    """A report document as the JSON file shows it: indented by two, UTF-8, a newline at the end.
+    Its figures went through domain.json_number, so none is NaN or infinite."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def render_json(frame: ReportFrame) -> bytes:
+    return document_json(report_document(frame))
+
+
+def cohorts_fragment(frame: ReportFrame) -> orjson.Fragment:
+    """frame.cohort_records() as compact JSON: each column serialized once (numbers and null never
+    hold a comma, so a column's JSON splits into its values), then one row template per cohort."""
+    table = frame.table
+    if not len(table):
+        return orjson.Fragment(b"[]")
+    group = frame.group_by
+    labels = []
+    for name in group:
+        values = table.labels[name].tolist()
+        texts = {value: _text(value) for value in set(values)}  # a dimension repeats few values
+        labels.append([texts[value] for value in values])
+    figures = [orjson.dumps(json_column(name, table.figures[name]))[1:-1].split(b",") for name in REPORT_METRICS]
+    template = (b'{"cohort":{' + b",".join(b'"%s":%%s' % name.encode() for name in group) + b"},"
+                + b",".join(b'"%s":%%s' % name.encode() for name in REPORT_METRICS) + b"}")
+    rows = [template % row for row in zip(*labels, *figures, strict=True)]
+    return orjson.Fragment(b"[" + b",".join(rows) + b"]")
+
+
+def _text(value: str) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # a lone surrogate: as the json module writes it
+        return json.dumps(value).encode()

@@ -1,0 +1,208 @@
+"""Reading one source's batches into cells and storing each as a unit (the ingest use case's core)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from importlib.metadata import version
+from typing import Any
+
+from ..config import Settings, SourceConfig
+from ..connectors import Window, registry
+from ..connectors.base import contained
+from ..connectors.retry import RetryPolicy
+from ..errors import ConnectorError
+from ..ingestion import CellBuilder
+from ..pricing import Pricer
+from ..process_tuning import paused_gc
+from ..store import Store
+
+log = logging.getLogger("roi")
+
+
+@dataclass(slots=True)
+class SourceRun:
+    """What one source's ingest did."""
+
+    source: str
+    files: int = 0
+    batches: int = 0
+    unchanged: int = 0
+    rows_read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    unpriced: int = 0
+    errors: list[str] = field(default_factory=list)
+    windowed: bool = False  # pulled in day batches (so it has a watermark)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+
+def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch_fingerprint: str) -> str:
+    """A batch is unchanged only if its content and everything that shapes its cells are."""
+    shaping = {
+        "batch": batch_fingerprint,
+        "dimensions": list(settings.dimensions),
+        "timezone": settings.service.timezone,
+        "reprice": source.reprice,
+        "pricing": settings.pricing.model_dump(mode="json"),
+        "genai_prices": version("genai-prices"),
+    }
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
+
+
+# progress(source, batch label, rows read so far in the batch): called after each chunk read
+Progress = Callable[[str, str, int], None]
+
+
+def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
+                progress: Progress | None) -> tuple[CellBuilder, list]:
+    """Read one batch whole into cells; raises ConnectorError with nothing kept."""
+    builder = CellBuilder(
+        dimensions=settings.dimensions, timezone=settings.service.timezone, pricer=pricer, reprice=source.reprice,
+        usd_rate=settings.pricing.usd_exchange_rate or 1.0,
+    )
+    rejects = []
+    try:
+        with paused_gc():  # millions of acyclic objects: nothing for the collector to find
+            # any failure of one batch's read is that batch's: one line naming it, never a traceback
+            for chunk in contained(batch.label, batch.read):
+                builder.add(chunk)
+                rejects.extend(chunk.rejects)
+                if progress:
+                    progress(source.name, batch.label, builder.rows_read)
+    except BaseException:
+        builder.close()  # its temporary files close now, not when a reference cycle is collected
+        raise
+    return builder, rejects
+
+
+def _cells_of(builder: CellBuilder):
+    table = builder.cell_table()
+    return table if table is not None else builder.cells()
+
+
+def ingest_source(
+    settings: Settings,
+    store: Store,
+    source: SourceConfig,
+    *,
+    window: Window | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] | None = None,
+    on_batch: Callable[[str], None] | None = None,
+) -> SourceRun:
+    """Ingest a source's batches. File batches land one by one; the day batches of a pulled
+    window land together, and only when every one of them was read (a failed pull stores nothing).
+
+    Transient errors are retried by the one policy (connectors.retry), at one level: an HTTP
+    connector retries each request itself (its options); any other source's batch read is
+    retried whole as [scheduler] retry_* say. `sleep` is how the waits pass (tests: no wait)."""
+    run = SourceRun(source.name)
+    pricer = Pricer(settings.pricing.overrides)
+    staged: list[dict] = []
+    try:
+        connector = registry.create(source, settings.base_dir)
+        connector.timezone = settings.service.timezone
+        if sleep is not None and hasattr(connector, "sleep"):
+            connector.sleep = sleep
+        retry = _once if connector.retries_requests else partial(
+            _batch_policy(settings, sleep).call, where=f"source {source.name!r}")
+        batches = connector.batches(window or Window())
+        for batch in batches:
+            day_batch = batch.day is not None
+            run.windowed = run.windowed or day_batch
+            run.files += batch.files
+            stored = None if force else store.batch_fingerprint(source.name, batch.key)
+            started = datetime.now(UTC)
+            builder = None
+            try:
+                if stored is not None:
+                    fingerprint = _ingest_fingerprint(settings, source, batch.content_fingerprint())
+                    if fingerprint == stored:
+                        run.unchanged += 1
+                        continue
+                    taken = None
+                else:
+                    # nothing to compare with: the content's hash (a pass over a whole file) is taken
+                    # beside the read, on the core the read leaves idle
+                    taken = _beside(batch.content_fingerprint)
+                builder, rejects = retry(
+                    lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
+                )
+                if taken is not None:
+                    fingerprint = _ingest_fingerprint(settings, source, taken())
+            except BaseException as exc:
+                if builder is not None:  # read, then its fingerprint failed or the run was interrupted
+                    builder.close()
+                if not isinstance(exc, ConnectorError):
+                    raise
+                run.errors.append(str(exc))
+                log.info("source %s: %s", source.name, exc)
+                if day_batch:
+                    break  # the window fails as a whole: no point reading its other days
+                continue  # this file cannot be read: nothing of it is stored, the others go on
+            try:
+                if on_batch:
+                    on_batch(batch.key)
+                item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
+                            started_at=started, cells=_cells_of(builder), rejects=rejects, result=builder.result)
+            finally:
+                builder.close()  # done with (cells taken) or given up: its worker and files end here
+            if day_batch:
+                staged.append(item)
+            else:
+                _store_batch(store, run, item)
+            builder = item = rejects = None  # this batch goes now, not after the next batch is read
+    except ConnectorError as exc:
+        run.errors.append(str(exc))
+        log.info("source %s: %s", source.name, exc)
+    if not run.failed:
+        for item in staged:
+            _store_batch(store, run, item)
+    return run
+
+
+def _once(read: Callable[[], Any]) -> Any:
+    return read()
+
+
+def _batch_policy(settings: Settings, sleep: Callable[[float], None] | None) -> RetryPolicy:
+    policy = settings.scheduler
+    return RetryPolicy(attempts=policy.retry_attempts, backoff=policy.retry_wait_seconds,
+                       max_backoff=policy.retry_max_wait_seconds, sleep=sleep or time.sleep)
+
+
+def _beside(work: Callable[[], str]) -> Callable[[], str]:
+    """Start `work` in a thread now; the returned callable waits for its result (or raises its error)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roi-fingerprint")
+    try:
+        return pool.submit(work).result
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with the work
+
+
+def _store_batch(store: Store, run: SourceRun, item: dict) -> None:
+    with paused_gc():
+        stored = store.replace_batch(**item)
+    if stored is None:  # another ingest stored the same content meanwhile (the store said so)
+        run.unchanged += 1
+        return
+    result = item["result"]
+    run.batches += 1
+    run.rows_read += result.rows_read
+    run.stored += result.rows_stored
+    run.duplicates += result.duplicates
+    run.quarantined += result.quarantined
+    run.unpriced += result.unpriced
