@@ -111,6 +111,15 @@ def change(now: float | None, before: float | None, metric: str, currency: str =
     return count(difference, signed=True)
 
 
+def relative(now: float | None, before: float | None, metric: str) -> str:
+    """The change from `before` to `now` as a percentage of `before` (as the Summary sheet's Change %);
+    not for ratios, whose change is in pp, nor from 0."""
+    if kind_of(metric) == "percent" or not _defined(now) or not _defined(before) or float(before) == 0:
+        return UNDEFINED
+    shown = rounded((float(now) - float(before)) / abs(float(before)) * 100, 1) + 0.0
+    return f"{shown:+,.1f}%"
+
+
 def data(value: float | None, metric: str, currency: str = "USD") -> Markup:
     """The figure for people inside a <data> element carrying the unrounded value (none: undefined).
     Built with an f-string (metric names are roi's own, values numbers): Markup.format costs more."""
@@ -132,4 +141,4 @@ def cohort_query(period: object, group_by: list[str] | tuple[str, ...], cohort: 
 
 
 FILTERS = {"money": money, "count": count, "percent": percent, "points": points, "figure": figure,
-           "change": change, "data": data, "label": label}
+           "change": change, "relative": relative, "data": data, "label": label}
