@@ -23,6 +23,7 @@ from .config import Settings
 from .connectors import registry
 from .domain import REPORT_METRICS, Period, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
+from .estimates import describe
 from .process_tuning import freeze_imports
 from .services import closing, reports, trend
 from .services import ingest as ingesting
@@ -139,9 +140,9 @@ def config_check(obj: Context) -> None:
         click.echo(f"  {model.name}: {model.description}")
         for version in model.versions:
             click.echo(
-                f"    from {version.effective_from}: value/resolution {version.value_per_resolution:g}, "
-                f"escalation {version.escalation_cost:g}, reopen {version.reopen_cost:g}, "
-                f"abandonment {version.abandonment_cost:g}, review/hour {version.review_cost_per_hour:g}"
+                f"    from {version.effective_from}: value/resolution {describe(version.value_per_resolution)}, "
+                f"escalation {describe(version.escalation_cost)}, reopen {describe(version.reopen_cost)}, "
+                f"abandonment {describe(version.abandonment_cost)}, review/hour {describe(version.review_cost_per_hour)}"
             )
     click.echo(f"assignment rules ({len(settings.assignments)}, first match wins):")
     for index, rule in enumerate(settings.assignments):
