@@ -20,11 +20,15 @@ from ..valuation.changes import EFFECTS, ChangeBridge, bridge
 from ..valuation.linear import linear_form
 from ..valuation.sensitivity import Sensitivity, sensitivity
 from ..valuation.uncertainty import BAND_METRICS, Bands, simulate
-from .reports import grouping
 from .valued import ValuedMonths
 
 __all__ = ["BAND_METRICS", "EFFECTS", "bands", "bands_document", "change_bridge", "changes_document", "merge_bands",
            "sensitivity_document", "tornado"]
+
+
+def grouping(settings: Settings, group_by: Sequence[str] | None) -> tuple[str, ...]:
+    """The question's grouping (checked by its caller: services.reports.grouping, the API's parser)."""
+    return tuple(settings.report.group_by if group_by is None else group_by)
 
 
 def _month(settings: Settings, store: Store, period: Period, months: ValuedMonths | None, version: str | None):
@@ -144,3 +148,20 @@ def changes_document(settings: Settings, period: Period, group_by: Sequence[str]
             "effects": list(EFFECTS), "cohorts": cohorts,
             "totals": {"net_value_previous": totals["previous"], "net_value": totals["current"],
                        "change": totals["change"], **{name: totals[name] for name in EFFECTS}}}
+
+
+def add_analysis(settings: Settings, store: Store, period: Period, group_by: Sequence[str] | None,
+                 filters: dict[str, list[str]] | None, document: dict[str, Any], *,
+                 months: ValuedMonths | None = None) -> dict[str, Any]:
+    """A report document with everything beyond the single number (`roi report --uncertainty`):
+    bands per cohort and in the totals, `sensitivity` and `changes` as the API's documents give them."""
+    group = grouping(settings, group_by)
+    months = months or ValuedMonths(settings, store)
+    merge_bands(document, bands(settings, store, period, group, filters, months=months), group)
+    found = sensitivity_document(settings, period, group, filters,
+                                 tornado(settings, store, period, group, filters, months=months))
+    document["sensitivity"] = {"parameters": found["parameters"], "cohorts": found["cohorts"]}
+    found = changes_document(settings, period, group, filters,
+                             change_bridge(settings, store, period, group, filters, months=months))
+    document["changes"] = {name: found[name] for name in ("previous_period", "effects", "cohorts", "totals")}
+    return document
