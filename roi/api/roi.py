@@ -9,7 +9,8 @@ from flask import Response
 from ..domain import Period, parse_group_by
 from ..services import reports, risk, trend
 from .context import api_blueprint, cached_answer, data_version, runtime
-from .schemas import AnalysisQuery, ChangesReport, RoiQuery, RoiReport, SensitivityReport, Trend, TrendQuery
+from .risk_schemas import ChangesReport, SensitivityReport
+from .schemas import AnalysisQuery, RoiQuery, RoiReport, Trend, TrendQuery
 
 blueprint = api_blueprint("roi", __name__, "ROI per cohort: one month, or a trend over months.")
 
