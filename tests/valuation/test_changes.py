@@ -109,3 +109,29 @@ def test_a_new_cohort_is_all_volume_and_a_fixed_cost_nobody_carried_is_in_the_to
     assert globex["outcome_mix"] == pytest.approx(0.0) and globex["unit_cost"] == pytest.approx(0.0)
     # 'db' (web) and 'idle' (nobody) had no driver in either month: unallocated both times, no effect
     assert result.totals["fixed_cost_share"] == pytest.approx(float(result.effects["fixed_cost_share"].sum()))
+
+
+def test_the_docs_worked_example():
+    # docs/metrics.md, "What changed": acme / web from September to October
+    models = {"s": ValueModel(name="s", versions=[
+        ModelVersion(effective_from=date(2026, 1, 1), value_per_resolution=6.5, escalation_cost=2.0, reopen_cost=9.0,
+                     abandonment_cost=0.5, review_cost_per_hour=45.0),
+        ModelVersion(effective_from=date(2026, 10, 1), value_per_resolution=7.25, escalation_cost=2.25,
+                     reopen_cost=10.0, abandonment_cost=0.5, review_cost_per_hour=48.0)])}
+
+    def month(day, resolved, escalated, abandoned, reopened, tokens, minutes, fixed):
+        row = {name: "" for name in DIMENSIONS} | {name: 0.0 for name in CELL_METRICS}
+        row |= {"day": day, "tenant": "acme", "channel": "web", "resolved": resolved, "escalated": escalated,
+                "abandoned": abandoned, "reopened": reopened, "token_cost": tokens, "human_review_minutes": minutes,
+                "requests": 1}
+        frame = pd.DataFrame([row], columns=["day", *DIMENSIONS, *CELL_METRICS])
+        valued = value_cells(frame, models=models, assignments=[Assignment(match={}, model="s")],
+                             fixed_costs=[FixedCost(name="platform", amount=fixed)])
+        return ValuedMonth.of(valued, "x")
+
+    result = bridge(month(date(2026, 9, 5), 100, 30, 10, 4, 28.0, 60.0, 20.0),
+                    month(date(2026, 10, 5), 150, 35, 15, 6, 44.0, 80.0, 25.0), ["tenant", "channel"])
+    assert (result.previous[0], result.current[0]) == pytest.approx((430.0, 764.75))
+    shown = {name: round(float(values[0]), 2) for name, values in result.effects.items()}
+    assert shown == {"volume": 214.36, "outcome_mix": 51.65, "unit_cost": 0.36, "assumptions": 73.38,
+                     "fixed_cost_share": -5.0}

@@ -181,3 +181,11 @@ def test_versions_of_one_model_move_together():
     # one uniform drives both versions: net value = 10 (q1 + q2) with q2 = 10 q1 -> 110 x a triangle(1, 2, 3)
     assert bands.figures["net_value_p50"][0] == pytest.approx(220.0, rel=0.01)
     assert bands.figures["net_value_sd"][0] == pytest.approx(110 * math.sqrt(1 / 6), rel=0.03)
+
+
+def test_percentiles_of_sorted_draws_are_numpys():
+    draws = np.random.default_rng(4).normal(size=(6, 1_001))
+    draws[2, 17] = np.nan
+    expected = np.percentile(draws, uncertainty.QUANTILES, axis=1)
+    got = uncertainty._percentiles(np.sort(draws, axis=1))
+    np.testing.assert_allclose(np.array(got), expected, rtol=1e-12, equal_nan=True)
