@@ -116,7 +116,7 @@ class Normal(BaseModel):
         return float(low), float(high)
 
     def text(self) -> str:
-        return f"normal mean {self.mean:g}, sd {self.sd:g} (truncated at 0)"
+        return f"normal mean {self.mean:g}, sd {self.sd:g}, truncated at 0"
 
 
 Distribution = Triangular | Normal

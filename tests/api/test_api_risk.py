@@ -139,3 +139,10 @@ def test_the_new_paths_are_documented(ranged):
     assert {"/api/v1/roi/sensitivity", "/api/v1/roi/changes"} <= set(spec["paths"])
     names = [parameter["name"] for parameter in spec["paths"]["/api/v1/roi"]["get"]["parameters"]]
     assert "uncertainty" in names
+
+
+def test_models_show_a_range_as_its_table(ranged):
+    (model,) = _get(ranged, "/api/v1/models")["models"]
+    version = model["versions"][0]
+    assert version["value_per_resolution"] == {"low": 0.5, "mode": 2.0, "high": 9.0}
+    assert version["escalation_cost"] == 2.0
