@@ -252,7 +252,7 @@ class ValueModel(Strict):
 class UncertaintySection(Strict):
     """Monte Carlo over the value models' ranges (docs/metrics.md, "Uncertainty")."""
 
-    draws: int = Field(default=10_000, ge=100, le=1_000_000)
+    draws: int = Field(default=10_000, ge=100, le=100_000)  # the draws of one cohort are held at once
     seed: int = Field(default=0, ge=0)
     # also draw each cohort's resolution rate from a Beta posterior on its counts
     outcome_rates: bool = False
