@@ -22,7 +22,7 @@ from ..valuation.sensitivity import Sensitivity, sensitivity
 from ..valuation.uncertainty import BAND_METRICS, Bands, simulate
 from .valued import ValuedMonths
 
-__all__ = ["BAND_METRICS", "EFFECTS", "bands", "bands_document", "change_bridge", "changes_document", "merge_bands",
+__all__ = ["BAND_METRICS", "EFFECTS", "add_analysis", "bands", "change_bridge", "changes_document", "merge_bands",
            "sensitivity_document", "tornado"]
 
 
@@ -102,15 +102,6 @@ def merge_bands(document: dict[str, Any], result: Bands, group: Sequence[str]) -
     document["totals"].update({name: _number(value) for name, value in result.totals.items()})
     document["uncertainty"] = bands_meta(result)
     return document
-
-
-def bands_document(settings: Settings, period: Period, group: Sequence[str], filters, result: Bands) -> dict:
-    """The bands alone (what `roi report --uncertainty` adds to JSON, by cohort)."""
-    count = len(next(iter(result.figures.values())))
-    cohorts = [{"cohort": key, **{name: _number(result.figures[name][index]) for name in BAND_METRICS}}
-               for index, key in enumerate(_cohorts(result.labels, group, count))]
-    return {**_head(settings, period, group, filters), "uncertainty": bands_meta(result), "cohorts": cohorts,
-            "totals": {name: _number(value) for name, value in result.totals.items()}}
 
 
 def sensitivity_document(settings: Settings, period: Period, group_by: Sequence[str] | None, filters,
