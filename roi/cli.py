@@ -23,8 +23,9 @@ from .config import Settings
 from .connectors import registry
 from .domain import REPORT_METRICS, Period, parse_group_by
 from .errors import ConfigError, RoiError, UsageError
+from .estimates import describe
 from .process_tuning import freeze_imports
-from .services import closing, reports, trend
+from .services import closing, reports, risk, trend
 from .services import ingest as ingesting
 from .services import jobs as job_service
 from .services import periods as period_states
@@ -139,9 +140,9 @@ def config_check(obj: Context) -> None:
         click.echo(f"  {model.name}: {model.description}")
         for version in model.versions:
             click.echo(
-                f"    from {version.effective_from}: value/resolution {version.value_per_resolution:g}, "
-                f"escalation {version.escalation_cost:g}, reopen {version.reopen_cost:g}, "
-                f"abandonment {version.abandonment_cost:g}, review/hour {version.review_cost_per_hour:g}"
+                f"    from {version.effective_from}: value/resolution {describe(version.value_per_resolution)}, "
+                f"escalation {describe(version.escalation_cost)}, reopen {describe(version.reopen_cost)}, "
+                f"abandonment {describe(version.abandonment_cost)}, review/hour {describe(version.review_cost_per_hour)}"
             )
     click.echo(f"assignment rules ({len(settings.assignments)}, first match wins):")
     for index, rule in enumerate(settings.assignments):
@@ -288,10 +289,12 @@ def _emit(data: bytes, fmt: str, output: Path | None) -> None:
               help="Default: a table on a terminal, JSON when piped (or from -o's extension).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
               help="Write here ('-': stdout) instead of stdout (xlsx: default reports/YYYY-MM/roi-YYYY-MM.xlsx).")
+@click.option("--uncertainty", is_flag=True,
+              help="JSON: add Monte Carlo bands, sensitivity and the change since last month (docs/metrics.md).")
 @click.pass_obj
 @handle_errors
 def report(obj: Context, period: str, group_by: str | None, filters: tuple[str, ...], sort: str | None,
-           limit: int | None, fmt: str | None, output: Path | None) -> None:
+           limit: int | None, fmt: str | None, output: Path | None, uncertainty: bool) -> None:
     """One month's report: per cohort cost, failure cost, value, net value and ROI."""
     settings = obj.settings
     month = Period.parse(period)
@@ -301,6 +304,9 @@ def report(obj: Context, period: str, group_by: str | None, filters: tuple[str, 
     _check_sort(sort)
     if (sort or limit) and fmt in ("csv", "xlsx"):
         raise UsageError(f"--sort/--limit: apply to the table and JSON; the {fmt} holds every cohort", "sort")
+    if uncertainty and fmt != "json":
+        raise UsageError("--uncertainty: only with --format json (the workbook has Risk and Sensitivity sheets)",
+                         "uncertainty")
     store = obj.store
     answer = reports.report(settings, store, month, groups, chosen,
                             formats=(fmt,) if fmt in reports.FORMATS else ("json",))
@@ -314,8 +320,10 @@ def report(obj: Context, period: str, group_by: str | None, filters: tuple[str, 
                              warning="no data for this month" if not answer.has_data else None)
         _emit((table + "\n").encode(), fmt, output)
         return
-    if fmt == "json" and (sort or limit):
+    if fmt == "json" and (sort or limit or uncertainty):
         document, _total = reports.document(store, answer, sort=sort, limit=limit)
+        if uncertainty:
+            risk.add_analysis(settings, store, month, groups, chosen, document)
         rendered = (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
     else:
         rendered = reports.content(settings, store, answer, fmt)
@@ -506,7 +514,7 @@ def _run_line(run) -> str:
 
 @main.command("close")
 @click.option("--period", required=True, help="The month to close, YYYY-MM (it must have ended).")
-@click.option("--revise", is_flag=True, help="Issue the next revision of a closed month (with a Changes sheet).")
+@click.option("--revise", is_flag=True, help="Issue the next revision of a closed month (with a Revision changes sheet).")
 @click.option("--force", is_flag=True, help="With --revise: issue it even when neither data nor config changed.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the closed workbook (default reports/YYYY-MM/roi-YYYY-MM.xlsx).")

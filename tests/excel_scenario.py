@@ -1,7 +1,8 @@
 """A two-month scenario for the workbook and closing tests, plus readers of the workbook's sheets.
 
 February and March 2026 of a company with a support and a voice value model
-(the support model changes version mid-February and mid-March), three fixed
+(the support model changes version mid-February and mid-March; March's value per
+resolution and voice's escalation cost are ranges), three fixed
 costs (one by requests, one by cases on voice, one that matches no data and
 stays unallocated), cohorts named like formulas, missing dimensions, a cohort
 whose reopenings outnumber its resolutions, one with no cases, an unpriced
@@ -48,7 +49,7 @@ notes = "February price review"
 
 [[versions]]
 effective_from = 2026-03-10
-value_per_resolution = {mar_value}
+value_per_resolution = {{ low = 6.00, mode = {mar_value}, high = 12.00 }}
 escalation_cost = 2.40
 reopen_cost = 8.00
 abandonment_cost = 0.70
@@ -62,7 +63,7 @@ currency = "EUR"
 [[versions]]
 effective_from = 2025-06-01
 value_per_resolution = 9.00
-escalation_cost = {voice_escalation}
+escalation_cost = {{ mean = {voice_escalation}, sd = 0.80 }}
 reopen_cost = 12.00
 abandonment_cost = 1.00
 review_cost_per_hour = 40.0

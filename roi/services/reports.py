@@ -178,22 +178,24 @@ def report(
     return PeriodReport(state, None, note)
 
 
-def render(settings: Settings, store: Store, frame: ReportFrame, fmt: str, *, revision: Any = None) -> bytes:
+def render(settings: Settings, store: Store, frame: ReportFrame, fmt: str, *, revision: Any = None,
+           months: ValuedMonths | None = None) -> bytes:
     """A report frame in one of the export formats (the workbook with its trend and data quality)."""
     check_format(fmt)
     if fmt == "json":
         return render_json(frame)
     if fmt == "csv":
         return render_csv(frame).encode()
-    return workbook_for(settings, store, frame, revision=revision)
+    return workbook_for(settings, store, frame, revision=revision, months=months)
 
 
-def content(settings: Settings, store: Store, answer: PeriodReport, fmt: str) -> bytes:
+def content(settings: Settings, store: Store, answer: PeriodReport, fmt: str, *,
+            months: ValuedMonths | None = None) -> bytes:
     """The answer's bytes in a format: a stored revision's as stored, a frame rendered now."""
     check_format(fmt)
     if answer.frame is None:
         return revisions.revision_content(store.engine, str(answer.period), answer.state.revision, fmt)
-    return render(settings, store, answer.frame, fmt)
+    return render(settings, store, answer.frame, fmt, months=months)
 
 
 def document(store: Store, answer: PeriodReport, *, sort: str | None = None,
@@ -248,7 +250,7 @@ def export(settings: Settings, store: Store, period: Period, fmt: str, *,
         answer = PeriodReport(state, None)
     else:
         answer = report(settings, store, period, months=months, formats=(fmt,))
-    data = content(settings, store, answer, fmt)
+    data = content(settings, store, answer, fmt, months=months)
     if answer.frame is None:
         revision = answer.state.revision
         return Export(data, MEDIA_TYPES[fmt], f"roi-{period}-r{revision}.{fmt}",

@@ -59,6 +59,21 @@ class VersionInUse:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class CohortVersionSums:
+    """Figures summed per (cohort, model version): one row per pair that has cells."""
+
+    labels: dict[str, np.ndarray]  # per cohort (sorted by their values, as cohort_columns)
+    cohorts: int
+    cohort: np.ndarray  # per row: its cohort's position
+    version: np.ndarray  # per row: index into ValuedMonth.versions
+    sums: dict[str, np.ndarray]  # per row
+
+    def per_cohort(self, values: np.ndarray) -> np.ndarray:
+        """A per-row array summed per cohort."""
+        return np.bincount(self.cohort, weights=values, minlength=self.cohorts)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ValuedMonth:
     """One month's valued cells (see the module docstring), and the fixed costs no cell carries."""
 
@@ -285,6 +300,23 @@ class ValuedMonth:
     def no_detail(self, group_by: Sequence[str]) -> pd.DataFrame:
         """The detail's columns without rows."""
         return _no_detail(tuple(group_by), len(self.fixed_costs))  # shared: renderers only read a frame
+
+    def cohort_version_sums(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None,
+                            names: Sequence[str] = ADDITIVE) -> CohortVersionSums:
+        """The figures `names` summed per cohort x model version in use (the grain that is linear in
+        the assumptions: uncertainty, sensitivity and the change bridge start here)."""
+        rows = self.select(filters)
+        group, codes, groups = self._group(list(group_by), rows)
+        version = self.version if rows is None else self.version[rows]
+        radix = max(len(self.versions), 1)
+        pairs, inverse = np.unique(group.astype(np.int64) * radix + version, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        picked = self.figures[[ADDITIVE.index(name) for name in names]]
+        sums = {name: np.bincount(inverse, weights=row if rows is None else row[rows], minlength=len(pairs))
+                for name, row in zip(names, picked, strict=True)}
+        labels = {name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=True)}
+        return CohortVersionSums(labels, groups, (pairs // radix).astype(np.intp), (pairs % radix).astype(np.intp),
+                                 sums)
 
     def versions_used(self, filters: Mapping[str, Sequence[str]] | None = None) -> list[VersionInUse]:
         rows = self.select(filters)
