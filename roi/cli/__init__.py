@@ -7,24 +7,47 @@ command group.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from importlib.metadata import version as package_version
 
 import click
 
 from ..process_tuning import freeze_imports
-from .config_check import config
 from .context import Context
-from .demo import demo
-from .ingest import ingest
-from .jobs import jobs
-from .periods import close, periods
-from .processes import scheduler_command, serve
-from .quarantine import quarantine
-from .reports import report, trend_command
+
+# command name -> the module and function that hold it: a command's module (and what it imports:
+# pandas, SQLAlchemy, the workbook writer...) loads only when that command runs, so `roi report`
+# starts without the scheduler's or the workbook's libraries
+COMMANDS = {
+    "close": "periods:close",
+    "config": "config_check:config",
+    "demo": "demo:demo",
+    "ingest": "ingest:ingest",
+    "jobs": "jobs:jobs",
+    "periods": "periods:periods",
+    "quarantine": "quarantine:quarantine",
+    "report": "reports:report",
+    "scheduler": "processes:scheduler_command",
+    "serve": "processes:serve",
+    "trend": "reports:trend_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported when asked for (click's documented lazy-loading pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, _, name = COMMANDS[cmd_name].partition(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_version("roi"), "-V", "--version", prog_name="roi", message="%(prog)s %(version)s")
 @click.option(
     "--config",
@@ -41,6 +64,3 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     freeze_imports()
     ctx.obj = Context(config_path)
 
-
-for command in (config, ingest, report, trend_command, quarantine, demo, serve, scheduler_command, jobs, close, periods):
-    main.add_command(command)
