@@ -36,8 +36,10 @@ class Codes:
 
     @classmethod
     def of(cls, column: pd.Series) -> Codes:
-        codes, values = pd.factorize(column.astype(str), sort=True)  # hashing, then only the distinct sorted
-        return cls(codes.astype(np.int32, copy=False), np.asarray(values, dtype=object))
+        # hashing, then only the distinct values made text and sorted (as factorizing column.astype(str))
+        codes, distinct = pd.factorize(column, use_na_sentinel=False)
+        texts, values = pd.factorize(np.asarray(distinct.astype(str), dtype=object), sort=True)
+        return cls(texts[codes].astype(np.int32, copy=False), np.asarray(values, dtype=object))
 
     def wanted(self, names: Sequence[str]) -> np.ndarray:
         """Codes of the given values that occur (a value that never occurs selects nothing)."""
@@ -85,14 +87,16 @@ class ValuedMonth:
         days = pd.to_datetime(cells["day"]).to_numpy(dtype="datetime64[D]")
         # the canonical order: by day, then by each dimension's value (lexsort's last key is the first)
         order = np.lexsort([dims[name].codes for name in reversed(DIMENSIONS)] + [days.astype(np.int64)])
-        pairs = (cells["value_model"].astype(str) + "\x00" + cells["model_version"].astype(str)).to_numpy(object)
-        names, version = np.unique(pairs, return_inverse=True)
+        # each cell's (value model, version) pair, numbered in the pairs' sorted order
+        models, effective = Codes.of(cells["value_model"]), Codes.of(cells["model_version"])
+        width = len(effective.values)
+        numbers, version = np.unique(models.codes.astype(np.int64) * width + effective.codes, return_inverse=True)
         assumptions = cells[list(ASSUMPTIONS)].to_numpy(dtype=np.float64)
         versions = []
-        for index, pair in enumerate(names):
-            model, effective = str(pair).split("\x00")
+        for index, number in enumerate(numbers):
+            model, since = str(models.values[number // width]), str(effective.values[number % width])
             row = int(np.argmax(version == index))  # every cell of a version has its assumptions
-            versions.append(VersionInUse(model, effective, tuple(float(x) for x in assumptions[row])))
+            versions.append(VersionInUse(model, since, tuple(float(x) for x in assumptions[row])))
         figures = cells[list(ADDITIVE)].to_numpy(dtype=np.float64)[order].T
         shares = cells[[share_column(i) for i in range(count)]].to_numpy(np.float64)[order].T
         return cls(
