@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import orjson
 
-from ..domain import REPORT_METRICS
+from ..domain import INTEGER_METRICS, REPORT_METRICS
 from .frame import ReportFrame, json_column
 
 
@@ -55,11 +56,22 @@ def cohorts_fragment(frame: ReportFrame) -> orjson.Fragment:
         values = table.labels[name].tolist()
         texts = {value: _text(value) for value in set(values)}  # a dimension repeats few values
         labels.append([texts[value] for value in values])
-    figures = [orjson.dumps(json_column(name, table.figures[name]))[1:-1].split(b",") for name in REPORT_METRICS]
+    figures = [column_json(name, table.figures[name])[1:-1].split(b",") for name in REPORT_METRICS]
     template = (b'{"cohort":{' + b",".join(b'"%s":%%s' % name.encode() for name in group) + b"},"
                 + b",".join(b'"%s":%%s' % name.encode() for name in REPORT_METRICS) + b"}")
     rows = [template % row for row in zip(*labels, *figures, strict=True)]
     return orjson.Fragment(b"[" + b",".join(rows) + b"]")
+
+
+def column_json(name: str, values: np.ndarray) -> bytes:
+    """orjson.dumps(json_column(name, values)), written by orjson from the array itself (the same
+    bytes: orjson writes a float64 as it writes the float, NaN and infinities as null)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if name not in INTEGER_METRICS:
+        return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    if np.isfinite(values).all() and (not len(values) or float(np.abs(values).max()) < 2**62):
+        return orjson.dumps(np.rint(values).astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(json_column(name, values))
 
 
 def _text(value: str) -> bytes:

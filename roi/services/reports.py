@@ -83,8 +83,7 @@ def build_report(
     group = grouping(settings, group_by)
     month = (months or ValuedMonths(settings, store)).get(period, version)
     filters = dict(filters or {})
-    rows = month.select(filters)
-    labels, figures = month.cohort_columns(group, filters, rows=rows)
+    labels, figures, totals = month.answer(group, filters)
     used = []
     for item in month.versions_used(filters) if detail else ():
         model = settings.value_models[item.model]
@@ -99,7 +98,7 @@ def build_report(
         data_fingerprint=month.fingerprint,
         generated_at=datetime.now(UTC),
         table=CohortTable(labels, {name: figures[name] for name in REPORT_METRICS}),
-        totals=month.totals(filters, rows=rows),
+        totals=totals,
         detail=month.detail(group, filters) if detail else month.no_detail(group),
         # a filtered report cannot say whose unallocated cost it would be, so it carries none
         unallocated={} if filters else dict(month.unallocated),
