@@ -13,7 +13,8 @@ from ..errors import UsageError
 from ..services import reports
 from ..services.files import write_atomically
 
-FILTER_HELP = "Only these values of a dimension, DIM=VALUE[,VALUE] (repeatable; '(unattributed)' for none)."
+FILTER_HELP = ("Only these values of a dimension, DIM=VALUE[,VALUE] (repeatable; '(unattributed)' for none; "
+               "'\\,' for a comma inside a value).")
 
 
 def chosen_filters(settings: Settings, given: tuple[str, ...]) -> dict[str, list[str]]:

@@ -40,15 +40,38 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def split_values(text: str) -> list[str]:
+    """A filter's values, separated by commas: `\\,` is a comma inside a value and `\\\\` a backslash
+    (any other backslash stands for itself), e.g. `Acme\\, Inc.,globex` is "Acme, Inc." and "globex"."""
+    values: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append(char if char in ",\\" else "\\" + char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    current.append("\\" if escaped else "")
+    values.append("".join(current))
+    return values
+
+
 def parse_filters(settings: Settings, raw: dict[str, str] | None) -> dict[str, list[str]]:
-    """`{dimension: "a,b"}` into value lists; every dimension must be stored."""
+    """`{dimension: "a,b"}` into value lists (`\\,`: a comma inside a value, see split_values); every
+    dimension must be stored."""
     filters: dict[str, list[str]] = {}
     for name, text in (raw or {}).items():
         if name not in settings.dimensions:
             raise UsageError(
                 f"{name}: not a stored dimension to filter on; allowed: {', '.join(settings.dimensions)}", name
             )
-        values = [part.strip() for part in str(text).split(",")]
+        values = [part.strip() for part in split_values(str(text))]
         if not any(values) and text != "":
             raise UsageError(f"{name}: {text!r} names no value", name)
         filters[name] = ["" if value == UNATTRIBUTED else value for value in values]
