@@ -393,42 +393,35 @@ class Store:
             return [(s, p, m, int(u), int(r)) for s, p, m, u, r in connection.execute(query)]
 
 
-def _cell_frame(table: pa.Table) -> pd.DataFrame:
+def _cell_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """Stored rows as cells: the same day and dimensions of two batches summed; days as dates, the
     dimensions as str objects, the metrics as float64 (the rows' order is the database's:
     valuation orders cells itself, valuation.cohorts)."""
     import pandas as pd
 
     for name in _FRACTIONAL:  # whole nano-units: sums exact in any order (see _NANO)
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, pc.floor(pc.add(pc.multiply(table.column(name), float(_NANO)), 0.5)))
+        columns[name] = np.floor(columns[name] * _NANO + 0.5)
     keys = ["day", *DIMENSIONS]
-    if _shared_days(table):  # two batches hold cells of one day: the same day and dimensions may be in both
-        summed = table.group_by(keys, use_threads=False).aggregate([(name, "sum") for name in CELL_METRICS])
-        if summed.num_rows < table.num_rows:
-            table = summed.rename_columns([*keys, *CELL_METRICS])
     # object Series: pandas would infer its str dtype, and the cells' users compare Python values
-    columns = {name: pd.Series(_objects(table.column(name)), dtype=object, copy=False) for name in keys}
-    for name in CELL_METRICS:
-        values = table.column(name).to_numpy().astype(np.float64)
-        columns[name] = values / _NANO if name in _FRACTIONAL else values
-    return pd.DataFrame(columns)
+    frame = pd.DataFrame({name: pd.Series(columns[name], dtype=object if name in keys else None, copy=False)
+                          for name in [*keys, *CELL_METRICS]})
+    if _shared_days(columns["day"], columns["batch_id"]) and frame.duplicated(keys).any():
+        # two batches hold cells of one day, and the same day and dimensions are in both
+        frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
+        frame = frame.astype({name: object for name in keys})  # the keys as read, not inferred
+    for name in _FRACTIONAL:
+        frame[name] = frame[name] / _NANO
+    return frame
 
 
-def _shared_days(table: pa.Table) -> bool:
+def _shared_days(days: np.ndarray, batch_ids: np.ndarray) -> bool:
     """Whether any day has cells of more than one batch."""
-    if table.num_rows == 0 or pc.count_distinct(table.column("batch_id")).as_py() <= 1:
+    import pandas as pd
+
+    if len(np.unique(batch_ids)) <= 1:
         return False
-    pairs = table.select(["day", "batch_id"]).group_by(["day", "batch_id"], use_threads=False).aggregate([])
-    return pairs.num_rows > pc.count_distinct(pairs.column("day")).as_py()
-
-
-def _objects(column: pa.ChunkedArray) -> np.ndarray:
-    """A column as an object array of Python values (dates, str), one object per distinct value."""
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    distinct = np.empty(len(encoded.dictionary), dtype=object)
-    distinct[:] = encoded.dictionary.to_pylist()
-    return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
+    pairs = pd.DataFrame({"day": days, "batch": batch_ids}).drop_duplicates()
+    return len(pairs) > pairs["day"].nunique()
 
 
 _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
