@@ -121,7 +121,8 @@ def _filter(name: str) -> Any:
         pattern=FILTER_PATTERN,
         max_length=2000,
         description=f"Only cohorts whose {name} is one of these values, comma separated; "
-        "'(unattributed)' means a missing value.",
+        "'(unattributed)' means a missing value; a comma inside a value is written '\\,' (a backslash "
+        "before a comma or another backslash: '\\\\').",
     )
 
 
