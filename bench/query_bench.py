@@ -9,7 +9,8 @@ tenants x 4 channels x 40 topics x 8 languages x 8 models; bench/cohort_store.py
 2. a mix of 9,600 distinct questions (3 months x 200 tenants x 16 groupings of topic, model,
    channel, language), every one new to the server when the run starts, each asked once, by 50
    clients with wrk (a Lua script hands each connection the next question);
-3. `roi report --format json` of a month grouped by five dimensions (~24k cohorts), end to end.
+3. `roi report --format json` of a month grouped by five dimensions (~24k cohorts), end to end, with
+   the month valued already and valuing it first (the first report after new data).
 
 Targets (issue: one query path): cold p99 < 100 ms; the mix p99 < 100 ms and >= 500 req/s on
 SQLite and PostgreSQL; the five-dimension report under 2 s.
@@ -206,17 +207,29 @@ def run_mix(port: int, paths: list[str], clients: int, seconds: int, root: Path)
     return figures
 
 
-def report_five(config: Path, *, cold: bool) -> float:
-    """`roi report --format json` grouped by five dimensions, end to end; `cold`: with no valued month
-    kept in the cache folder (the first report after new data), else with the one the server kept."""
+def report_five(config: Path, *, cold: bool, runs: int = 3) -> tuple[float, float, int]:
+    """`roi report --format json` grouped by five dimensions, end to end: the best of `runs` wall
+    seconds, that run's CPU seconds (the command's process), and how many cohorts it wrote.
+    `cold`: with no valued month kept in the cache folder (the first report after new data), else
+    with the one the server kept."""
+    import json
+    import resource
+
     roi = Path(sys.executable).with_name("roi")
-    if cold:
-        shutil.rmtree(config.parent / ".roi-cache", ignore_errors=True)
-    started = time.perf_counter()
-    subprocess.run([str(roi), "--config", str(config), "report", "--period", _periods()[1], "--format", "json",
-                    "--group-by", ",".join(DIMENSIONS), "-o", str(config.parent / "five.json")],
-                   check=True, capture_output=True)
-    return time.perf_counter() - started
+    output = config.parent / "five.json"
+    best = (float("inf"), 0.0)
+    for _ in range(runs):
+        if cold:
+            shutil.rmtree(config.parent / ".roi-cache", ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run([str(roi), "--config", str(config), "report", "--period", _periods()[1], "--format", "json",
+                        "--group-by", ",".join(DIMENSIONS), "-o", str(output)], check=True, capture_output=True)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best = min(best, (wall, cpu))
+    return best[0], best[1], len(json.loads(output.read_bytes())["cohorts"])
 
 
 def bench_database(label: str, url: str, cells, *, seconds: int, clients: int) -> None:
@@ -240,11 +253,11 @@ def bench_database(label: str, url: str, cells, *, seconds: int, clients: int) -
               f"p50 {mix['p50']:.1f} ms, p99 {mix['p99']:.1f} ms, {mix['rps']:,.0f} req/s, "
               f"{asked:,.0f} asked ({min(asked, len(paths)):,.0f} distinct), {mix['errors']:.0f} errors "
               f"(target p99 < 100 ms, >= 500 req/s)")
-        if label == "SQLite":
-            kept = report_five(config, cold=False)
-            cold_report = report_five(config, cold=True)
-            print(f"  roi report --format json, 5 dimensions, {_periods()[1]}: {kept:.2f} s end to end with the "
-                  f"month the server valued, {cold_report:.2f} s valuing it first (target < 2 s)")
+        kept, kept_cpu, cohorts = report_five(config, cold=False)
+        cold_report, cold_cpu, _ = report_five(config, cold=True)
+        print(f"  roi report --format json, 5 dimensions, {_periods()[1]} ({cohorts:,} cohorts), best of 3 end to "
+              f"end: {kept:.2f} s (CPU {kept_cpu:.2f} s) with the month the server valued, {cold_report:.2f} s "
+              f"(CPU {cold_cpu:.2f} s) valuing it first, as after new data (target < 2 s)")
     finally:
         if server is not None:
             stop_server(server)

@@ -28,8 +28,9 @@ from pydantic import (
 )
 
 from .config_problems import read_toml, validation_problems
-from .domain import DIMENSIONS
+from .domain import ASSUMPTIONS, DIMENSIONS
 from .errors import ConfigError
+from .estimates import Distribution, Estimate, is_range, point
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -207,13 +208,23 @@ class ApiSection(Strict):
 
 
 class ModelVersion(Strict):
+    """A version's assumptions: each a number or a range (roi.estimates); reports use point values."""
+
     effective_from: date
-    value_per_resolution: float = Field(ge=0)
-    escalation_cost: float = Field(default=0.0, ge=0)
-    reopen_cost: float = Field(default=0.0, ge=0)
-    abandonment_cost: float = Field(default=0.0, ge=0)
-    review_cost_per_hour: float = Field(default=0.0, ge=0)
+    value_per_resolution: Estimate
+    escalation_cost: Estimate = 0.0
+    reopen_cost: Estimate = 0.0
+    abandonment_cost: Estimate = 0.0
+    review_cost_per_hour: Estimate = 0.0
     notes: str = ""
+
+    def point(self, name: str) -> float:
+        """The assumption's point value: the number, or its range's mode or mean."""
+        return point(getattr(self, name))
+
+    def ranges(self) -> dict[str, Distribution]:
+        """The uncertain assumptions of this version, by name."""
+        return {name: value for name in ASSUMPTIONS if is_range(value := getattr(self, name))}
 
 
 class ValueModel(Strict):
@@ -238,6 +249,15 @@ class ValueModel(Strict):
         return chosen
 
 
+class UncertaintySection(Strict):
+    """Monte Carlo over the value models' ranges (docs/metrics.md, "Uncertainty")."""
+
+    draws: int = Field(default=10_000, ge=100, le=100_000)  # the draws of one cohort are held at once
+    seed: int = Field(default=0, ge=0)
+    # also draw each cohort's resolution rate from a Beta posterior on its counts
+    outcome_rates: bool = False
+
+
 class Settings(Strict):
     service: ServiceSection = Field(default_factory=ServiceSection)
     store: StoreSection = Field(default_factory=StoreSection)
@@ -248,6 +268,7 @@ class Settings(Strict):
     pricing: PricingSection = Field(default_factory=PricingSection)
     api: ApiSection = Field(default_factory=ApiSection)
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+    uncertainty: UncertaintySection = Field(default_factory=UncertaintySection)
 
     # Filled by load_config, not by the file.
     path: str = Field(default="", exclude=True)

@@ -1,7 +1,8 @@
 """A two-month scenario for the workbook and closing tests, plus readers of the workbook's sheets.
 
 February and March 2026 of a company with a support and a voice value model
-(the support model changes version mid-February and mid-March), three fixed
+(the support model changes version mid-February and mid-March; March's value per
+resolution and voice's escalation cost are ranges), three fixed
 costs (one by requests, one by cases on voice, one that matches no data and
 stays unallocated), cohorts named like formulas, missing dimensions, a cohort
 whose reopenings outnumber its resolutions, one with no cases, an unpriced
@@ -23,93 +24,12 @@ from click.testing import CliRunner
 
 from roi.cli import main
 from roi.domain import REPORT_METRICS, display_dimension
+from tests.conftest import fixture_text
 
-SUPPORT = """
-name = "support"
-description = "Support conversations the assistant resolves."
-currency = "EUR"
-
-[[versions]]
-effective_from = 2025-01-01
-value_per_resolution = 6.50
-escalation_cost = 2.00
-reopen_cost = 9.00
-abandonment_cost = 0.50
-review_cost_per_hour = 45.0
-
-[[versions]]
-effective_from = 2026-02-15
-value_per_resolution = {feb_value}
-escalation_cost = 2.20
-reopen_cost = 8.50
-abandonment_cost = 0.60
-review_cost_per_hour = {feb_review}
-notes = "February price review"
-
-[[versions]]
-effective_from = 2026-03-10
-value_per_resolution = {mar_value}
-escalation_cost = 2.40
-reopen_cost = 8.00
-abandonment_cost = 0.70
-review_cost_per_hour = 50.0
-"""
-VOICE = """
-name = "voice"
-description = "Voice calls the assistant handles."
-currency = "EUR"
-
-[[versions]]
-effective_from = 2025-06-01
-value_per_resolution = 9.00
-escalation_cost = {voice_escalation}
-reopen_cost = 12.00
-abandonment_cost = 1.00
-review_cost_per_hour = 40.0
-"""
-CONFIG = """
-[service]
-database_url = "{database_url}"
-currency = "EUR"
-timezone = "UTC"
-models_dir = "models"
-reports_dir = "reports"
-
-[report]
-group_by = ["tenant", "channel"]
-
-[[sources]]
-name = "bot"
-type = "events"
-path = "data/*.csv"
-
-[[assignments]]
-match = {{ channel = "voice" }}
-model = "voice"
-[[assignments]]
-match = {{}}
-model = "support"
-
-[[fixed_costs]]
-name = "platform"
-amount = {platform}
-allocate_by = "requests"
-
-[[fixed_costs]]
-name = "voice-line"
-amount = 300.0
-allocate_by = "cases"
-match = {{ channel = "voice" }}
-
-[[fixed_costs]]
-name = "fax-gateway"
-amount = {fax}
-allocate_by = "requests"
-match = {{ channel = "fax" }}
-
-[pricing]
-usd_exchange_rate = 1.0   # token costs arrive in USD; 1:1 keeps the figures simple
-"""
+# the scenario's files: {placeholders} are filled in (BASE, changed per test); literal braces are doubled
+SUPPORT = fixture_text("workbook/models/support.toml")
+VOICE = fixture_text("workbook/models/voice.toml")
+CONFIG = fixture_text("workbook/roi.toml")
 BASE = {"feb_value": 7.0, "feb_review": 45.0, "mar_value": 7.25, "voice_escalation": 3.0, "platform": 1000.0,
         "fax": 50.0}
 FORMULA_TENANTS = ('=HYPERLINK("http://evil.example","click")', "+1-800-EVIL", "-minus", "@SUM(A1)", "\ttabbed")

@@ -247,3 +247,24 @@ def test_config_check_never_prints_a_password_inside_a_url(project, runner):
     assert result.exit_code == 0, result.output
     assert "url=postgresql+psycopg://bob:***@db.example:5432/events" in result.stdout
     assert "Do-Not-Print-42" not in result.output
+
+
+def test_a_command_imports_its_own_module_only(loaded):
+    """The root group loads a command's module when that command runs (roi.cli.COMMANDS): `roi report`
+    does not import the serving, scheduler, jobs, ingest or demo commands' modules."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from roi.cli import main\n"
+        f"main(['--config', {str(loaded.config_path)!r}, 'report', '--period', '2026-01', '--format', 'json'],"
+        " standalone_mode=False)\n"
+        "print(sorted(name for name in sys.modules if name.startswith('roi.cli.')),"
+        " file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded_modules = result.stderr.strip().splitlines()[-1]
+    assert "roi.cli.reports" in loaded_modules and json.loads(result.stdout)["period"] == "2026-01"
+    for other in ("roi.cli.processes", "roi.cli.jobs", "roi.cli.demo", "roi.cli.ingest", "roi.cli.periods"):
+        assert other not in loaded_modules, loaded_modules

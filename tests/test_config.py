@@ -103,6 +103,36 @@ def test_unknown_keys_are_refused_at_every_level(project, snippet, expected):
             "[[versions]]\neffective_from = 2025-01-01\nvalue_per_resolution = 2\n",
             "versions: two versions share an effective_from date",
         ),
+        (
+            "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\n"
+            "value_per_resolution = { low = 7, mode = 6.5, high = 8 }\n",
+            "versions[0].value_per_resolution: needs low <= mode <= high, got low 7, mode 6.5, high 8",
+        ),
+        (
+            "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\nvalue_per_resolution = 1\n"
+            "escalation_cost = { mean = 2, sd = -0.5 }\n",
+            "versions[0].escalation_cost: sd: Input should be greater than or equal to 0",
+        ),
+        (
+            "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\nvalue_per_resolution = 1\n"
+            "reopen_cost = { mean = inf, sd = 1 }\n",
+            "versions[0].reopen_cost: mean: inf is not allowed; give a finite number",
+        ),
+        (
+            "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\n"
+            "value_per_resolution = { low = 5, mode = 6 }\n",
+            "versions[0].value_per_resolution: high: required key of a triangular range (low, mode, high) is missing",
+        ),
+        (
+            "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\n"
+            "value_per_resolution = { min = 5, max = 6 }\n",
+            "versions[0].value_per_resolution: a table here is { low, mode, high } (triangular) or { mean, sd } "
+            "(normal, truncated at 0)",
+        ),
+        (
+            "name = 'support'\n[[versions]]\neffective_from = 2025-01-01\nvalue_per_resolution = '6.5'\n",
+            "versions[0].value_per_resolution: '6.5' is a string; write a number without quotes",
+        ),
     ],
 )
 def test_value_model_errors_name_the_model_file_and_key(project, model, expected):

@@ -61,6 +61,9 @@ def refused(project, monkeypatch, runner) -> list[str]:
          "scheduler.retry_attempts: '3' is a string; write a whole number without quotes"),
         ("[scheduler]\nretry_attempts = 2.5\n", "scheduler.retry_attempts: Input should be a valid integer"),
         ("[scheduler]\nenabled = 'yes'\n", "scheduler.enabled: 'yes' is a string; write true or false without quotes"),
+        ("[uncertainty]\ndraws = 50\n", "uncertainty.draws: Input should be greater than or equal to 100"),
+        ("[uncertainty]\nseed = '7'\n", "uncertainty.seed: '7' is a string; write a whole number without quotes"),
+        ("[uncertainty]\noutcome_rate = true\n", 'uncertainty.outcome_rate: unknown key; did you mean "outcome_rates"?'),
     ],
 )
 def test_non_finite_and_quoted_numbers_are_refused(project, monkeypatch, runner, snippet, expected):

@@ -27,81 +27,18 @@ from roi.reporting.json_report import render_json
 from roi.services import ingest as ingesting
 from roi.services import reports
 from roi.valuation import summarize, totals, value_cells
+from tests.conftest import fixture_text
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 HEADER = "event_id,ts,tenant,channel,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes"
 
-MODEL = """
-name = "support"
-[[versions]]
-effective_from = 2025-01-01
-value_per_resolution = 6.5
-escalation_cost = 2.0
-reopen_cost = 9.0
-abandonment_cost = 0.5
-review_cost_per_hour = 45.0
-[[versions]]
-effective_from = 2026-01-16
-value_per_resolution = 7.25
-escalation_cost = 3.0
-reopen_cost = 8.0
-abandonment_cost = 1.0
-review_cost_per_hour = 50.0
-"""
-VOICE = """
-name = "voice"
-[[versions]]
-effective_from = 2025-01-01
-value_per_resolution = 12.0
-escalation_cost = 5.0
-"""
-CONFIG = """
-[service]
-database_url = "sqlite:///roi.db"
-timezone = "Europe/Paris"
-
-[[sources]]
-name = "bot"
-type = "events"
-path = "data/*.csv"
-
-[[assignments]]
-match = {{ channel = "voice" }}
-model = "voice"
-[[assignments]]
-match = {{}}
-model = "support"
-
-[pricing.overrides]
-"openai/gpt-4o-mini" = {{ input_per_mtok = 0.15, output_per_mtok = 0.6, cached_input_per_mtok = 0.075 }}
-{fixed}
-"""
-FIXED = """
-[[fixed_costs]]
-name = "db"
-amount = 300.0
-allocate_by = "requests"
-match = { channel = "web" }
-[[fixed_costs]]
-name = "desk"
-amount = 110.0
-allocate_by = "cases"
-[[fixed_costs]]
-name = "obs"
-amount = 20.0
-allocate_by = "token_cost"
-match = { tenant = "b" }
-[[fixed_costs]]
-name = "qa"
-amount = 60.0
-allocate_by = "resolved"
-match = { tenant = "a" }
-[[fixed_costs]]
-name = "phone"
-amount = 50.0
-match = { channel = "phone" }
-"""
+# the scenario's files; the config's {fixed} is filled in (FIXED, or a test's own fixed costs), literal
+# braces are doubled
+MODEL = fixture_text("properties/models/support.toml")
+VOICE = fixture_text("properties/models/voice.toml")
+CONFIG = fixture_text("properties/roi.toml")
+FIXED = fixture_text("properties/fixed_costs.toml")
 
 # ------------------------------------------------------------------ generated events
 

@@ -17,102 +17,12 @@ import warnings
 import pytest
 
 from roi.cli import main
+from tests.conftest import fixture_text
 
-CONFIG = """
-[service]
-database_url = "{database_url}"
-currency = "USD"
-timezone = "Europe/Paris"
-models_dir = "models"
-
-[store]
-dimensions = ["tenant", "channel", "provider", "model"]
-
-[report]
-group_by = ["tenant", "channel"]
-
-[[sources]]
-name = "bot"
-type = "events"
-path = "data/bot/*.csv"
-
-[[sources]]
-name = "voice"
-type = "events"
-path = "data/voice/*.jsonl"
-reprice = true
-
-[[assignments]]
-match = {{ channel = "voice" }}
-model = "voice"
-[[assignments]]
-match = {{}}
-model = "support"
-
-[[fixed_costs]]
-name = "vector-db"
-amount = 300.0
-allocate_by = "requests"
-match = {{ channel = "web" }}
-
-[[fixed_costs]]
-name = "helpdesk"
-amount = 110.0
-allocate_by = "cases"
-
-[[fixed_costs]]
-name = "observability"
-amount = 20.0
-allocate_by = "token_cost"
-match = {{ tenant = "beta" }}
-
-[[fixed_costs]]
-name = "qa-team"
-amount = 60.0
-allocate_by = "resolved"
-match = {{ tenant = "acme" }}
-
-[[fixed_costs]]
-name = "phone-line"
-amount = 50.0
-allocate_by = "requests"
-match = {{ channel = "phone" }}
-
-[pricing.overrides]
-"openai/gpt-4o-mini" = {{ input_per_mtok = 0.15, output_per_mtok = 0.60, cached_input_per_mtok = 0.075 }}
-"acme/house-model" = {{ input_per_mtok = 2.0, output_per_mtok = 10.0 }}
-"""
-
-SUPPORT = """
-name = "support"
-description = "Chat support."
-[[versions]]
-effective_from = 2025-01-01
-value_per_resolution = 6.50
-escalation_cost = 2.00
-reopen_cost = 9.00
-abandonment_cost = 0.50
-review_cost_per_hour = 45.0
-[[versions]]
-effective_from = 2026-01-15
-value_per_resolution = 8.00
-escalation_cost = 3.00
-reopen_cost = 9.00
-abandonment_cost = 1.00
-review_cost_per_hour = 60.0
-"""
-
-VOICE = """
-name = "voice"
-description = "Voice support."
-[[versions]]
-effective_from = 2025-01-01
-value_per_resolution = 12.00
-escalation_cost = 5.00
-reopen_cost = 4.00
-abandonment_cost = 2.00
-review_cost_per_hour = 30.0
-"""
+# the scenario's config ({database_url} filled in, literal braces doubled) and value models
+CONFIG = fixture_text("scenario/roi.toml")
+SUPPORT = fixture_text("scenario/models/support.toml")
+VOICE = fixture_text("scenario/models/voice.toml")
 
 HEADER = "event_id,ts,tenant,channel,topic,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes"
 BOT = "\n".join([

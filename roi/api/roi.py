@@ -7,9 +7,10 @@ from typing import Any
 from flask import Response
 
 from ..domain import Period, parse_group_by
-from ..services import reports, trend
+from ..services import reports, risk, trend
 from .context import api_blueprint, cached_answer, data_version, runtime
-from .schemas import RoiQuery, RoiReport, Trend, TrendQuery
+from .risk_schemas import ChangesReport, SensitivityReport
+from .schemas import AnalysisQuery, RoiQuery, RoiReport, Trend, TrendQuery
 
 blueprint = api_blueprint("roi", __name__, "ROI per cohort: one month, or a trend over months.")
 
@@ -33,7 +34,9 @@ def roi_report(query: RoiQuery) -> Response:
     A closed month, asked in the config's grouping without filters, is its stored revision
     (with `state`, `revision` and `closed_at`). With `sort` and `limit`, `cohorts` holds the
     first `limit` cohorts after sorting, and `totals` still covers every cohort the filters
-    keep (the header X-Total-Count says how many there are)."""
+    keep (the header X-Total-Count says how many there are). With `uncertainty=true`, each cohort
+    and the totals carry Monte Carlo bands of net value and ROI and the probability that net value
+    is above 0 (docs/metrics.md, "Uncertainty"), computed from today's data and config."""
     period = Period.parse(query.period)
     group_by = _group_by(query.group_by)
     filters = _filters(query.filter_values())
@@ -43,15 +46,66 @@ def roi_report(query: RoiQuery) -> Response:
         answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months,
                                 version=data_version(), formats=("json",))
         document, total = reports.document(state.store, answer, sort=query.sort, limit=query.limit,
-                                           compact=True)
+                                           compact=not query.uncertainty)
+        if query.uncertainty:
+            group = reports.grouping(state.settings, group_by)
+            bands = risk.bands(state.settings, state.store, period, group, filters, months=state.months,
+                               version=data_version())
+            risk.merge_bands(document, bands, group)
         document["_total"] = total
         return document
 
     def headers(document: dict[str, Any]) -> dict[str, str]:
         return {"X-Total-Count": str(document.pop("_total"))}
 
-    key = (period, tuple(group_by) if group_by is not None else None, _frozen(filters), query.sort, query.limit)
+    key = (period, tuple(group_by) if group_by is not None else None, _frozen(filters), query.sort, query.limit,
+           _uncertainty_key() if query.uncertainty else None)
     return cached_answer(key, render, headers=headers)
+
+
+def _uncertainty_key() -> tuple:
+    options = runtime().settings.uncertainty
+    return (options.draws, options.seed, options.outcome_rates)
+
+
+@blueprint.get("/roi/sensitivity", summary="Tornado data and break-even per cohort",
+               responses={200: SensitivityReport})
+def roi_sensitivity(query: AnalysisQuery) -> Response:
+    """For each uncertain assumption (a value model's range), the total and each cohort's net value at
+    its low and at its high with every other assumption at its point value, largest swing first;
+    and per cohort the value per resolution at which its net value is 0."""
+    period = Period.parse(query.period)
+    group_by = _group_by(query.group_by)
+    filters = _filters(query.filter_values())
+
+    def render() -> dict[str, Any]:
+        state = runtime()
+        result = risk.tornado(state.settings, state.store, period, group_by, filters, months=state.months,
+                              version=data_version())
+        return risk.sensitivity_document(state.settings, period, group_by, filters, result)
+
+    key = (period, tuple(group_by) if group_by is not None else None, _frozen(filters))
+    return cached_answer(key, render)
+
+
+@blueprint.get("/roi/changes", summary="Why net value changed since the previous month",
+               responses={200: ChangesReport})
+def roi_changes(query: AnalysisQuery) -> Response:
+    """Per cohort, the change in net value from the previous month split into effects that add up to
+    it: volume, outcome mix, unit cost, assumptions and fixed-cost share (docs/metrics.md, "What
+    changed"). A cohort in only one of the months has 0 for the other."""
+    period = Period.parse(query.period)
+    group_by = _group_by(query.group_by)
+    filters = _filters(query.filter_values())
+
+    def render() -> dict[str, Any]:
+        state = runtime()
+        result = risk.change_bridge(state.settings, state.store, period, group_by, filters, months=state.months,
+                                    version=data_version())
+        return risk.changes_document(state.settings, period, group_by, filters, result)
+
+    key = (period, tuple(group_by) if group_by is not None else None, _frozen(filters))
+    return cached_answer(key, render)
 
 
 def _frozen(filters: dict[str, list[str]]) -> tuple:

@@ -121,7 +121,8 @@ def _filter(name: str) -> Any:
         pattern=FILTER_PATTERN,
         max_length=2000,
         description=f"Only cohorts whose {name} is one of these values, comma separated; "
-        "'(unattributed)' means a missing value.",
+        "'(unattributed)' means a missing value; a comma inside a value is written '\\,' (a backslash "
+        "before a comma or another backslash: '\\\\').",
     )
 
 
@@ -139,6 +140,18 @@ class RoiQuery(_RoiQueryBase):
         description="A metric to sort cohorts by; '-' first for descending. Nulls sort last.",
     )
     limit: int | None = Field(None, ge=1, le=100_000, description="At most this many cohorts (after sorting).")
+    uncertainty: bool = Field(False, description="Add Monte Carlo bands of net value and ROI (p5, p50, p95) and "
+                              "the probability that net value is above 0, per cohort and in the totals.")
+
+    def filter_values(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in DIMENSIONS if getattr(self, name) is not None}
+
+
+class AnalysisQuery(_RoiQueryBase):
+    """A period's question (grouping, filters) for sensitivity and the change bridge."""
+
+    period: str = _period("The month, YYYY-MM.")
+    group_by: str | None = _group_by()
 
     def filter_values(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in DIMENSIONS if getattr(self, name) is not None}
@@ -216,16 +229,40 @@ def _metric_field(name: str, *, optional: bool = False) -> tuple[Any, Any]:
     return annotation, Field(default, description=METRIC_DESCRIPTIONS.get(name, ""))
 
 
+BAND_DESCRIPTIONS: dict[str, str] = {
+    "net_value_p5": "5th percentile of net value over the Monte Carlo draws (uncertainty=true)",
+    "net_value_p50": "median net value over the draws",
+    "net_value_p95": "95th percentile of net value over the draws",
+    "net_value_mean": "mean net value over the draws",
+    "net_value_sd": "standard deviation of net value over the draws",
+    "roi_p5": "5th percentile of ROI over the draws; null where the cost can be 0",
+    "roi_p50": "median ROI over the draws",
+    "roi_p95": "95th percentile of ROI over the draws",
+    "probability_net_value_positive": "share of the draws in which net value is above 0",
+}
+_BAND_FIELDS: dict[str, Any] = {name: (float | None, Field(None, description=text))
+                                for name, text in BAND_DESCRIPTIONS.items()}
+
 CohortFigures = create_model(
     "CohortFigures",
     cohort=(dict[str, str], Field(description="The cohort's value of each group_by dimension ('' = unattributed).")),
     **{name: _metric_field(name) for name in REPORT_METRICS},
+    **_BAND_FIELDS,
 )
 TotalFigures = create_model(
     "TotalFigures",
     **{name: _metric_field(name) for name in (*CELL_METRICS, *VALUED_METRICS, *RATIO_METRICS)},
     unallocated_fixed_cost=_metric_field("unallocated_fixed_cost"),
+    **_BAND_FIELDS,
 )
+
+
+class UncertaintyInfo(BaseModel):
+    draws: int
+    seed: int
+    outcome_rates: bool = Field(description="whether each cohort's resolution rate was drawn too")
+    parameters: list[str] = Field(description="the uncertain assumptions drawn, as model.assumption")
+    quantiles: list[int]
 
 
 class UnallocatedCost(BaseModel):
@@ -252,6 +289,7 @@ class RoiReport(BaseModel):
     state: str | None = Field(None, description="'closed' when this is a closed month's stored revision.")
     revision: int | None = Field(None, description="The closed revision served.")
     closed_at: datetime | None = None
+    uncertainty: UncertaintyInfo | None = Field(None, description="With uncertainty=true: how the bands were drawn.")
 
 
 TrendPoint = create_model(
@@ -301,13 +339,27 @@ class Cohorts(BaseModel):
     dimensions: dict[str, list[str]] = Field(description="Known values per dimension; '' is (unattributed).")
 
 
+class TriangularRange(BaseModel):
+    low: float
+    mode: float = Field(description="the point estimate")
+    high: float
+
+
+class NormalRange(BaseModel):
+    mean: float = Field(description="the point estimate")
+    sd: float = Field(description="standard deviation; the distribution is truncated at 0")
+
+
+Assumption = float | TriangularRange | NormalRange
+
+
 class ModelVersionInfo(BaseModel):
     effective_from: date
-    value_per_resolution: float
-    escalation_cost: float
-    reopen_cost: float
-    abandonment_cost: float
-    review_cost_per_hour: float
+    value_per_resolution: Assumption
+    escalation_cost: Assumption
+    reopen_cost: Assumption
+    abandonment_cost: Assumption
+    review_cost_per_hour: Assumption
     notes: str
 
 

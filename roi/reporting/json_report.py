@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import orjson
 
-from ..domain import REPORT_METRICS
+from ..domain import INTEGER_METRICS, REPORT_METRICS
 from .frame import ReportFrame, json_column
 
 
@@ -15,6 +16,10 @@ def report_document(frame: ReportFrame, *, compact: bool = False) -> dict[str, A
     """The report as a JSON document. `compact`: its cohorts are already serialized (an
     orjson.Fragment, for answers written without indentation: the same JSON, made a column at a
     time instead of a dict per cohort)."""
+    return _document(frame, cohorts_fragment(frame) if compact else frame.cohort_records())
+
+
+def _document(frame: ReportFrame, cohorts: Any) -> dict[str, Any]:
     return {
         "period": str(frame.period),
         "currency": frame.currency,
@@ -25,7 +30,7 @@ def report_document(frame: ReportFrame, *, compact: bool = False) -> dict[str, A
         "data_fingerprint": frame.data_fingerprint,
         "generated_at": frame.generated_at.isoformat(),
         "no_data": not frame.has_data,
-        "cohorts": cohorts_fragment(frame) if compact else frame.cohort_records(),
+        "cohorts": cohorts,
         "totals": frame.totals_record(),
         "unallocated_fixed_costs": [
             {"name": name, "amount": amount} for name, amount in sorted(frame.unallocated.items())
@@ -40,12 +45,15 @@ def document_json(document: dict[str, Any]) -> bytes:
 
 
 def render_json(frame: ReportFrame) -> bytes:
-    return document_json(report_document(frame))
+    """The JSON file: document_json(report_document(frame)), its cohorts written as compact ones are
+    (cohorts_fragment), indented as orjson indents them in the document."""
+    return document_json(_document(frame, cohorts_fragment(frame, indented=True)))
 
 
-def cohorts_fragment(frame: ReportFrame) -> orjson.Fragment:
-    """frame.cohort_records() as compact JSON: each column serialized once (numbers and null never
-    hold a comma, so a column's JSON splits into its values), then one row template per cohort."""
+def cohorts_fragment(frame: ReportFrame, *, indented: bool = False) -> orjson.Fragment:
+    """frame.cohort_records() as JSON: each column serialized once (numbers and null never hold a
+    comma, so a column's JSON splits into its values), then one row template per cohort. Compact,
+    or `indented` as orjson's OPT_INDENT_2 writes the list as the document's "cohorts"."""
     table = frame.table
     if not len(table):
         return orjson.Fragment(b"[]")
@@ -55,11 +63,29 @@ def cohorts_fragment(frame: ReportFrame) -> orjson.Fragment:
         values = table.labels[name].tolist()
         texts = {value: _text(value) for value in set(values)}  # a dimension repeats few values
         labels.append([texts[value] for value in values])
-    figures = [orjson.dumps(json_column(name, table.figures[name]))[1:-1].split(b",") for name in REPORT_METRICS]
-    template = (b'{"cohort":{' + b",".join(b'"%s":%%s' % name.encode() for name in group) + b"},"
-                + b",".join(b'"%s":%%s' % name.encode() for name in REPORT_METRICS) + b"}")
+    figures = [column_json(name, table.figures[name])[1:-1].split(b",") for name in REPORT_METRICS]
+    if not indented:
+        template = (b'{"cohort":{' + b",".join(b'"%s":%%s' % name.encode() for name in group) + b"},"
+                    + b",".join(b'"%s":%%s' % name.encode() for name in REPORT_METRICS) + b"}")
+        rows = [template % row for row in zip(*labels, *figures, strict=True)]
+        return orjson.Fragment(b"[" + b",".join(rows) + b"]")
+    cohort = (b'      "cohort": {\n' + b",\n".join(b'        "%s": %%s' % name.encode() for name in group)
+              + b'\n      }') if group else b'      "cohort": {}'
+    template = (b"    {\n" + cohort + b",\n" + b",\n".join(b'      "%s": %%s' % name.encode() for name in REPORT_METRICS)
+                + b"\n    }")
     rows = [template % row for row in zip(*labels, *figures, strict=True)]
-    return orjson.Fragment(b"[" + b",".join(rows) + b"]")
+    return orjson.Fragment(b"[\n" + b",\n".join(rows) + b"\n  ]")
+
+
+def column_json(name: str, values: np.ndarray) -> bytes:
+    """orjson.dumps(json_column(name, values)), written by orjson from the array itself (the same
+    bytes: orjson writes a float64 as it writes the float, NaN and infinities as null)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if name not in INTEGER_METRICS:
+        return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    if np.isfinite(values).all() and (not len(values) or float(np.abs(values).max()) < 2**62):
+        return orjson.dumps(np.rint(values).astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(json_column(name, values))
 
 
 def _text(value: str) -> bytes:

@@ -9,7 +9,7 @@ revision, and a rename that fails takes the revision back.
 bytes, the config hash, the data fingerprint and a snapshot of the month's
 cells. Later data or config changes never touch it; data that arrives after
 the close is measured against the snapshot and reported (`late_rows`,
-`late_cost`), and `--revise` issues the next revision with a Changes sheet.
+`late_cost`), and `--revise` issues the next revision with a Revision changes sheet.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def close_period(
         signature = batch_signature(store, period)
         cells = store.cells(period.start, period.end)
         # valued here, from the cells read now: a revision never rests on a cached file
-        frame = build_report(settings, store, period, months=ValuedMonths(settings, store, files=False))
+        months = ValuedMonths(settings, store, files=False)
+        frame = build_report(settings, store, period, months=months)
         # an ingest between the two reads would make the snapshot disagree with the figures: read again
         if data_fingerprint(cells) == frame.data_fingerprint:
             break
@@ -103,7 +104,7 @@ def close_period(
     document = report_document(frame)
     document.update({"state": "closed", "revision": number, "closed_at": closed_at.isoformat()})
     contents = {
-        "xlsx": workbook_for(settings, store, frame, revision=info),
+        "xlsx": workbook_for(settings, store, frame, revision=info, months=months),
         "json": document_json(document),
         "csv": render_csv(frame).encode(),
     }

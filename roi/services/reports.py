@@ -40,15 +40,38 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def split_values(text: str) -> list[str]:
+    """A filter's values, separated by commas: `\\,` is a comma inside a value and `\\\\` a backslash
+    (any other backslash stands for itself), e.g. `Acme\\, Inc.,globex` is "Acme, Inc." and "globex"."""
+    values: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append(char if char in ",\\" else "\\" + char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    current.append("\\" if escaped else "")
+    values.append("".join(current))
+    return values
+
+
 def parse_filters(settings: Settings, raw: dict[str, str] | None) -> dict[str, list[str]]:
-    """`{dimension: "a,b"}` into value lists; every dimension must be stored."""
+    """`{dimension: "a,b"}` into value lists (`\\,`: a comma inside a value, see split_values); every
+    dimension must be stored."""
     filters: dict[str, list[str]] = {}
     for name, text in (raw or {}).items():
         if name not in settings.dimensions:
             raise UsageError(
                 f"{name}: not a stored dimension to filter on; allowed: {', '.join(settings.dimensions)}", name
             )
-        values = [part.strip() for part in str(text).split(",")]
+        values = [part.strip() for part in split_values(str(text))]
         if not any(values) and text != "":
             raise UsageError(f"{name}: {text!r} names no value", name)
         filters[name] = ["" if value == UNATTRIBUTED else value for value in values]
@@ -83,8 +106,7 @@ def build_report(
     group = grouping(settings, group_by)
     month = (months or ValuedMonths(settings, store)).get(period, version)
     filters = dict(filters or {})
-    rows = month.select(filters)
-    labels, figures = month.cohort_columns(group, filters, rows=rows)
+    labels, figures, totals = month.answer(group, filters)
     used = []
     for item in month.versions_used(filters) if detail else ():
         model = settings.value_models[item.model]
@@ -99,7 +121,7 @@ def build_report(
         data_fingerprint=month.fingerprint,
         generated_at=datetime.now(UTC),
         table=CohortTable(labels, {name: figures[name] for name in REPORT_METRICS}),
-        totals=month.totals(filters, rows=rows),
+        totals=totals,
         detail=month.detail(group, filters) if detail else month.no_detail(group),
         # a filtered report cannot say whose unallocated cost it would be, so it carries none
         unallocated={} if filters else dict(month.unallocated),
@@ -178,22 +200,24 @@ def report(
     return PeriodReport(state, None, note)
 
 
-def render(settings: Settings, store: Store, frame: ReportFrame, fmt: str, *, revision: Any = None) -> bytes:
+def render(settings: Settings, store: Store, frame: ReportFrame, fmt: str, *, revision: Any = None,
+           months: ValuedMonths | None = None) -> bytes:
     """A report frame in one of the export formats (the workbook with its trend and data quality)."""
     check_format(fmt)
     if fmt == "json":
         return render_json(frame)
     if fmt == "csv":
         return render_csv(frame).encode()
-    return workbook_for(settings, store, frame, revision=revision)
+    return workbook_for(settings, store, frame, revision=revision, months=months)
 
 
-def content(settings: Settings, store: Store, answer: PeriodReport, fmt: str) -> bytes:
+def content(settings: Settings, store: Store, answer: PeriodReport, fmt: str, *,
+            months: ValuedMonths | None = None) -> bytes:
     """The answer's bytes in a format: a stored revision's as stored, a frame rendered now."""
     check_format(fmt)
     if answer.frame is None:
         return revisions.revision_content(store.engine, str(answer.period), answer.state.revision, fmt)
-    return render(settings, store, answer.frame, fmt)
+    return render(settings, store, answer.frame, fmt, months=months)
 
 
 def document(store: Store, answer: PeriodReport, *, sort: str | None = None,
@@ -248,7 +272,7 @@ def export(settings: Settings, store: Store, period: Period, fmt: str, *,
         answer = PeriodReport(state, None)
     else:
         answer = report(settings, store, period, months=months, formats=(fmt,))
-    data = content(settings, store, answer, fmt)
+    data = content(settings, store, answer, fmt, months=months)
     if answer.frame is None:
         revision = answer.state.revision
         return Export(data, MEDIA_TYPES[fmt], f"roi-{period}-r{revision}.{fmt}",

@@ -9,8 +9,12 @@ from ..config import Settings
 from ..domain import Period
 from ..reporting.frame import ReportFrame
 from ..reporting.workbook import (
+    ChangeFigures,
     LateData,
+    ParameterSwing,
     QuarantineSample,
+    RiskFigures,
+    SensitivityFigures,
     SourceQuality,
     TrendMonth,
     UnpricedModel,
@@ -18,20 +22,65 @@ from ..reporting.workbook import (
     render_workbook,
 )
 from ..store import Store, revisions
+from . import risk as risks
 from .periods import batch_signature, months_with_data
 from .trend import DEFAULT_MONTHS, figures_of
-from .valued import value_month_coarse
+from .valued import ValuedMonths, value_month_coarse
 
 QUARANTINE_SAMPLES = 5
 
 
-def workbook_for(settings: Settings, store: Store, frame: ReportFrame, revision: Any = None) -> bytes:
-    """The workbook of a report frame, with its trend, data quality and closed-month notes."""
+def workbook_for(settings: Settings, store: Store, frame: ReportFrame, revision: Any = None, *,
+                 months: ValuedMonths | None = None) -> bytes:
+    """The workbook of a report frame, with its trend, data quality and closed-month notes; its risk,
+    sensitivity and change bridge come from `months` (the valued months the frame came from)."""
     trend, late = _trend_months(settings, store, frame)
     sources, samples, unpriced = _data_quality(store, frame.period)
+    risk, sensitivity, changes = _analysis(settings, store, frame, months or ValuedMonths(settings, store))
     extras = WorkbookExtras(trend=trend, sources=sources, quarantine=samples, unpriced=unpriced, late=late,
-                            revision=revision, files_relative_to=settings.base_dir)
+                            revision=revision, files_relative_to=settings.base_dir, risk=risk,
+                            sensitivity=sensitivity, changes=changes)
     return render_workbook(frame, extras)
+
+
+def _analysis(settings: Settings, store: Store, frame: ReportFrame, months: ValuedMonths):
+    """The Risk (when an assumption is a range, or outcome rates are drawn), Sensitivity (when an
+    assumption is a range) and Changes sheets' figures of the frame's question."""
+    group, filters, period = list(frame.group_by), frame.filters or None, frame.period
+
+    def key(labels, index: int) -> tuple[str, ...]:
+        return tuple(str(labels[name][index]) for name in group)
+
+    tornado = risks.tornado(settings, store, period, group, filters, months=months)
+    risk = sensitivity = None
+    if tornado.swings or settings.uncertainty.outcome_rates:
+        bands = risks.bands(settings, store, period, group, filters, months=months)
+        risk = RiskFigures(bands.draws, bands.seed, bands.outcome_rates, bands.parameters,
+                           {key(bands.labels, index): {name: float(values[index])
+                                                       for name, values in bands.figures.items()}
+                            for index in range(len(bands.figures["net_value_p50"]))}, dict(bands.totals))
+    if tornado.swings:
+        swings = [ParameterSwing(swing.parameter,
+                                 "; ".join(f"from {start}: {low:g} / {point:g} / {high:g}"
+                                           for start, low, point, high in swing.ranges),
+                                 *swing.ranges[-1][1:],
+                                 swing.total_low - tornado.total_net_value, swing.total_high - tornado.total_net_value)
+                  for swing in tornado.swings]
+        largest = {}
+        for index in range(len(tornado.net_value)):
+            top = tornado.swings[tornado.cohort_order(index)[0]]
+            largest[key(tornado.labels, index)] = (top.parameter,
+                                                   abs(float(top.net_value_high[index] - top.net_value_low[index])))
+        sensitivity = SensitivityFigures(swings, largest)
+    bridge = risks.change_bridge(settings, store, period, group, filters, months=months)
+    previous = months.get(period.previous())
+    unallocated = (0.0, 0.0) if filters else (float(sum(previous.unallocated.values())),
+                                              float(sum(months.get(period).unallocated.values())))
+    changes = ChangeFigures(period.previous(), tuple(risks.EFFECTS),
+                            [(key(bridge.labels, index), float(bridge.previous[index]), float(bridge.current[index]),
+                              {name: float(values[index]) for name, values in bridge.effects.items()})
+                             for index in range(len(bridge.previous))], unallocated)
+    return risk, sensitivity, changes
 
 
 def _trend_months(settings: Settings, store: Store, frame: ReportFrame) -> tuple[list[TrendMonth], list[LateData]]:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import case, delete, event, func, insert, select, text
@@ -21,6 +22,7 @@ from ..dictionary_codes import dictionary_codes
 from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS, Reject
 from ..errors import RoiError
 from . import pulls_and_jobs  # noqa: F401  (its tables: watermarks, job runs)
+from .cell_reads import read_cells
 from .revisions import PeriodRevisionRecord  # noqa: F401  (so create_all makes closed months' table)
 from .tables import BatchRecord, CellRecord, QuarantineRecord
 
@@ -296,40 +298,10 @@ class Store:
     def cells(self, start: date, end: date) -> pd.DataFrame:
         """Cells with day in [start, end), summed over sources and batches.
 
-        The rows are read as stored (an index range scan) and summed here only where two
-        batches hold the same day and dimensions: a GROUP BY in the database sorts every
-        row of the month first, which costs more than the read."""
-        import numpy as np
-        import pandas as pd
-
-        names = ["day", *DIMENSIONS, *CELL_METRICS]
-        query = (f"SELECT batch_id, {', '.join(names)} FROM {CellRecord.__tablename__} "
-                 f"WHERE day >= {_MARK} AND day < {_MARK}")
-        with self.engine.connect() as connection:
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            cursor = connection.connection.cursor()
-            try:
-                cursor.execute(query.replace(_MARK, mark), (start, end))
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        batch_ids, *columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
-        frame = pd.DataFrame({  # Series of object dtype: pandas keeps the str objects as they are
-            name: pd.Series(_column(name, values), dtype=object if name in DIMENSIONS or name == "day" else None)
-            for name, values in zip(names, columns, strict=True)
-        })
-        for name in _FRACTIONAL:  # whole nano-units: sums exact in any order (see _NANO)
-            frame[name] = np.floor(frame[name].to_numpy() * _NANO + 0.5)
-        if _shared_days(frame["day"], batch_ids):
-            # two batches hold cells of one day: the same day and dimensions may be in both
-            keys = ["day", *DIMENSIONS]
-            if frame.duplicated(keys).any():
-                frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
-                frame = frame.astype({name: object for name in keys})  # the keys as read, not inferred
-        for name in _FRACTIONAL:
-            frame[name] = frame[name] / _NANO
-        # the rows' order is the database's: valuation orders cells itself (valuation.cohorts)
-        return frame
+        The rows are read as stored (an index range scan, straight into Arrow: store.cell_reads)
+        and summed here only where two batches hold the same day and dimensions: a GROUP BY in
+        the database sorts every row of the month first, which costs more than the read."""
+        return _cell_frame(read_cells(self.engine, start, end))
 
     def _in_code_point_order(self, columns: list) -> list:
         """Text columns ordered by code point, as Python orders str, whatever the database's collation."""
@@ -421,28 +393,35 @@ class Store:
             return [(s, p, m, int(u), int(r)) for s, p, m, u, r in connection.execute(query)]
 
 
-_MARK = "\x00mark\x00"  # the driver's parameter mark, filled in per dialect
+def _cell_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Stored rows as cells: the same day and dimensions of two batches summed; days as dates, the
+    dimensions as str objects, the metrics as float64 (the rows' order is the database's:
+    valuation orders cells itself, valuation.cohorts)."""
+    import pandas as pd
+
+    for name in _FRACTIONAL:  # whole nano-units: sums exact in any order (see _NANO)
+        columns[name] = np.floor(columns[name] * _NANO + 0.5)
+    keys = ["day", *DIMENSIONS]
+    # object Series: pandas would infer its str dtype, and the cells' users compare Python values
+    frame = pd.DataFrame({name: pd.Series(columns[name], dtype=object if name in keys else None, copy=False)
+                          for name in [*keys, *CELL_METRICS]})
+    if _shared_days(columns["day"], columns["batch_id"]) and frame.duplicated(keys).any():
+        # two batches hold cells of one day, and the same day and dimensions are in both
+        frame = frame.groupby(keys, sort=False, as_index=False)[list(CELL_METRICS)].sum()
+        frame = frame.astype({name: object for name in keys})  # the keys as read, not inferred
+    for name in _FRACTIONAL:
+        frame[name] = frame[name] / _NANO
+    return frame
 
 
-def _shared_days(days: pd.Series, batch_ids: tuple) -> bool:
+def _shared_days(days: np.ndarray, batch_ids: np.ndarray) -> bool:
     """Whether any day has cells of more than one batch."""
     import pandas as pd
 
-    if len(set(batch_ids)) <= 1:
+    if len(np.unique(batch_ids)) <= 1:
         return False
     pairs = pd.DataFrame({"day": days, "batch": batch_ids}).drop_duplicates()
     return len(pairs) > pairs["day"].nunique()
-
-
-def _column(name: str, values: tuple):
-    """One column of cells as read: days as dates, dimensions as text, metrics as float64."""
-    import numpy as np
-
-    if name == "day":
-        return [value if isinstance(value, date) else date.fromisoformat(str(value)) for value in values]
-    if name in DIMENSIONS:
-        return np.asarray(values, dtype=object)
-    return np.asarray(values, dtype=np.float64)
 
 
 _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)

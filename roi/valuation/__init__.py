@@ -79,7 +79,7 @@ def assign_models(
                 continue
             out.iloc[chosen, out.columns.get_loc("model_version")] = version.effective_from.isoformat()
             for assumption in ASSUMPTIONS:
-                out.iloc[chosen, out.columns.get_loc(assumption)] = getattr(version, assumption)
+                out.iloc[chosen, out.columns.get_loc(assumption)] = version.point(assumption)
     return out
 
 

@@ -13,7 +13,7 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import EllipsisType
 from typing import Any
 
@@ -33,11 +33,29 @@ class Codes:
 
     codes: np.ndarray  # int32, one per cell
     values: np.ndarray  # object (str), sorted
+    # made on first use: the cells' positions ordered by code, and where each code's run starts
+    _runs: list = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def of(cls, column: pd.Series) -> Codes:
-        codes, values = pd.factorize(column.astype(str), sort=True)  # hashing, then only the distinct sorted
-        return cls(codes.astype(np.int32, copy=False), np.asarray(values, dtype=object))
+        # hashing, then only the distinct values made text and sorted (as factorizing column.astype(str))
+        codes, distinct = pd.factorize(column, use_na_sentinel=False)
+        texts, values = pd.factorize(np.asarray(distinct.astype(str), dtype=object), sort=True)
+        return cls(texts[codes].astype(np.int32, copy=False), np.asarray(values, dtype=object))
+
+    def positions(self, wanted: np.ndarray) -> np.ndarray:
+        """The positions (ascending) of the cells whose code is one of `wanted`, found in the
+        code-ordered positions instead of a pass over every cell."""
+        if not self._runs:  # two threads may both make it: the same arrays, either kept
+            order = np.argsort(self.codes, kind="stable")
+            starts = np.zeros(len(self.values) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self.codes, minlength=len(self.values)), out=starts[1:])
+            self._runs[:] = [order, starts]
+        order, starts = self._runs
+        runs = [order[starts[code]:starts[code + 1]] for code in wanted]
+        if len(runs) == 1:
+            return runs[0].astype(np.intp, copy=False)
+        return np.sort(np.concatenate(runs)).astype(np.intp, copy=False) if runs else np.array([], np.intp)
 
     def wanted(self, names: Sequence[str]) -> np.ndarray:
         """Codes of the given values that occur (a value that never occurs selects nothing)."""
@@ -56,6 +74,21 @@ class VersionInUse:
     model: str
     effective_from: str  # ISO date
     assumptions: tuple[float, ...]  # in ASSUMPTIONS order
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CohortVersionSums:
+    """Figures summed per (cohort, model version): one row per pair that has cells."""
+
+    labels: dict[str, np.ndarray]  # per cohort (sorted by their values, as cohort_columns)
+    cohorts: int
+    cohort: np.ndarray  # per row: its cohort's position
+    version: np.ndarray  # per row: index into ValuedMonth.versions
+    sums: dict[str, np.ndarray]  # per row
+
+    def per_cohort(self, values: np.ndarray) -> np.ndarray:
+        """A per-row array summed per cohort."""
+        return np.bincount(self.cohort, weights=values, minlength=self.cohorts)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -85,14 +118,16 @@ class ValuedMonth:
         days = pd.to_datetime(cells["day"]).to_numpy(dtype="datetime64[D]")
         # the canonical order: by day, then by each dimension's value (lexsort's last key is the first)
         order = np.lexsort([dims[name].codes for name in reversed(DIMENSIONS)] + [days.astype(np.int64)])
-        pairs = (cells["value_model"].astype(str) + "\x00" + cells["model_version"].astype(str)).to_numpy(object)
-        names, version = np.unique(pairs, return_inverse=True)
+        # each cell's (value model, version) pair, numbered in the pairs' sorted order
+        models, effective = Codes.of(cells["value_model"]), Codes.of(cells["model_version"])
+        width = len(effective.values)
+        numbers, version = np.unique(models.codes.astype(np.int64) * width + effective.codes, return_inverse=True)
         assumptions = cells[list(ASSUMPTIONS)].to_numpy(dtype=np.float64)
         versions = []
-        for index, pair in enumerate(names):
-            model, effective = str(pair).split("\x00")
+        for index, number in enumerate(numbers):
+            model, since = str(models.values[number // width]), str(effective.values[number % width])
             row = int(np.argmax(version == index))  # every cell of a version has its assumptions
-            versions.append(VersionInUse(model, effective, tuple(float(x) for x in assumptions[row])))
+            versions.append(VersionInUse(model, since, tuple(float(x) for x in assumptions[row])))
         figures = cells[list(ADDITIVE)].to_numpy(dtype=np.float64)[order].T
         shares = cells[[share_column(i) for i in range(count)]].to_numpy(np.float64)[order].T
         return cls(
@@ -173,13 +208,11 @@ class ValuedMonth:
         """Indexes of the cells every filter keeps (None: all cells)."""
         if not filters:
             return None
-        mask = np.ones(self.cell_count, dtype=bool)
+        rows: np.ndarray | None = None
         for name, values in filters.items():
-            codes = self.dims[name]
-            kept = np.zeros(max(len(codes.values), 1), dtype=bool)  # per code: is it wanted
-            kept[codes.wanted(values)] = True
-            mask &= kept[codes.codes]
-        return np.flatnonzero(mask)
+            found = self.dims[name].positions(self.dims[name].wanted(values))
+            rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+        return rows
 
     def _group(self, names: Sequence[str], rows: np.ndarray | None) -> tuple[np.ndarray, list[np.ndarray], int]:
         """Per selected cell its group number, each group's codes per name, and the group count."""
@@ -197,7 +230,13 @@ class ValuedMonth:
         key = np.zeros(count, dtype=np.int64)
         for codes, (_, radix) in zip(selected, parts, strict=True):
             key = key * radix + codes
-        unique, inverse = np.unique(key, return_inverse=True)
+        combinations = math.prod(radix for _, radix in parts)
+        if combinations <= max(4 * count, 1 << 16):  # few possible keys: count them instead of sorting
+            present = np.bincount(key, minlength=combinations) > 0
+            unique = np.flatnonzero(present)
+            inverse = (np.cumsum(present) - 1)[key]
+        else:
+            unique, inverse = np.unique(key, return_inverse=True)
         split = []
         for _, radix in reversed(parts):
             split.append(unique % radix)
@@ -210,12 +249,18 @@ class ValuedMonth:
         codes = self.dims[name]
         return codes.codes, max(len(codes.values), 1)
 
-    def _sum(self, values: np.ndarray, rows: np.ndarray | None, group: np.ndarray, groups: int) -> np.ndarray:
-        """Each row of `values` summed per group, in the cells' canonical order."""
+    @staticmethod
+    def _sum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+        """Each row of `values` (the selected cells' figures) summed per group, in the cells' canonical order."""
         out = np.empty((values.shape[0], groups), dtype=np.float64)
         for index, row in enumerate(values):
-            out[index] = np.bincount(group, weights=row if rows is None else row[rows], minlength=groups)
+            out[index] = np.bincount(group, weights=row, minlength=groups)
         return out
+
+    @staticmethod
+    def _selected(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        """The columns of `rows` (None: all), in C order, so each figure's values lie together."""
+        return values if rows is None else values.take(rows, axis=1)
 
     # ------------------------------------------------------------ questions
 
@@ -225,11 +270,22 @@ class ValuedMonth:
         """Cohorts of `group_by` (sorted by their values) as columns: each dimension's values, and every
         additive figure and ratio. `rows`: the filters' selection when the caller made it already."""
         rows = self.select(filters) if rows is ... else rows
+        return self._cohort_columns(group_by, rows, self._selected(self.figures, rows))
+
+    def _cohort_columns(self, group_by: Sequence[str], rows: np.ndarray | None,
+                        selected: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         group, codes, groups = self._group(list(group_by), rows)
-        figures = dict(zip(ADDITIVE, self._sum(self.figures, rows, group, groups), strict=True))
+        figures = dict(zip(ADDITIVE, self._sum(selected, group, groups), strict=True))
         figures.update(cohort_ratios(figures))
         labels = {name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=True)}
         return labels, figures
+
+    def answer(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None
+               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float | None]]:
+        """cohort_columns and totals of one question, the selected cells' figures gathered once."""
+        rows = self.select(filters)
+        selected = self._selected(self.figures, rows)
+        return *self._cohort_columns(group_by, rows, selected), self._totals(filters, selected)
 
     def cohorts(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None, *,
                 rows: np.ndarray | None | EllipsisType = ...) -> pd.DataFrame:
@@ -245,8 +301,11 @@ class ValuedMonth:
                rows: np.ndarray | None | EllipsisType = ...) -> dict[str, float | None]:
         """Every selected cell summed; an unfiltered month adds what no cell carries (filtered: none)."""
         rows = self.select(filters) if rows is ... else rows
-        figures = self.figures if rows is None else self.figures[:, rows]
-        summed = {name: np.array([figures[index].sum()]) for index, name in enumerate(ADDITIVE)}
+        return self._totals(filters, self._selected(self.figures, rows))
+
+    def _totals(self, filters: Mapping[str, Sequence[str]] | None, selected: np.ndarray) -> dict[str, float | None]:
+        # each figure's values lie together (C order), so each is summed pairwise, as a 1-D sum is
+        summed = dict(zip(ADDITIVE, selected.sum(axis=1)[:, np.newaxis], strict=True))
         unallocated = 0.0 if filters else float(sum(self.unallocated.values()))
         summed["fixed_cost"] += unallocated
         summed["total_cost"] += unallocated
@@ -276,15 +335,32 @@ class ValuedMonth:
         columns["last_day"] = days[last].astype(object)
         for index, name in enumerate(ASSUMPTIONS):
             columns[name] = np.array([item.assumptions[index] for item in used])
-        columns.update(zip(ADDITIVE, self._sum(self.figures, rows, group, groups), strict=True))
+        columns.update(zip(ADDITIVE, self._sum(self._selected(self.figures, rows), group, groups), strict=True))
         shares = [share_column(index) for index in range(len(self.fixed_costs))]
-        columns.update(zip(shares, self._sum(self.shares, rows, group, groups), strict=True))
+        columns.update(zip(shares, self._sum(self._selected(self.shares, rows), group, groups), strict=True))
         # groups come in code order, which is the order of the values: sorted by keys already
         return pd.DataFrame(columns)
 
     def no_detail(self, group_by: Sequence[str]) -> pd.DataFrame:
         """The detail's columns without rows."""
         return _no_detail(tuple(group_by), len(self.fixed_costs))  # shared: renderers only read a frame
+
+    def cohort_version_sums(self, group_by: Sequence[str], filters: Mapping[str, Sequence[str]] | None = None,
+                            names: Sequence[str] = ADDITIVE) -> CohortVersionSums:
+        """The figures `names` summed per cohort x model version in use (the grain that is linear in
+        the assumptions: uncertainty, sensitivity and the change bridge start here)."""
+        rows = self.select(filters)
+        group, codes, groups = self._group(list(group_by), rows)
+        version = self.version if rows is None else self.version[rows]
+        radix = max(len(self.versions), 1)
+        pairs, inverse = np.unique(group.astype(np.int64) * radix + version, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        picked = self.figures[[ADDITIVE.index(name) for name in names]]
+        sums = {name: np.bincount(inverse, weights=row if rows is None else row[rows], minlength=len(pairs))
+                for name, row in zip(names, picked, strict=True)}
+        labels = {name: self.dims[name].values[code] for name, code in zip(group_by, codes, strict=True)}
+        return CohortVersionSums(labels, groups, (pairs // radix).astype(np.intp), (pairs % radix).astype(np.intp),
+                                 sums)
 
     def versions_used(self, filters: Mapping[str, Sequence[str]] | None = None) -> list[VersionInUse]:
         rows = self.select(filters)

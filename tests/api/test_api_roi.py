@@ -9,7 +9,7 @@ import pytest
 from roi.api import create_app
 from roi.domain import REPORT_METRICS
 
-from .conftest import READER_HEADERS, ingest_project, run_cli
+from .conftest import API_CONFIG, READER_HEADERS, ingest_project, run_cli
 
 
 def cli_report(runner, project, *args: str) -> dict:
@@ -197,3 +197,33 @@ def test_data_before_a_models_first_version_is_a_422_naming_model_and_day(api_pr
     problem = response.get_json()
     assert problem["status"] == 422
     assert "'support'" in problem["detail"] and "2026-01-05" in problem["detail"]
+
+
+def test_a_filter_value_holding_a_comma_is_written_with_a_backslash(project, runner):
+    """`\\,` is a comma inside a value (docs/api.md), on the API and the command line alike; `\\\\` a backslash."""
+    project.write_config(API_CONFIG)
+    project.write_data("events.csv", "event_id,ts,tenant,channel,outcome\n"
+                       'e1,2026-01-10T10:00:00Z,"Acme, Inc.",web,resolved\n'
+                       "e2,2026-01-11T10:00:00Z,Acme,web,resolved\n"
+                       "e3,2026-01-12T10:00:00Z,Inc.,web,escalated\n"
+                       'e4,2026-01-12T11:00:00Z,"back\\slash,",chat,resolved\n')
+    settings = ingest_project(project)
+    app = create_app(settings, version_ttl=0)
+    try:
+        client = app.test_client()
+        escaped = client.get("/api/v1/roi?period=2026-01&group_by=tenant&tenant=Acme%5C%2C%20Inc.,Inc.",
+                             headers=READER_HEADERS).get_json()
+        assert escaped["filters"] == {"tenant": ["Acme, Inc.", "Inc."]}
+        assert [cohort["cohort"]["tenant"] for cohort in escaped["cohorts"]] == ["Acme, Inc.", "Inc."]
+        assert (escaped["totals"]["resolved"], escaped["totals"]["escalated"]) == (1, 1)
+        plain = client.get("/api/v1/roi?period=2026-01&group_by=tenant&tenant=Acme,%20Inc.",
+                           headers=READER_HEADERS).get_json()
+        assert [cohort["cohort"]["tenant"] for cohort in plain["cohorts"]] == ["Acme", "Inc."]  # two values
+        backslash = client.get("/api/v1/roi?period=2026-01&group_by=tenant&tenant=back%5C%5Cslash%5C,",
+                               headers=READER_HEADERS).get_json()
+        assert [cohort["cohort"]["tenant"] for cohort in backslash["cohorts"]] == ["back\\slash,"]
+    finally:
+        app.extensions["roi"].store.engine.dispose()
+    document = cli_report(runner, project, "--period", "2026-01", "--group-by", "tenant",
+                          "--filter", "tenant=Acme\\, Inc.,Inc.")
+    assert without_time(document) == without_time(escaped)

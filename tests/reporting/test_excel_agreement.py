@@ -185,7 +185,8 @@ def test_derived_figures_are_formulas_reaching_the_assumptions_and_facts_are_val
 
 def test_sheets_formats_and_charts(scenario):
     raw = load_workbook(scenario["workbook"])
-    assert raw.sheetnames == ["Summary", "Cohorts", "Detail", "Assumptions", "Trend", "Data quality", "Definitions"]
+    assert raw.sheetnames == ["Summary", "Cohorts", "Detail", "Assumptions", "Trend", "Changes", "Risk", "Sensitivity",
+                              "Data quality", "Definitions"]
     cohorts = raw["Cohorts"]
     assert cohorts.freeze_panes == "D4"
     assert cohorts.auto_filter.ref.startswith("A3:")
@@ -200,7 +201,8 @@ def test_sheets_formats_and_charts(scenario):
     assert cohorts.column_dimensions["B"].width >= len('=HYPERLINK("http://evil.example","click")')
     with zipfile.ZipFile(scenario["workbook"]) as archive:
         charts = [name for name in archive.namelist() if name.startswith("xl/charts/chart")]
-    assert len(charts) == 2  # net value by cohort (Summary), net value by month (Trend)
+    # net value by cohort (Summary), net value by month (Trend), the effects (Changes), the tornado (Sensitivity)
+    assert len(charts) == 4
     with zipfile.ZipFile(scenario["workbook"]) as archive:
         trend_chart = next(archive.read(name).decode() for name in charts if b"lineChart" in archive.read(name))
     assert '<c:smooth val="1"/>' not in trend_chart  # straight lines

@@ -35,7 +35,7 @@ figure = st.one_of(st.floats(-1e15, 1e15), st.just(float("nan")), st.integers(0,
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(label, label), max_size=25), st.data(), st.sampled_from([(), ("tenant",),
                                                                                    ("tenant", "channel")]))
-def test_the_compact_cohorts_are_the_records_serialized(rows, data, group):
+def test_the_compact_and_indented_cohorts_are_the_records_serialized(rows, data, group):
     from datetime import UTC, datetime
 
     import orjson
@@ -43,7 +43,7 @@ def test_the_compact_cohorts_are_the_records_serialized(rows, data, group):
 
     from roi.domain import Period
     from roi.reporting.frame import ReportFrame
-    from roi.reporting.json_report import report_document
+    from roi.reporting.json_report import document_json, render_json, report_document
 
     count = 1 if not group else len(rows)
     figures = {name: np.array(data.draw(st.lists(figure, min_size=count, max_size=count)), dtype=np.float64)
@@ -55,3 +55,5 @@ def test_the_compact_cohorts_are_the_records_serialized(rows, data, group):
                         fixed_costs=(), versions=())
     assert orjson.loads(orjson.dumps(report_document(frame, compact=True))) == \
         orjson.loads(orjson.dumps(report_document(frame)))
+    # the JSON file's indented cohorts, written a column at a time, are byte for byte orjson's indenting
+    assert render_json(frame) == document_json(report_document(frame))

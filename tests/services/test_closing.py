@@ -1,4 +1,4 @@
-"""Closing a month: stored revisions served byte for byte, late data measured, revisions with a Changes sheet."""
+"""Closing a month: stored revisions served byte for byte, late data measured, revisions with a Revision changes sheet."""
 
 from __future__ import annotations
 
@@ -153,8 +153,8 @@ def test_revise_issues_revision_2_with_a_changes_sheet(tmp_path):
     path = tmp_path / "r2.xlsx"
     path.write_bytes(exports["xlsx"].content)
     workbook = load_workbook(recalculate(path), data_only=True)
-    assert workbook.sheetnames[:2] == ["Summary", "Changes"]
-    sheet = workbook["Changes"]
+    assert workbook.sheetnames[:2] == ["Summary", "Revision changes"]
+    sheet = workbook["Revision changes"]
     columns = {cell.value: cell.column for cell in sheet[3] if cell.value}
     old_records = {label(record["cohort"]): record for record in old["cohorts"]}
     new_records = {label(record["cohort"]): record for record in new["cohorts"]}

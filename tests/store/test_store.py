@@ -269,3 +269,24 @@ def test_a_replaced_batch_changes_the_data_version_even_when_the_clock_stands_st
             assert second != first and store.data_version() != before
     finally:
         store.close()
+
+
+def test_cells_read_back_exactly_whatever_the_text_holds(database_url):
+    """PostgreSQL's cells come through COPY as CSV (store.cell_reads): quotes, commas, line breaks,
+    empty and non-ASCII text and every bit of a float come back as stored, on both databases."""
+    store = open_store(database_url)
+    tenants = ['a,b', 'say "hi"', "two\nlines", "", "naïve ünïcode", " padded ", "NULL", "\\N"]
+    try:
+        put(store, "a.csv", cells(*({"tenant": tenant, "requests": index + 1, "token_cost": 0.1 + index / 3,
+                                     "human_review_minutes": 1e-9 * (index + 1)}
+                                    for index, tenant in enumerate(tenants))))
+        found = store.cells(*FAR).set_index("tenant")
+        assert sorted(found.index) == sorted(tenants)
+        for index, tenant in enumerate(tenants):
+            row = found.loc[tenant]
+            assert row["requests"] == index + 1 and row["day"] == date(2026, 1, 10)
+            # fractions pass through whole nano-units (store._NANO): the nearest nano, exactly
+            assert row["token_cost"] == round(0.1 + index / 3, 9)
+            assert row["human_review_minutes"] == (index + 1) / 1e9
+    finally:
+        store.close()

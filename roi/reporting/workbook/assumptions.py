@@ -53,7 +53,7 @@ def build_assumptions(frame: ReportFrame, anchors: Anchors) -> Sheet:
         row = sheet.add(
             Cell(used.model, "roi-text"),
             Cell(version.effective_from, "roi-date"),
-            *(Cell(float(getattr(version, name)), "roi-input") for name in ASSUMPTIONS),
+            *(Cell(version.point(name), "roi-input") for name in ASSUMPTIONS),
             Cell(used.description, "roi-text"),
             Cell(version.notes, "roi-text"),
         )

@@ -63,7 +63,7 @@ class LateData:
 
 @dataclass(frozen=True, slots=True)
 class PriorRevision:
-    """The revision a new one replaces: its figures, for the Changes sheet."""
+    """The revision a new one replaces: its figures, for the Revision changes sheet."""
 
     revision: int
     closed_at: datetime
@@ -82,6 +82,49 @@ class RevisionInfo:
     late: LateData | None = None  # what arrived after the previous revision's close, now included
 
 
+@dataclass(frozen=True, slots=True)
+class RiskFigures:
+    """Monte Carlo bands (stored values: a sampled figure is no formula), per cohort and in total."""
+
+    draws: int
+    seed: int
+    outcome_rates: bool
+    parameters: tuple[str, ...]
+    cohorts: dict[tuple[str, ...], dict[str, float | None]]  # keyed like the Cohorts sheet's rows
+    totals: dict[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSwing:
+    """One uncertain assumption: its range(s) and the total net value at its low and its high."""
+
+    parameter: str
+    ranges: str  # as people read it: "2025-01-01: 5 / 6.5 / 8"
+    low: float  # of the latest version in use
+    point: float
+    high: float
+    change_low: float  # total net value at its low minus at the point values
+    change_high: float
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityFigures:
+    """Tornado data (largest swing first) and, per cohort, the parameter that moves it most."""
+
+    parameters: list[ParameterSwing]
+    largest: dict[tuple[str, ...], tuple[str, float]]  # cohort -> (parameter, its swing)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeFigures:
+    """The change bridge from the previous month: per cohort (both months' cohorts) and unallocated."""
+
+    previous_period: Period
+    effects: tuple[str, ...]
+    cohorts: list[tuple[tuple[str, ...], float, float, dict[str, float]]]  # key, previous, current, effects
+    unallocated: tuple[float, float]  # unallocated fixed cost: previous, current (0 for a filtered report)
+
+
 @dataclass(slots=True)
 class WorkbookExtras:
     """Everything the workbook shows that is not the month's report frame."""
@@ -92,6 +135,9 @@ class WorkbookExtras:
     unpriced: list[UnpricedModel] = field(default_factory=list)
     late: list[LateData] = field(default_factory=list)
     revision: RevisionInfo | None = None
+    risk: RiskFigures | None = None  # only when an assumption is a range (or outcome rates are drawn)
+    sensitivity: SensitivityFigures | None = None  # only when an assumption is a range
+    changes: ChangeFigures | None = None
     # the config's folder: file paths on Data quality are shown relative to it, as batch keys are
     files_relative_to: Path | None = None
 

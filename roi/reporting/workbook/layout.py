@@ -56,6 +56,7 @@ class Series:
     title: str  # a cell reference ('Trend'!$A$5) or a literal title
     values: str  # a range reference
     title_is_ref: bool = True
+    color: str | None = None  # a bar's fill (default: the workbook's blue)
 
 
 @dataclass(slots=True)
@@ -71,6 +72,8 @@ class Chart:
     width: float = 24.0  # centimetres
     height: float = 12.0
     horizontal: bool = False
+    overlap: int | None = None  # bars of the series drawn over each other (100: a tornado)
+    legend: bool = False  # bar charts: show the series' names
 
 
 @dataclass(slots=True)

@@ -125,7 +125,7 @@ def _write_row(target, formats: _Formats, row: int, cells: list) -> None:
 def _chart(book: xlsxwriter.Workbook, spec: Chart):
     if spec.kind == "bar":
         chart = book.add_chart({"type": "bar" if spec.horizontal else "column"})
-        chart.set_legend({"none": True})
+        chart.set_legend({"position": "bottom"} if spec.legend else {"none": True})
     else:
         chart = book.add_chart({"type": "line"})
         chart.set_legend({"position": "bottom"})
@@ -139,7 +139,9 @@ def _chart(book: xlsxwriter.Workbook, spec: Chart):
         if spec.kind == "line":
             series.update(smooth=False, marker={"type": "circle", "size": 5})
         else:
-            series.update(invert_if_negative=False, fill={"color": "#1F4E78"})
+            series.update(invert_if_negative=False, fill={"color": "#" + (item.color or "1F4E78")})
+            if spec.overlap is not None:
+                series.update(overlap=spec.overlap, gap=60)
         chart.add_series(series)
     values = {"num_format": spec.y_format, "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}}
     if spec.y_title:

@@ -1,4 +1,4 @@
-"""The Summary and Changes sheets as layout data.
+"""The Summary and Revision changes sheets as layout data.
 
 They show figures of the Cohorts sheet through formulas (so they follow an edited
 assumption), each with the frame's figure as its cached value; the previous month
@@ -15,7 +15,7 @@ from .figures import METRIC_TITLES, TOTAL_LABEL, Anchors, heading, metric_style,
 from .layout import Cell, Chart, Formula, Series, Sheet, cohort_label, column_letter, finish, ref
 
 SUMMARY_SHEET = "Summary"
-CHANGES_SHEET = "Changes"
+CHANGES_SHEET = "Revision changes"
 KPIS = ("total_cost", "failure_cost", "value", "net_value", "roi", "cost_per_resolved_case", "resolution_rate")
 # Ratios shown as percentages: their change is a difference in percentage points, not a relative change.
 POINT_METRICS = frozenset({"roi", "resolution_rate", "escalation_rate"})
