@@ -133,12 +133,17 @@ def data(value: float | None, metric: str, currency: str = "USD") -> Markup:
                   f'{escape(figure(number, metric, currency))}</data>')
 
 
+def filter_value(value: str) -> str:
+    """A dimension value as a filter names it: '' is (unattributed), a comma or backslash escaped."""
+    return value.replace("\\", "\\\\").replace(",", "\\,") if value else "(unattributed)"
+
+
 def cohort_query(period: object, group_by: list[str] | tuple[str, ...], cohort: dict[str, str]) -> str:
-    """The query string of the One cohort page for a cohort ('' is shown and sent as (unattributed))."""
+    """The query string of the One cohort page for a cohort."""
     params = {"period": str(period), "group_by": ",".join(group_by)}
-    params.update({name: cohort.get(name) or "(unattributed)" for name in group_by})
+    params.update({name: filter_value(cohort.get(name) or "") for name in group_by})
     return urlencode(params)
 
 
 FILTERS = {"money": money, "count": count, "percent": percent, "points": points, "figure": figure,
-           "change": change, "relative": relative, "data": data, "label": label}
+           "change": change, "relative": relative, "data": data, "label": label, "filter_value": filter_value}

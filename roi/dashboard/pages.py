@@ -168,9 +168,8 @@ def cohorts_xlsx() -> Response:
 def cohort() -> str:
     choices = _choices(("period", "group_by"), filters=True)
     state = dashboard()
-    values = {name: ("" if (text := choices.raw_filters.get(name, "")) == "(unattributed)" else text)
-              for name in choices.group_by}
-    missing = [name for name in choices.group_by if name not in choices.raw_filters]
+    missing = [name for name in choices.group_by if len(choices.filters.get(name, [])) != 1]
+    values = {name: choices.filters[name][0] for name in choices.group_by if name not in missing}
     if missing or choices.period is None:
         return page("cohort.html", choices=choices, profile=None, missing=missing)
     profile = cached("cohort", _frozen(choices), lambda: cohort_profile(

@@ -214,3 +214,15 @@ def test_sign_in_returns_only_to_a_page_of_this_site(dashboard_server, target):
         "POST", "/sign-in", headers={"Cookie": cookie}, data={"csrf_token": csrf_of(body), "token": READER,
                                                             "next": target})
     assert status == 303 and headers["Location"] == "/"
+
+
+def test_a_cohort_whose_name_holds_a_comma_opens_from_its_link(dashboard_server):
+    status, _, body = dashboard_server.get("/cohorts?period=2026-03&group_by=tenant&per_page=100", token=READER)
+    link = re.search(rb'<a href="(/cohort\?[^"]+)">Acme, Inc\.</a>', body).group(1).decode().replace("&amp;", "&")
+    assert "Acme%5C%2C+Inc." in link  # the comma escaped as a filter needs it
+    status, _, page = dashboard_server.get(link, token=READER)
+    assert status == 200 and b"Acme, Inc." in page
+    expected = dashboard_server.api("/api/v1/roi?period=2026-03&group_by=tenant&tenant=Acme%5C%2C%20Inc.")["cohorts"]
+    assert len(expected) == 1 and expected[0]["cohort"]["tenant"] == "Acme, Inc."
+    shown = dict((name, value) for name, value, _ in figures(page.split(b'id="cohort-figures"')[1].split(b"</dl>")[0]))
+    assert shown["net_value"] == repr(expected[0]["net_value"]) and shown["requests"] == "3"
