@@ -1,1 +1,0 @@
-"""roi: cost and value of production AI systems."""
