@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHMARKS = ["ingest_bench", "workbook_bench", "api_bench", "query_bench", "sql_bench", "risk_bench"]
+BENCHMARKS = ["ingest_bench", "workbook_bench", "api_bench", "query_bench", "sql_bench", "risk_bench", "dashboard_bench"]
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""`roi serve`: granian serving create_app(settings), one app (and one engine) per worker process.
+"""`roi serve`: granian serving the API (create_app) and the dashboard at `/`, one app (and one engine) per
+worker process.
 
 granian (HTTP in Rust) moves the bytes without holding the GIL: on 2 cores, 50
 clients fetching the 700 KB answer for 1,000 cohorts see about half the p99 they
@@ -75,9 +76,35 @@ class AccessLog:
                             seen.get("status", "-"), seen.get("bytes", "-"), (time.perf_counter() - started) * 1000)
 
 
+class Site:
+    """The API and the dashboard at one address: a path the dashboard's routes match goes to it, any
+    other (/api/v1/..., /healthz, /docs/, /metrics, and what neither knows) to the API."""
+
+    def __init__(self, api: Any, dashboard: Any):
+        self.api = api
+        self.dashboard = dashboard
+        self._routes = dashboard.url_map.bind("localhost")
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if not path.startswith("/api/") and self._routes.test(path, environ.get("REQUEST_METHOD", "GET")):
+            return self.dashboard(environ, start_response)
+        return self.api(environ, start_response)
+
+
+def create_site(settings: Settings, **options: Any) -> Site:
+    """The API's app (create_app with `options`) and the dashboard on its store, valued months and data version."""
+    from .api import create_app
+    from .dashboard import create_dashboard
+
+    api = create_app(settings, **options)
+    runtime = api.extensions["roi"]
+    dashboard = create_dashboard(settings, runtime.store, runtime.months, runtime.version.current)
+    return Site(api, dashboard)
+
+
 def _load_app(target: str) -> Callable:
     """Runs in each worker process: the app for the config named in `target` (JSON)."""
-    from .api import create_app
     from .lifeline import tie_to_parent
     from .logs import configure_logging
     from .services.heartbeat import Heartbeat
@@ -87,7 +114,7 @@ def _load_app(target: str) -> Callable:
     configure_logging(verbose=True)  # forked workers have the main's handlers; spawned ones (3.14+) would not
     tie_to_parent(options["parent_pid"])  # a worker whose server is killed stops, and frees the port
     heartbeat = Heartbeat(options["heartbeat"]) if options.get("heartbeat") else None
-    app = create_app(load_checked_config(options["config"]), scheduler_heartbeat=heartbeat, warm=True)
+    app = create_site(load_checked_config(options["config"]), scheduler_heartbeat=heartbeat, warm=True)
     return AccessLog(app) if options["access_log"] else app
 
 

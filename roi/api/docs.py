@@ -58,13 +58,6 @@ INIT = """window.onload = function () {
 """
 
 
-@blueprint.get("/")
-@requires_role(OPEN)
-def root() -> Response:
-    """The API documentation, until a dashboard takes this place."""
-    return redirect(url_for("docs.page"), code=302)
-
-
 @blueprint.get("/docs")
 @requires_role(OPEN)
 def docs_without_slash() -> Response:

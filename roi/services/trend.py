@@ -41,9 +41,10 @@ def months_between(first: Period, last: Period) -> list[Period]:
     return months
 
 
-def default_range(months: ValuedMonths, first: Period | None, last: Period | None,
+def default_range(months: ValuedMonths | None, first: Period | None, last: Period | None,
                   count: int = DEFAULT_MONTHS) -> tuple[Period | None, Period | None]:
-    """`to` defaults to the latest month with data, `from` to `count` - 1 months before `to`."""
+    """`to` defaults to the latest month with data, `from` to `count` - 1 months before `to`
+    (`months` is asked only when `last` is None)."""
     if last is None:
         with_data = months.months_with_data()
         last = with_data[-1] if with_data else None
@@ -63,13 +64,15 @@ def _point(period: Period, values: dict[str, Any], metrics: Sequence[str]) -> di
 
 
 def trend(settings: Settings, months: ValuedMonths, first: Period | None, last: Period | None,
-          group_by: Sequence[str] | None, filters: dict[str, list[str]], metrics: Sequence[str]) -> dict[str, Any]:
+          group_by: Sequence[str] | None, filters: dict[str, list[str]], metrics: Sequence[str], *,
+          version: str | None = None, with_data: Sequence[Period] | None = None) -> dict[str, Any]:
     """For each cohort one point per month with data from `first` to `last`; the totals every month
-    (a month without data still carries its unallocated fixed costs)."""
+    (a month without data still carries its unallocated fixed costs). `version` and `with_data`: the
+    store's data version and its months with data, when the caller has them at hand."""
     group = tuple(settings.report.group_by if group_by is None else group_by)
     periods = months_between(first, last) if first and last else []
-    version = months.store.data_version()
-    with_data = set(months.months_with_data())
+    version = version or months.store.data_version()
+    with_data = set(months.months_with_data() if with_data is None else with_data)
     per_month: list[MonthFigures] = []
     empty: MonthFigures | None = None
     for period in periods:

@@ -39,7 +39,7 @@ def test_docs_page_and_assets_are_served_locally_without_a_token(project, start_
     ingest_project(project)
     port, _log, _stop = start_serve(workers=1)
 
-    assert redirect(port, "/") == (302, "/docs/")
+    assert redirect(port, "/") == (302, "/sign-in?next=/")  # the dashboard's place
     assert redirect(port, "/docs") == (301, "/docs/")
 
     status, headers, body = fetch(port, "/docs/")
