@@ -105,3 +105,35 @@ def test_an_ingest_waits_for_a_batch_another_holds_then_replaces_it_and_says_so(
         f"WARNING source bot: batch {config.parent / 'data' / 'm1.csv'} was stored by another ingest meanwhile, "
         "with other content: replaced by this one's")
     assert _figures(config) == _alone(tmp_path, files=2)
+
+
+_MAKE_SCHEMA = """
+import sys, time
+from roi.store import open_store
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+store = open_store(sys.argv[1])
+store.create_schema()
+store.close()
+"""
+
+
+def test_processes_opening_a_new_sqlite_store_together_all_get_its_tables(tmp_path):
+    # they start on the same instant, so their looks for each table interleave; each one that
+    # finds a table made meanwhile looks again, and every one ends with the whole schema
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    start = time.time() + 1.5
+    makers = [subprocess.Popen([sys.executable, "-c", _MAKE_SCHEMA, url, str(start)], stderr=subprocess.PIPE,
+                               text=True) for _ in range(8)]
+    for maker in makers:
+        _out, err = maker.communicate(timeout=120)
+        assert maker.returncode == 0, err
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    from sqlmodel import SQLModel
+
+    assert set(SQLModel.metadata.tables) <= tables

@@ -163,8 +163,11 @@ class Store:
 
         Two processes opening a new store at once (two `roi ingest`, the API's workers): on
         PostgreSQL they take turns under an advisory lock; on SQLite the one that finds a
-        table made meanwhile looks again."""
-        for attempt in range(_CONCURRENT_TRIES):
+        table made meanwhile looks again, once per table if need be."""
+        # on SQLite each collision means the other process made one more table meanwhile, so one
+        # look per table (and a last one) always gets through, however the two interleave
+        tries = len(SQLModel.metadata.tables) + 1
+        for attempt in range(tries):
             try:
                 with self.engine.connect() as connection:
                     if connection.dialect.name == "postgresql":
@@ -177,7 +180,7 @@ class Store:
                 return
             except (OperationalError, IntegrityError, ProgrammingError) as exc:
                 made_meanwhile = "already exists" in str(exc.orig) or isinstance(exc, IntegrityError)
-                if made_meanwhile and attempt + 1 < _CONCURRENT_TRIES:
+                if made_meanwhile and attempt + 1 < tries:
                     continue
                 raise RoiError(f"database: cannot open {_safe_url(str(self.engine.url))}: {exc.orig}") from None
 
