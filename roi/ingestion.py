@@ -302,7 +302,8 @@ class _CellSums:
     of every column at once.
     """
 
-    def __init__(self, dimensions: tuple[str, ...]):
+    def __init__(self, dimensions: tuple[str, ...], compact_rows: int = _COMPACT_ROWS):
+        self._compact_rows = compact_rows
         self._stored = [name for name in DIMENSIONS if name in dimensions]
         self._codes: dict[str, dict[str, int]] = {name: {} for name in self._stored}
         self._encoding: _Encoding | None = None
@@ -333,7 +334,7 @@ class _CellSums:
         self._encoding.last_day = max(self._encoding.last_day, last)
         self._runs.append(_reduce(self._encoding.pack(fields), metrics))
         self._run_rows += self._runs[-1].rows
-        if self._run_rows > max(_COMPACT_ROWS, (self._cells.rows if self._cells else 0) // 4):
+        if self._run_rows > max(self._compact_rows, (self._cells.rows if self._cells else 0) // 4):
             self._merge()
 
     def _repack(self, encoding: _Encoding) -> None:

@@ -256,22 +256,21 @@ def test_random_bytes_refuse_the_file_in_one_escaped_line_without_noise(project)
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 5, 8, 13, 64])
-def test_the_scan_finds_an_odd_line_whatever_the_blocks(tmp_path, monkeypatch, block):
+def test_the_scan_finds_an_odd_line_whatever_the_blocks(tmp_path, block):
     """Lines cut by the scan's blocks keep their quotes: a quoted file is not sent to the slow reader
     for a line that only looks odd because a block ended inside it, and a truly odd line is found."""
     from roi.connectors import csv_lines
 
-    monkeypatch.setattr(csv_lines, "_BLOCK", block)
     path = tmp_path / "a.csv"
     even = 'event_id,ts\n"e1","2026-01-10T10:00:00Z"\r\n"e2","2026-01-10T10:00:00Z"\n"e3","é"\nhello,"a""b"\n'
     for text, quotes, odd in [(even, True, False), (even + 'x,"y', True, True), (even.replace('"e2"', '"e2'), True, True),
                               ('event_id,"ts\ne1,x\n', False, False),  # (the header's quotes are not the rows')
                               ('event_id,ts\n"e1","2026-01-\n10T10:00:00Z"\n', True, True)]:
         path.write_bytes(text.encode())
-        assert csv_lines.scan(str(path)) == csv_lines.Scan(quotes=quotes, odd_line=odd), text
+        assert csv_lines.scan(str(path), block) == csv_lines.Scan(quotes=quotes, odd_line=odd), text
     path.write_bytes(even.encode() + b"\n\n\xff\n")
     with pytest.raises(ConnectorError, match=r"a.csv: line 8: not UTF-8 text \(byte 0xff\)"):
-        csv_lines.scan(str(path))
+        csv_lines.scan(str(path), block)
 
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "2300-06-01T00:00:00Z",

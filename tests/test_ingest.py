@@ -591,16 +591,15 @@ def test_cells_of_many_chunks_whose_dictionaries_and_days_grow(dimensions):
     _close_rows(_as_rows(sums.table()), _reference_sums(whole))
 
 
-def test_cells_merge_into_few_runs_as_they_come(monkeypatch):
+def test_cells_merge_into_few_runs_as_they_come():
     """Chunk sums wait in runs and merge once they outgrow the threshold: few runs at any time."""
     import numpy as np
     import pyarrow as pa
 
     from roi import ingestion
 
-    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", 3000)
     rng = np.random.default_rng(5)
-    sums = ingestion._CellSums(ingestion.DIMENSIONS)
+    sums = ingestion._CellSums(ingestion.DIMENSIONS, compact_rows=3000)
     chunks = []
     merges = 0
     for _ in range(30):

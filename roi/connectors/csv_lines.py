@@ -23,7 +23,7 @@ from ..string_hashes import hash_strings
 from .base import Chunk, Reject
 from .event_columns import RawTable, to_chunk
 
-_BLOCK = 8 << 20
+BLOCK_BYTES = 8 << 20  # read at a time by the scan
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
 MAX_RECORD_LINES = 1_000  # a quoted value spanning more lines than this is taken for a stray quote
 _MAX_HEADER = 1 << 20
@@ -52,8 +52,8 @@ def read_header(path: str) -> str:
         raise ConnectorError(f"{path}: line 1: not UTF-8 text (byte 0x{line[exc.start]:02x}); save the file as UTF-8") from None
 
 
-def scan(path: str) -> Scan:
-    """One pass over the file: UTF-8 checked (ConnectorError naming the line), quotes found."""
+def scan(path: str, block_bytes: int = BLOCK_BYTES) -> Scan:
+    """One pass over the file, `block_bytes` at a time: UTF-8 checked (ConnectorError naming the line), quotes found."""
     found = Scan()
     carry = b""
     header = True
@@ -61,9 +61,9 @@ def scan(path: str) -> Scan:
     parity = 0  # of the quotes in the line the last block ended in
     try:
         with open(path, "rb") as handle:
-            block = handle.read(_BLOCK)
+            block = handle.read(block_bytes)
             while block:
-                following = handle.read(_BLOCK)
+                following = handle.read(block_bytes)
                 data = carry + block if carry else block
                 carry = b""
                 if not data.isascii():
@@ -100,7 +100,7 @@ def _line_at(path: str, position: int) -> int:
     ended_cr = False
     with open(path, "rb") as handle:
         while position > 0:
-            data = handle.read(min(_BLOCK, position))
+            data = handle.read(min(BLOCK_BYTES, position))
             if not data:
                 break
             line += _breaks(data) - (ended_cr and data.startswith(b"\n"))  # a CRLF cut by the blocks
