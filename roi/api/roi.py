@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
@@ -74,18 +75,7 @@ def roi_sensitivity(query: AnalysisQuery) -> Response:
     """For each uncertain assumption (a value model's range), the total and each cohort's net value at
     its low and at its high with every other assumption at its point value, largest swing first;
     and per cohort the value per resolution at which its net value is 0."""
-    period = Period.parse(query.period)
-    group_by = _group_by(query.group_by)
-    filters = _filters(query.filter_values())
-
-    def render() -> dict[str, Any]:
-        state = runtime()
-        result = risk.tornado(state.settings, state.store, period, group_by, filters, months=state.months,
-                              version=data_version())
-        return risk.sensitivity_document(state.settings, period, group_by, filters, result)
-
-    key = (period, tuple(group_by) if group_by is not None else None, _frozen(filters))
-    return cached_answer(key, render)
+    return _analysis(query, risk.tornado, risk.sensitivity_document)
 
 
 @blueprint.get("/roi/changes", summary="Why net value changed since the previous month",
@@ -94,15 +84,21 @@ def roi_changes(query: AnalysisQuery) -> Response:
     """Per cohort, the change in net value from the previous month split into effects that add up to
     it: volume, outcome mix, unit cost, assumptions and fixed-cost share (docs/metrics.md, "What
     changed"). A cohort in only one of the months has 0 for the other."""
+    return _analysis(query, risk.change_bridge, risk.changes_document)
+
+
+def _analysis(query: AnalysisQuery, compute: Callable[..., Any],
+              document: Callable[..., dict[str, Any]]) -> Response:
+    """One analysis of the valued months for a period, grouping and filters, as a cached JSON answer."""
     period = Period.parse(query.period)
     group_by = _group_by(query.group_by)
     filters = _filters(query.filter_values())
 
     def render() -> dict[str, Any]:
         state = runtime()
-        result = risk.change_bridge(state.settings, state.store, period, group_by, filters, months=state.months,
-                                    version=data_version())
-        return risk.changes_document(state.settings, period, group_by, filters, result)
+        result = compute(state.settings, state.store, period, group_by, filters, months=state.months,
+                         version=data_version())
+        return document(state.settings, period, group_by, filters, result)
 
     key = (period, tuple(group_by) if group_by is not None else None, _frozen(filters))
     return cached_answer(key, render)
