@@ -52,18 +52,6 @@ class SensitivityReport(BaseModel):
     cohorts: list[CohortSensitivity]
 
 
-class CohortChange(BaseModel):
-    cohort: dict[str, str]
-    net_value_previous: float
-    net_value: float
-    change: float
-    volume: float
-    outcome_mix: float
-    unit_cost: float
-    assumptions: float
-    fixed_cost_share: float
-
-
 class ChangeTotals(BaseModel):
     net_value_previous: float
     net_value: float
@@ -73,6 +61,11 @@ class ChangeTotals(BaseModel):
     unit_cost: float
     assumptions: float
     fixed_cost_share: float = Field(description="including the change in unallocated fixed cost")
+
+
+class CohortChange(ChangeTotals):
+    cohort: dict[str, str]
+    fixed_cost_share: float
 
 
 class ChangesReport(BaseModel):
