@@ -29,17 +29,27 @@ probability 2^-57 at most (roi.string_hashes).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import RoiError
 
 MEMORY_IDS = 1 << 18  # hashes kept in memory before they go to disk as a sorted run
-_BLOCK_IDS = 512  # hashes per read from a run on disk (4 KiB)
-_STREAM_IDS = 1 << 16  # hashes per read while merging runs, or looking up many ids in one (512 KiB)
-_BUFFER_BLOCKS = 256  # blocks read at once for a few ids' lookup (1 MiB)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReads:
+    """How runs on disk are read (the defaults; tests choose small ones to run every path on few ids)."""
+
+    block_ids: int = 512  # hashes per read from a run on disk (4 KiB); each block's first stays in memory
+    stream_ids: int = 1 << 16  # hashes per read while merging runs, or looking up many ids in one (512 KiB)
+    buffer_blocks: int = 256  # blocks read at once for a few ids' lookup (1 MiB)
+
+
 _FILTER_WORDS = 1 << 21  # 16 MiB to start with
 _BITS_PER_ID = 16  # the filter doubles when fewer bits than this are left per id
 
@@ -84,9 +94,10 @@ class _Filter:
 
 
 class _Run:
-    """Sorted hashes in an anonymous temporary file, with every _BLOCK_IDS-th hash in memory."""
+    """Sorted hashes in an anonymous temporary file, with every block_ids-th hash in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, reads: RunReads = RunReads()) -> None:  # noqa: B008 - frozen, so one shared default
+        self.reads = reads
         self.file = _temporary(tempfile.TemporaryFile, prefix="roi-dedup-", dir=temporary_folder())
         self.size = 0
         self._fences: list[np.ndarray] = []
@@ -95,7 +106,8 @@ class _Run:
     def write(self, hashes: np.ndarray) -> None:
         """Append hashes (sorted, and not below the last written)."""
         # a copy: a view would keep every piece written alive until the run is sealed
-        self._fences.append(hashes[(-self.size) % _BLOCK_IDS :: _BLOCK_IDS].copy())
+        block = self.reads.block_ids
+        self._fences.append(hashes[(-self.size) % block :: block].copy())
         _temporary(self.file.write, np.ascontiguousarray(hashes).data)  # no copy of the bytes
         self.size += len(hashes)
 
@@ -116,9 +128,9 @@ class _Run:
         """Which of the needles are in the run.
 
         The blocks holding them are read, neighbours in one read, into a buffer of at most
-        _BUFFER_BLOCKS blocks at a time, which is then one sorted array to search. When they are
+        buffer_blocks blocks at a time, which is then one sorted array to search. When they are
         over an eighth of the run's blocks, the run is read from the first of them to the last in
-        _STREAM_IDS reads instead: that costs less than a read per block."""
+        stream_ids reads instead: that costs less than a read per block."""
         if len(needles) > 1 and (needles[1:] < needles[:-1]).any():
             order = np.argsort(needles, kind="stable")
             found = np.empty(len(needles), dtype=bool)
@@ -132,16 +144,17 @@ class _Run:
         block, wanted = block[inside], needles[inside]
         blocks = np.unique(block)
         if len(blocks) * 8 > len(self.fences):
-            end = min((int(blocks[-1]) + 1) * _BLOCK_IDS, self.size)
-            for start in range(int(blocks[0]) * _BLOCK_IDS, end, _STREAM_IDS):
-                hashes = self.read(start, min(_STREAM_IDS, end - start))
+            block_ids, stream_ids = self.reads.block_ids, self.reads.stream_ids
+            end = min((int(blocks[-1]) + 1) * block_ids, self.size)
+            for start in range(int(blocks[0]) * block_ids, end, stream_ids):
+                hashes = self.read(start, min(stream_ids, end - start))
                 lo = np.searchsorted(wanted, hashes[0], side="left")
                 hi = np.searchsorted(wanted, hashes[-1], side="right")
                 if hi > lo:
                     found[inside[lo:hi]] = _member(hashes, wanted[lo:hi])
             return found
-        for group in range(0, len(blocks), _BUFFER_BLOCKS):
-            chosen = blocks[group : group + _BUFFER_BLOCKS]
+        for group in range(0, len(blocks), self.reads.buffer_blocks):
+            chosen = blocks[group : group + self.reads.buffer_blocks]
             buffer = self._blocks(chosen)
             lo = np.searchsorted(block, chosen[0], side="left")  # the needles in these blocks: sorted,
             hi = np.searchsorted(block, chosen[-1], side="right")  # so a slice
@@ -150,8 +163,8 @@ class _Run:
 
     def _blocks(self, blocks: np.ndarray) -> np.ndarray:
         """The hashes of these blocks (ascending), one after another: neighbouring blocks in one read."""
-        first = blocks * _BLOCK_IDS
-        stop = np.minimum(first + _BLOCK_IDS, self.size)
+        first = blocks * self.reads.block_ids
+        stop = np.minimum(first + self.reads.block_ids, self.size)
         breaks = np.flatnonzero(blocks[1:] != blocks[:-1] + 1) + 1  # where a stretch of neighbours ends
         starts, ends = np.split(first, breaks), np.split(stop, breaks)
         buffer = bytearray(int((stop - first).sum()) * 8)
@@ -166,11 +179,14 @@ class _Run:
         return np.frombuffer(buffer, dtype=np.uint64)
 
     def chunks(self):
-        for start in range(0, self.size, _STREAM_IDS):
-            yield self.read(start, _STREAM_IDS)
+        for start in range(0, self.size, self.reads.stream_ids):
+            yield self.read(start, self.reads.stream_ids)
 
     def close(self) -> None:
-        self.file.close()
+        """The run is dropped: its file goes, and bytes still buffered go with it. A disk that is full
+        fails the flush that closing tries, and that must not hide the error that brought us here."""
+        with contextlib.suppress(OSError):
+            self.file.close()  # (the descriptor is closed even when the flush fails)
 
 
 def _member(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
@@ -225,7 +241,7 @@ def _temporary(operation, *args, **kwargs):
 def _merged(a: _Run, b: _Run) -> _Run:
     """Two runs merged into a new one, streamed: memory is a few reads, whatever their size.
     `a` and `b` are closed once the new run is whole; on an error it is closed instead."""
-    out = _Run()
+    out = _Run(a.reads)
     try:
         left, right = a.chunks(), b.chunks()
         x, y = next(left, None), next(right, None)
@@ -254,8 +270,10 @@ def _merged(a: _Run, b: _Run) -> _Run:
 class SeenIds:
     """The hashes of the event ids seen so far in one batch (see the module docstring)."""
 
-    def __init__(self, memory_ids: int | None = None, filter_words: int = _FILTER_WORDS):
+    def __init__(self, memory_ids: int | None = None, filter_words: int = _FILTER_WORDS,
+                 reads: RunReads = RunReads()):  # noqa: B008 - frozen, so one shared default
         self._memory_ids = MEMORY_IDS if memory_ids is None else memory_ids
+        self._reads = reads
         self._filter = _Filter(filter_words)
         self._levels: list[np.ndarray] = []  # in memory, sorted, each more than twice as long as the next
         self._runs: list[_Run] = []  # on disk, sorted, each more than twice as long as the next
@@ -319,7 +337,7 @@ class SeenIds:
             self._levels.append(new)  # each level over twice the next: all of them less than twice the first
             return
         # half the budget in one array: it goes to disk, so the levels hold less than the budget
-        run = _Run()
+        run = _Run(self._reads)
         try:
             run.write(new)
             run.sealed()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from unittest import mock
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -13,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roi import dedup
-from roi.dedup import SeenIds, _Filter, _merged, _Run
+from roi.dedup import RunReads, SeenIds, _Filter, _merged, _Run
 from roi.errors import RoiError
 from roi.string_hashes import hash_strings
+from tests.mounts import fill, tmpfs
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -33,9 +35,8 @@ def reference(chunks: list[np.ndarray]) -> list[np.ndarray]:
     return masks
 
 
-def small_disk():
-    """Blocks of 4 hashes and merges that read 8 at a time: every path runs on small inputs."""
-    return mock.patch.multiple(dedup, _BLOCK_IDS=4, _STREAM_IDS=8)
+# blocks of 4 hashes and merges that read 8 at a time: every path runs on small inputs
+SMALL = RunReads(block_ids=4, stream_ids=8)
 
 
 def test_shrinking_chunks_keep_memory_under_the_budget():
@@ -57,10 +58,9 @@ def test_shrinking_chunks_keep_memory_under_the_budget():
 def test_first_occurrences_are_new_like_a_set(raw_chunks, memory_ids, filter_words):
     # values from a small range repeat within and across chunks; spread over 64 bits as hashes are
     chunks = [np.array(chunk, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) for chunk in raw_chunks]
-    with small_disk():
-        seen = SeenIds(memory_ids=memory_ids, filter_words=filter_words)
-        masks = [seen.admit(chunk) for chunk in chunks]
-        seen.close()
+    seen = SeenIds(memory_ids=memory_ids, filter_words=filter_words, reads=SMALL)
+    masks = [seen.admit(chunk) for chunk in chunks]
+    seen.close()
     for got, expected in zip(masks, reference(chunks), strict=True):
         assert got.tolist() == expected.tolist()
     assert seen.count == len({value for chunk in chunks for value in chunk.tolist()})
@@ -74,14 +74,13 @@ def test_many_runs_on_disk_stay_exact_and_few():
         fresh = universe[start : start + 5_000]
         earlier = universe[rng.integers(0, start + 5_000, 300)]  # repeats of ids seen before, and of this chunk's
         chunks.append(rng.permutation(np.concatenate([fresh, earlier])))
-    with small_disk():
-        seen = SeenIds(memory_ids=2_000, filter_words=1 << 8)
-        masks = [seen.admit(chunk) for chunk in chunks]
-        runs = [run.size for run in seen._runs]
-        in_memory = sum(len(level) for level in seen._levels)
-        levels = [len(level) for level in seen._levels]
-        grown = len(seen._filter.words)
-        seen.close()
+    seen = SeenIds(memory_ids=2_000, filter_words=1 << 8, reads=SMALL)
+    masks = [seen.admit(chunk) for chunk in chunks]
+    runs = [run.size for run in seen._runs]
+    in_memory = sum(len(level) for level in seen._levels)
+    levels = [len(level) for level in seen._levels]
+    grown = len(seen._filter.words)
+    seen.close()
     expected = reference(chunks)
     assert all(np.array_equal(got, want) for got, want in zip(masks, expected, strict=True))
     assert seen.count == 100_000
@@ -97,29 +96,27 @@ def test_merged_runs_are_the_sorted_union():
     rng = np.random.default_rng(9)
     for left_size, right_size in [(1, 1), (3, 17), (40, 5), (64, 64), (0, 9), (100, 1)]:
         values = rng.choice(2**40, left_size + right_size, replace=False).astype(np.uint64)
-        left, right = _Run(), _Run()
-        with small_disk():
-            for run, part in ((left, values[:left_size]), (right, values[left_size:])):
-                part = np.sort(part)
-                for piece in np.array_split(part, 3):  # written in pieces: the fences follow the offsets
-                    run.write(piece)
-                run.sealed()
-            merged = _merged(left, right)
-            content = np.concatenate(list(merged.chunks())) if merged.size else np.empty(0, np.uint64)
-            assert content.tolist() == sorted(values.tolist())
-            assert merged.fences.tolist() == content[::4].tolist()
-            probes = np.sort(np.concatenate([values, values + np.uint64(1), [np.uint64(0), np.uint64(2**63)]]))
-            assert merged.contains(probes).tolist() == [p in set(values.tolist()) for p in probes.tolist()]
+        left, right = _Run(SMALL), _Run(SMALL)
+        for run, part in ((left, values[:left_size]), (right, values[left_size:])):
+            part = np.sort(part)
+            for piece in np.array_split(part, 3):  # written in pieces: the fences follow the offsets
+                run.write(piece)
+            run.sealed()
+        merged = _merged(left, right)
+        content = np.concatenate(list(merged.chunks())) if merged.size else np.empty(0, np.uint64)
+        assert content.tolist() == sorted(values.tolist())
+        assert merged.fences.tolist() == content[::4].tolist()
+        probes = np.sort(np.concatenate([values, values + np.uint64(1), [np.uint64(0), np.uint64(2**63)]]))
+        assert merged.contains(probes).tolist() == [p in set(values.tolist()) for p in probes.tolist()]
         merged.close()
 
 
 def test_fences_are_copies_so_written_pieces_can_go():
-    run = _Run()
-    with small_disk():
-        run.write(np.arange(10, dtype=np.uint64))
-        run.write(np.arange(10, 30, dtype=np.uint64))
-        assert all(fence.base is None for fence in run._fences)  # a view would keep its whole piece
-        assert run.sealed().fences.tolist() == list(range(0, 30, 4))
+    run = _Run(SMALL)
+    run.write(np.arange(10, dtype=np.uint64))
+    run.write(np.arange(10, 30, dtype=np.uint64))
+    assert all(fence.base is None for fence in run._fences)  # a view would keep its whole piece
+    assert run.sealed().fences.tolist() == list(range(0, 30, 4))
     run.close()
 
 
@@ -174,38 +171,40 @@ def test_a_closed_set_refuses_to_answer_and_holds_nothing():
     seen.close()  # idempotent
 
 
-def test_a_failing_temporary_file_closes_the_set_and_its_files(monkeypatch):
-    opened = []
-    real_init = _Run.__init__
+def _open_files_in(folder: Path) -> int:
+    """This process's open files in `folder` (anonymous temporary files too: /proc shows their folder)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith(f"{folder}/")
+    return count
 
-    def tracked(run):
-        real_init(run)
-        opened.append(run.file)
 
-    monkeypatch.setattr(_Run, "__init__", tracked)
-    seen = SeenIds(memory_ids=8, filter_words=2)
-    seen.admit(_spread(range(4)))
-    seen.admit(_spread(range(4, 12)))  # spilled, twice, and merged: one run on disk
-    assert len(seen._runs) == 1 and [file.closed for file in opened] == [True, True, False]
-    monkeypatch.setattr(_Run, "write", lambda run, hashes: (_ for _ in ()).throw(RoiError("disk full")))
-    with pytest.raises(RoiError, match="disk full"):
-        seen.admit(_spread(range(12, 20)))
-    assert len(opened) == 4 and all(file.closed for file in opened)
-    with pytest.raises(RuntimeError, match="closed"):
-        seen.admit(_spread([0]))
+def test_a_full_temporary_disk_closes_the_set_and_its_files(monkeypatch, tmp_path):
+    with tmpfs(tmp_path / "small", size_kib=64) as folder:
+        monkeypatch.setenv("TMPDIR", str(folder))
+        seen = SeenIds(memory_ids=8, filter_words=2)
+        seen.admit(_spread(range(4)))
+        seen.admit(_spread(range(4, 12)))  # spilled, twice, and merged: one run on disk, one file open
+        assert len(seen._runs) == 1 and _open_files_in(folder) == 1
+        fill(folder, leave=4096)  # a page: the folder's probe passes, a run of 8 KiB does not fit
+        with pytest.raises(RoiError, match=f"cannot use a temporary file in {folder} \\(TMPDIR\\)"):
+            seen.admit(_spread(range(12, 12 + 1024)))
+        assert _open_files_in(folder) == 0  # the failed run's file and the one before it are closed
+        with pytest.raises(RuntimeError, match="closed"):
+            seen.admit(_spread([0]))
 
 
 def test_a_run_cut_short_is_an_error_and_needles_below_it_are_absent():
-    run = _Run()
-    with small_disk():
-        run.write(np.arange(100, 140, dtype=np.uint64))
-        run.sealed()
-        assert not run.contains(np.array([1, 2, 99], dtype=np.uint64)).any()
-        os.ftruncate(run.file.fileno(), 8 * 30)
-        with pytest.raises(RoiError, match=r"gave 0 of 32 bytes; was it cut short\?"):
-            run.contains(np.array([137], dtype=np.uint64))  # one block: read by itself
-        with pytest.raises(RoiError, match=r"gave 48 of 64 bytes; was it cut short\?"):
-            list(run.chunks())  # reads of 8 hashes: the fourth finds 6
+    run = _Run(SMALL)
+    run.write(np.arange(100, 140, dtype=np.uint64))
+    run.sealed()
+    assert not run.contains(np.array([1, 2, 99], dtype=np.uint64)).any()
+    os.ftruncate(run.file.fileno(), 8 * 30)
+    with pytest.raises(RoiError, match=r"gave 0 of 32 bytes; was it cut short\?"):
+        run.contains(np.array([137], dtype=np.uint64))  # one block: read by itself
+    with pytest.raises(RoiError, match=r"gave 48 of 64 bytes; was it cut short\?"):
+        list(run.chunks())  # reads of 8 hashes: the fourth finds 6
     run.close()
 
 
@@ -245,25 +244,25 @@ def test_run_lookups_agree_with_a_set_in_both_ways_of_reading(block, stream):
     block, needles on fences and beside them, sorted or not, with repeats."""
     rng = np.random.default_rng(block)
     branches = set()
-    with mock.patch.multiple(dedup, _BLOCK_IDS=block, _STREAM_IDS=stream, _BUFFER_BLOCKS=2):
-        for _ in range(80):
-            size = int(rng.integers(1, 600 * block))  # up to 600 blocks
-            values = np.unique(rng.integers(0, int(rng.choice([size * 2, 2**64 - 1])), size, dtype=np.uint64))
-            run = _Run()
-            for piece in np.array_split(values, int(rng.integers(1, 5))):
-                run.write(piece)
-            run.sealed()
-            count = int(rng.choice([3, 40, 400]))
-            needles = np.concatenate([
-                rng.choice(values, count), run.fences[rng.integers(0, len(run.fences), count // 4 + 1)],
-                rng.choice(values, count // 4) + np.uint64(1), rng.choice(values, count // 4) - np.uint64(1),
-                values[-3:], np.array([0, 2**64 - 1], dtype=np.uint64),
-            ])
-            if rng.random() < 0.5:
-                needles = np.sort(needles)
-            members = set(values.tolist())
-            assert run.contains(needles).tolist() == [value in members for value in needles.tolist()]
-            touched = np.unique(np.searchsorted(run.fences, np.sort(needles), side="right") - 1)
-            branches.add("stream" if (touched >= 0).sum() * 8 > len(run.fences) else "blocks")
-            run.close()
+    reads = RunReads(block_ids=block, stream_ids=stream, buffer_blocks=2)
+    for _ in range(80):
+        size = int(rng.integers(1, 600 * block))  # up to 600 blocks
+        values = np.unique(rng.integers(0, int(rng.choice([size * 2, 2**64 - 1])), size, dtype=np.uint64))
+        run = _Run(reads)
+        for piece in np.array_split(values, int(rng.integers(1, 5))):
+            run.write(piece)
+        run.sealed()
+        count = int(rng.choice([3, 40, 400]))
+        needles = np.concatenate([
+            rng.choice(values, count), run.fences[rng.integers(0, len(run.fences), count // 4 + 1)],
+            rng.choice(values, count // 4) + np.uint64(1), rng.choice(values, count // 4) - np.uint64(1),
+            values[-3:], np.array([0, 2**64 - 1], dtype=np.uint64),
+        ])
+        if rng.random() < 0.5:
+            needles = np.sort(needles)
+        members = set(values.tolist())
+        assert run.contains(needles).tolist() == [value in members for value in needles.tolist()]
+        touched = np.unique(np.searchsorted(run.fences, np.sort(needles), side="right") - 1)
+        branches.add("stream" if (touched >= 0).sum() * 8 > len(run.fences) else "blocks")
+        run.close()
     assert branches == {"stream", "blocks"}

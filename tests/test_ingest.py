@@ -709,43 +709,43 @@ def test_a_file_that_grows_while_it_is_read_is_read_again(project, runner, monke
     assert stored_cells(project)["requests"].sum() == 2
 
 
-def test_a_file_that_breaks_midway_closes_its_deduplication_files_at_once(project, monkeypatch):
+def test_a_tmpdir_that_fills_midway_stops_the_ingest_and_closes_its_temporary_files_at_once(project, monkeypatch, tmp_path):
+    """TMPDIR fills while a file's ids go to disk: the ingest stops with an error naming TMPDIR (as
+    docs/connectors.md says), and the file's temporary files are closed at once, not by the collector."""
     from roi import dedup
+    from roi.errors import RoiError
+    from tests.mounts import fill, tmpfs
 
-    opened = []
-    real_init = dedup._Run.__init__
-
-    def tracked(run):
-        real_init(run)
-        opened.append(run.file)
-
-    monkeypatch.setattr(dedup._Run, "__init__", tracked)
     monkeypatch.setattr(dedup, "MEMORY_IDS", 64)  # ids go to disk after the first chunk
     project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
                                                                       'path = "data/*.jsonl"\nchunk_rows = 1000'))
     lines = [json.dumps({"event_id": f"b{n}", "ts": "2026-01-10T10:00:00Z", "cost_usd": 1}).encode()
              for n in range(5000)]
-    from roi.connectors import events
-
-    real_record = events._json_record
-
-    def breaking(text):
-        if '"b4000"' in text:
-            raise RuntimeError("the disk went away")  # any failure: the file fails after four chunks
-        return real_record(text)
-
-    monkeypatch.setattr(events, "_json_record", breaking)
     (project.root / "data").mkdir(exist_ok=True)
     (project.root / "data" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    project.write_data("b.jsonl", json.dumps({"event_id": "c1", "ts": "2026-01-10T10:00:00Z"}) + "\n")
-    gc.disable()  # nothing may rely on the cyclic collector to close them
-    try:
-        runs = ingesting.ingest(project.settings(), services.store_for(project.settings()))
-        assert opened and all(file.closed for file in opened)
-        assert not [thread for thread in threading.enumerate() if thread.name.startswith("roi-cells")]
-    finally:
-        gc.enable()
-    assert runs[0].batches == 1 and "a.jsonl: cannot be read: RuntimeError: the disk went away" in runs[0].errors[0]
+    with tmpfs(tmp_path / "small", size_kib=256) as folder:
+        monkeypatch.setenv("TMPDIR", str(folder))
+        fill(folder, leave=24 << 10)  # room for a chunk's run or two of 8 KiB, not for their merge
+        gc.disable()  # nothing may rely on the cyclic collector to close them
+        try:
+            with pytest.raises(RoiError, match=f"cannot use a temporary file in {folder} \\(TMPDIR\\)"):
+                ingesting.ingest(project.settings(), services.store_for(project.settings()))
+            assert _open_files_in(folder) == 0
+            assert not [thread for thread in threading.enumerate() if thread.name.startswith("roi-cells")]
+        finally:
+            gc.enable()
+
+
+def _open_files_in(folder) -> int:
+    """This process's open files in `folder` (anonymous temporary files too: /proc shows their folder)."""
+    import contextlib
+    import os
+
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith(f"{folder}/")
+    return count
 
 
 def test_a_closed_builder_takes_no_more_rows(project):
