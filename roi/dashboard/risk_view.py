@@ -1,0 +1,116 @@
+"""The Risk page's data: the answers of GET /api/v1/roi?uncertainty=true, /roi/sensitivity and
+/roi/changes for one question (period, grouping, filters), built by the same services calls, and
+the rows of one page of cohorts drawn from them.
+
+The bands are computed for every cohort of the question (the totals' draws need them all), once
+per data version (pages.cached); a page of the table only slices the kept documents.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..domain import Period, display_dimension
+from ..services import Store, reports, risk
+from ..services.valued import ValuedMonths
+
+SORT = "-net_value"  # the bands table: largest net value first, as the Cohorts page's default
+EFFECT_LABELS = {"volume": "Volume (cases)", "outcome_mix": "Outcome mix", "unit_cost": "Unit cost",
+                 "assumptions": "Assumptions (model versions)", "fixed_cost_share": "Fixed-cost share"}
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAnswers:
+    """The three API documents of one question; `total`: how many cohorts the report has."""
+
+    bands: dict[str, Any]
+    sensitivity: dict[str, Any]
+    changes: dict[str, Any]
+    total: int
+    has_data: bool
+    warning: str | None
+    note: str | None
+
+    @property
+    def uncertain(self) -> bool:
+        """Whether anything is drawn: some assumption is a range, or the resolution rates are."""
+        info = self.bands["uncertainty"]
+        return bool(info["parameters"]) or bool(info["outcome_rates"])
+
+
+def risk_answers(settings: Settings, store: Store, months: ValuedMonths, period: Period,
+                 group_by: tuple[str, ...], filters: dict[str, list[str]], version: str) -> RiskAnswers:
+    """What the API answers for this question, call for call (roi.api.roi)."""
+    answer = reports.report(settings, store, period, group_by, filters, months=months, version=version,
+                            formats=("json",))
+    document, total = reports.document(store, answer, sort=SORT)
+    bands = risk.bands(settings, store, period, group_by, filters, months=months, version=version)
+    risk.merge_bands(document, bands, group_by)
+    tornado = risk.tornado(settings, store, period, group_by, filters, months=months, version=version)
+    bridge = risk.change_bridge(settings, store, period, group_by, filters, months=months, version=version)
+    return RiskAnswers(document, risk.sensitivity_document(settings, period, group_by, filters, tornado),
+                       risk.changes_document(settings, period, group_by, filters, bridge), total,
+                       answer.has_data, answer.warning, answer.note)
+
+
+def cohort_key(cohort: dict[str, str], group_by: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(cohort.get(name) or "" for name in group_by)
+
+
+def cohort_label(cohort: dict[str, str], group_by: tuple[str, ...]) -> str:
+    return " / ".join(display_dimension(value) for value in cohort_key(cohort, group_by)) or "(all)"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskPage:
+    """One page of cohorts of a question's answers."""
+
+    rows: list[dict[str, Any]]  # the bands document's cohorts, each with its `sensitivity` record (or None)
+    changes: list[dict[str, Any]]  # the changes document's cohorts, largest change (either way) first
+    first: int  # 1-based number of the first row shown (0: none)
+    first_change: int
+    page: int
+    pages: int
+    change_total: int
+
+
+def risk_page(answers: RiskAnswers, group_by: tuple[str, ...], page: int, per_page: int) -> RiskPage:
+    by_key = {cohort_key(item["cohort"], group_by): item for item in answers.sensitivity["cohorts"]}
+    cohorts = answers.bands["cohorts"]
+    changes = sorted(answers.changes["cohorts"], key=lambda item: -abs(item["change"]))
+    pages = max(1, math.ceil(len(cohorts) / per_page), math.ceil(len(changes) / per_page))
+    page = min(page, pages)
+    start = (page - 1) * per_page
+    rows = [{**record, "sensitivity": by_key.get(cohort_key(record["cohort"], group_by))}
+            for record in cohorts[start:start + per_page]]
+    shown_changes = changes[start:start + per_page]
+    return RiskPage(rows, shown_changes, start + 1 if rows else 0, start + 1 if shown_changes else 0, page, pages,
+                    len(changes))
+
+
+def chart_data(answers: RiskAnswers, shown: RiskPage, group_by: tuple[str, ...], currency: str) -> dict[str, Any]:
+    """What dashboard.js draws: the bands of the totals and the page's cohorts, the totals' tornado,
+    and the totals' bridge as floating bars (each step from where the previous one ended)."""
+    totals = answers.bands["totals"]
+    bands = []
+    if answers.uncertain:
+        bands = [{"label": "Total", "p5": totals.get("net_value_p5"), "p50": totals.get("net_value_p50"),
+                  "p95": totals.get("net_value_p95")}]
+        bands += [{"label": cohort_label(row["cohort"], group_by), "p5": row.get("net_value_p5"),
+                   "p50": row.get("net_value_p50"), "p95": row.get("net_value_p95")} for row in shown.rows[:25]]
+    point = answers.sensitivity["totals"]["net_value"]
+    tornado = [{"label": item["parameter"], "low": item["net_value_low"], "high": item["net_value_high"]}
+               for item in answers.sensitivity["parameters"]]
+    change = answers.changes["totals"]
+    level = change["net_value_previous"]
+    steps = [{"label": f"{answers.changes['previous_period']} net value", "start": 0.0, "end": level, "kind": "level"}]
+    for name in answers.changes["effects"]:
+        steps.append({"label": EFFECT_LABELS.get(name, name), "start": level, "end": level + change[name],
+                      "kind": "effect"})
+        level += change[name]
+    steps.append({"label": f"{answers.changes['period']} net value", "start": 0.0, "end": change["net_value"],
+                  "kind": "level"})
+    return {"currency": currency, "bands": bands, "tornado": {"point": point, "rows": tornado}, "bridge": steps}
