@@ -92,14 +92,12 @@ def risk_page(answers: RiskAnswers, group_by: tuple[str, ...], page: int, per_pa
 
 
 def chart_data(answers: RiskAnswers, shown: RiskPage, group_by: tuple[str, ...], currency: str) -> dict[str, Any]:
-    """What dashboard.js draws: the bands of the totals and the page's cohorts, the totals' tornado,
+    """What dashboard.js draws: the bands of the page's first 25 cohorts, the totals' tornado,
     and the totals' bridge as floating bars (each step from where the previous one ended)."""
-    totals = answers.bands["totals"]
     bands = []
     if answers.uncertain:
-        bands = [{"label": "Total", "p5": totals.get("net_value_p5"), "p50": totals.get("net_value_p50"),
-                  "p95": totals.get("net_value_p95")}]
-        bands += [{"label": cohort_label(row["cohort"], group_by), "p5": row.get("net_value_p5"),
+        # the cohorts only: the totals' band (in the figures above the chart) would dwarf theirs
+        bands = [{"label": cohort_label(row["cohort"], group_by), "p5": row.get("net_value_p5"),
                    "p50": row.get("net_value_p50"), "p95": row.get("net_value_p95")} for row in shown.rows[:25]]
     point = answers.sensitivity["totals"]["net_value"]
     tornado = [{"label": item["parameter"], "low": item["net_value_low"], "high": item["net_value_high"]}
