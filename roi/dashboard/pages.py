@@ -197,7 +197,9 @@ def risk():
     answers = cached("risk", question, lambda: risk_answers(
         state.settings, state.store, state.months, choices.period, choices.group_by, choices.filters,
         state.data_version()))
-    shown = risk_page(answers, choices.group_by, choices.page, choices.per_page)
+    shown = cached("risk page", (question, choices.page, choices.per_page), lambda: risk_page(
+        state.settings, state.store, state.months, state.data_version(), answers, choices.group_by, choices.filters,
+        choices.page, choices.per_page))
     currency = state.settings.service.currency
     return page("risk.html", choices=choices, answers=answers, shown=shown, effects=EFFECT_LABELS,
                 label_of=lambda cohort: cohort_label(cohort, choices.group_by), dimensions=state.settings.dimensions,

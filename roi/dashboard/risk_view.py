@@ -2,8 +2,9 @@
 /roi/changes for one question (period, grouping, filters), built by the same services calls, and
 the rows of one page of cohorts drawn from them.
 
-The bands are computed for every cohort of the question (the totals' draws need them all), once
-per data version (pages.cached); a page of the table only slices the kept documents.
+The report, sensitivity and changes documents are computed once per question and data version
+(pages.cached); the bands once per page of cohorts: every cohort is drawn (the totals need them
+all), only the page's are summarized.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ EFFECT_LABELS = {"volume": "Volume (cases)", "outcome_mix": "Outcome mix", "unit
 
 @dataclass(frozen=True, slots=True)
 class RiskAnswers:
-    """The three API documents of one question; `total`: how many cohorts the report has."""
+    """A question's answers but the bands: the report document (largest net value first) and the
+    sensitivity and changes documents; `total`: how many cohorts the report has."""
 
-    bands: dict[str, Any]
+    report: dict[str, Any]
     sensitivity: dict[str, Any]
     changes: dict[str, Any]
     total: int
@@ -34,21 +36,13 @@ class RiskAnswers:
     warning: str | None
     note: str | None
 
-    @property
-    def uncertain(self) -> bool:
-        """Whether anything is drawn: some assumption is a range, or the resolution rates are."""
-        info = self.bands["uncertainty"]
-        return bool(info["parameters"]) or bool(info["outcome_rates"])
-
 
 def risk_answers(settings: Settings, store: Store, months: ValuedMonths, period: Period,
                  group_by: tuple[str, ...], filters: dict[str, list[str]], version: str) -> RiskAnswers:
-    """What the API answers for this question, call for call (roi.api.roi)."""
+    """What the API answers for this question, call for call (roi.api.roi), the bands aside (risk_page)."""
     answer = reports.report(settings, store, period, group_by, filters, months=months, version=version,
                             formats=("json",))
     document, total = reports.document(store, answer, sort=SORT)
-    bands = risk.bands(settings, store, period, group_by, filters, months=months, version=version)
-    risk.merge_bands(document, bands, group_by)
     tornado = risk.tornado(settings, store, period, group_by, filters, months=months, version=version)
     bridge = risk.change_bridge(settings, store, period, group_by, filters, months=months, version=version)
     return RiskAnswers(document, risk.sensitivity_document(settings, period, group_by, filters, tornado),
@@ -66,9 +60,11 @@ def cohort_label(cohort: dict[str, str], group_by: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RiskPage:
-    """One page of cohorts of a question's answers."""
+    """One page of cohorts of a question's answers, with their bands and the totals'."""
 
-    rows: list[dict[str, Any]]  # the bands document's cohorts, each with its `sensitivity` record (or None)
+    rows: list[dict[str, Any]]  # the report's cohorts with their bands and `sensitivity` record (or None)
+    totals: dict[str, Any]  # the report's totals with the totals' bands
+    uncertainty: dict[str, Any]  # how the bands were drawn (the API's `uncertainty`)
     changes: list[dict[str, Any]]  # the changes document's cohorts, largest change (either way) first
     first: int  # 1-based number of the first row shown (0: none)
     first_change: int
@@ -76,26 +72,41 @@ class RiskPage:
     pages: int
     change_total: int
 
+    @property
+    def uncertain(self) -> bool:
+        """Whether anything is drawn: some assumption is a range, or the resolution rates are."""
+        return bool(self.uncertainty["parameters"]) or bool(self.uncertainty["outcome_rates"])
 
-def risk_page(answers: RiskAnswers, group_by: tuple[str, ...], page: int, per_page: int) -> RiskPage:
-    by_key = {cohort_key(item["cohort"], group_by): item for item in answers.sensitivity["cohorts"]}
-    cohorts = answers.bands["cohorts"]
+
+def risk_page(settings: Settings, store: Store, months: ValuedMonths, version: str, answers: RiskAnswers,
+              group_by: tuple[str, ...], filters: dict[str, list[str]], page: int, per_page: int) -> RiskPage:
+    """The page's cohorts with their bands: the Monte Carlo draws cover every cohort (the totals need
+    them), but only the page's cohorts are summarized (services.risk.bands' `only`), so a page of a
+    month of many cohorts costs little more than a small question; the figures are the API's."""
+    cohorts = answers.report["cohorts"]
     changes = sorted(answers.changes["cohorts"], key=lambda item: -abs(item["change"]))
     pages = max(1, math.ceil(len(cohorts) / per_page), math.ceil(len(changes) / per_page))
     page = min(page, pages)
     start = (page - 1) * per_page
+    shown = {"cohorts": [dict(record) for record in cohorts[start:start + per_page]],
+             "totals": dict(answers.report["totals"])}
+    period = Period.parse(answers.sensitivity["period"])
+    result = risk.bands(settings, store, period, group_by, filters, months=months, version=version,
+                        only=[cohort_key(record["cohort"], group_by) for record in shown["cohorts"]])
+    risk.merge_bands(shown, result, group_by)
+    by_key = {cohort_key(item["cohort"], group_by): item for item in answers.sensitivity["cohorts"]}
     rows = [{**record, "sensitivity": by_key.get(cohort_key(record["cohort"], group_by))}
-            for record in cohorts[start:start + per_page]]
+            for record in shown["cohorts"]]
     shown_changes = changes[start:start + per_page]
-    return RiskPage(rows, shown_changes, start + 1 if rows else 0, start + 1 if shown_changes else 0, page, pages,
-                    len(changes))
+    return RiskPage(rows, shown["totals"], shown["uncertainty"], shown_changes, start + 1 if rows else 0,
+                    start + 1 if shown_changes else 0, page, pages, len(changes))
 
 
 def chart_data(answers: RiskAnswers, shown: RiskPage, group_by: tuple[str, ...], currency: str) -> dict[str, Any]:
     """What dashboard.js draws: the bands of the page's first 25 cohorts, the totals' tornado,
     and the totals' bridge as floating bars (each step from where the previous one ended)."""
     bands = []
-    if answers.uncertain:
+    if shown.uncertain:
         # the cohorts only: the totals' band (in the figures above the chart) would dwarf theirs
         bands = [{"label": cohort_label(row["cohort"], group_by), "p5": row.get("net_value_p5"),
                    "p50": row.get("net_value_p50"), "p95": row.get("net_value_p95")} for row in shown.rows[:25]]
