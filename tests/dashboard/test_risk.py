@@ -221,3 +221,15 @@ def test_only_point_values_say_so_and_how_to_add_a_range(project):
         value = item["break_even_value_per_resolution"]
         shown = rows[label(item["cohort"], group)]["break_even_value_per_resolution"][0]
         assert (shown == "" and value is None) or float(shown) == value
+
+
+def test_overview_and_one_cohort_link_to_their_risk(dashboard_server):
+    status, _, body = dashboard_server.get("/?period=2026-02", token=READER)
+    assert status == 200 and b'href="/risk?period=2026-02"' in body
+    status, _, body = dashboard_server.get("/cohort?period=2026-03&group_by=tenant,channel&tenant=tenant-01&channel=web",
+                                           token=READER)
+    link = re.search(rb'id="risk-link" href="/risk\?([^"]+)"', body).group(1).decode().replace("&amp;", "&")
+    assert urllib.parse.parse_qs(link) == {"period": ["2026-03"], "group_by": ["tenant,channel"],
+                                           "tenant": ["tenant-01"], "channel": ["web"]}
+    rows = tables(page(dashboard_server, link))["risk-table"][1:-1]
+    assert [name for name, _ in rows] == ["tenant-01 / web"]
