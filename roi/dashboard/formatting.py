@@ -16,9 +16,19 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CH
 UNDEFINED = "—"
 
 DECIMAL = frozenset({"human_review_minutes"})
+# the Risk page's figures (services.risk's documents): money, or a ratio shown as a percentage
+RISK_MONEY = frozenset({"net_value_p5", "net_value_p50", "net_value_p95", "net_value_mean", "net_value_sd",
+                        "net_value_low", "net_value_high", "swing", "break_even_value_per_resolution",
+                        "net_value_previous", "change", "volume", "outcome_mix", "unit_cost", "assumptions",
+                        "fixed_cost_share", "low", "point", "high"})
+SIGNED = frozenset({"change", "volume", "outcome_mix", "unit_cost", "assumptions", "fixed_cost_share"})  # effects
+RISK_PERCENT = frozenset({"roi_p5", "roi_p50", "roi_p95", "probability_net_value_positive"})
 
 
-LABELS = {"roi": "ROI", "net_resolved": "Net resolved", "unpriced_requests": "Unpriced requests",
+LABELS = {"roi": "ROI", "roi_p5": "ROI p5", "roi_p50": "ROI p50", "roi_p95": "ROI p95",
+          "net_value_p5": "Net value p5", "net_value_p50": "Net value p50", "net_value_p95": "Net value p95",
+          "probability_net_value_positive": "P(net value > 0)",
+          "break_even_value_per_resolution": "Break-even value per resolution", "net_resolved": "Net resolved", "unpriced_requests": "Unpriced requests",
           "fully_loaded_cost_per_resolved_case": "Fully loaded cost per resolved case"}
 
 
@@ -28,9 +38,9 @@ def label(metric: str) -> str:
 
 
 def kind_of(metric: str) -> str:
-    if metric in MONEY_METRICS:
+    if metric in MONEY_METRICS or metric in RISK_MONEY:
         return "money"
-    if metric in PERCENT_METRICS:
+    if metric in PERCENT_METRICS or metric in RISK_PERCENT:
         return "percent"
     if metric in DECIMAL:
         return "decimal"
@@ -130,7 +140,8 @@ def data(value: float | None, metric: str, currency: str = "USD") -> Markup:
     exact = str(int(number)) if kind_of(metric) == "count" and number.is_integer() else repr(number)
     classes = "fig neg" if number < 0 and kind_of(metric) != "count" else "fig"
     return Markup(f'<data class="{classes}" data-metric="{escape(metric)}" value="{exact}">'
-                  f'{escape(figure(number, metric, currency))}</data>')
+                  f'{escape(money(number, currency, signed=True) if metric in SIGNED else figure(number, metric, currency))}'
+                  '</data>')
 
 
 def filter_value(value: str) -> str:

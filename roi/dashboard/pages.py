@@ -1,4 +1,4 @@
-"""The pages: Overview, Cohorts (with its CSV and xlsx downloads), One cohort, Assumptions, Operations.
+"""The pages: Overview, Cohorts (with its CSV and xlsx downloads), One cohort, Risk, Assumptions, Operations.
 
 Each page's data comes from the services the API calls for the same question, computed once per
 data version of the store and kept (Dashboard.pages); a page only renders it.
@@ -21,6 +21,7 @@ from ..services.periods import list_periods
 from ..services.quarantine import quarantined
 from ..services.sources import source_documents
 from .choices import COMMON, TABLE, Choices, read_choices
+from .risk_view import EFFECT_LABELS, chart_data, cohort_label, risk_answers, risk_page
 from .sessions import current_user
 from .sign_in import require_user
 
@@ -178,6 +179,31 @@ def cohort() -> str:
     chart = {"currency": state.settings.service.currency,
              "points": profile.trend["series"][0]["points"] if profile.trend["series"] else []}
     return page("cohort.html", choices=choices, profile=profile, missing=[], chart=chart)
+
+
+# ------------------------------------------------------------------ risk
+
+
+@blueprint.get("/risk")
+def risk():
+    """Bands, tornado and break-even, and the bridge from last month, for one question."""
+    choices = _choices(("period", "group_by", "page", "per_page"), filters=True)
+    if any(value == "" for value in request.args.values()):
+        return redirect(f"{url_for('pages.risk')}?{choices.query()}", code=303)
+    state = dashboard()
+    if choices.period is None:
+        return page("risk.html", choices=choices, answers=None)
+    question = (choices.period, choices.group_by, _frozen(choices)[2])
+    answers = cached("risk", question, lambda: risk_answers(
+        state.settings, state.store, state.months, choices.period, choices.group_by, choices.filters,
+        state.data_version()))
+    shown = cached("risk page", (question, choices.page, choices.per_page), lambda: risk_page(
+        state.settings, state.store, state.months, state.data_version(), answers, choices.group_by, choices.filters,
+        choices.page, choices.per_page))
+    currency = state.settings.service.currency
+    return page("risk.html", choices=choices, answers=answers, shown=shown, effects=EFFECT_LABELS,
+                label_of=lambda cohort: cohort_label(cohort, choices.group_by), dimensions=state.settings.dimensions,
+                page_sizes=PAGE_SIZES, chart=chart_data(answers, shown, choices.group_by, currency))
 
 
 # ------------------------------------------------------------------ assumptions and operations

@@ -17,14 +17,16 @@ from tomlkit.items import Comment, Whitespace
 
 from ..config import Settings
 from ..domain import ASSUMPTIONS
+from ..estimates import is_range
 from ..store import Store, revisions
 
 
 @dataclass(frozen=True, slots=True)
 class Figure:
     name: str
-    value: float
+    value: float  # the point value (a range's mode or mean), what reports use
     comment: str  # the comment lines above it and after it in the model file, joined
+    range: str = ""  # a range's description ("triangular 5 / 6.5 / 8"); "" for a plain number
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,9 @@ def value_models(settings: Settings) -> list[ModelView]:
         for index, item in enumerate(model.versions):
             said = notes.versions.get(item.effective_from, {})
             later = model.versions[index + 1].effective_from if index + 1 < len(model.versions) else None
-            figures = tuple(Figure(key, float(getattr(item, key)), said.get(key, "")) for key in ASSUMPTIONS)
+            figures = tuple(Figure(key, item.point(key), said.get(key, ""),
+                                   given.text() if is_range(given := getattr(item, key)) else "")
+                            for key in ASSUMPTIONS)
             versions.append(VersionView(item.effective_from, later, figures, item.notes))
         models.append(ModelView(name, model.description, notes.header, file, tuple(versions)))
     return models

@@ -8,7 +8,7 @@ than its revision's; the documents say `"basis": "current"`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,15 +37,22 @@ def _month(settings: Settings, store: Store, period: Period, months: ValuedMonth
 
 def bands(settings: Settings, store: Store, period: Period, group_by: Sequence[str] | None = None,
           filters: dict[str, list[str]] | None = None, *, months: ValuedMonths | None = None,
-          version: str | None = None) -> Bands:
-    """Monte Carlo bands of net value and ROI per cohort and in total ([uncertainty] draws, seed)."""
+          version: str | None = None, only: Collection[tuple[str, ...]] | None = None) -> Bands:
+    """Monte Carlo bands of net value and ROI per cohort and in total ([uncertainty] draws, seed).
+    `only`: the cohorts (their values in the grouping's order) whose bands are wanted, e.g. a page of
+    a table; the others' are NaN, the totals and theirs the same as without `only`."""
     group = grouping(settings, group_by)
     month = _month(settings, store, period, months, version)
     form = linear_form(month, settings.value_models, group, filters)
     options = settings.uncertainty
     unallocated = 0.0 if filters else float(sum(month.unallocated.values()))
+    mask = None
+    if only is not None:
+        wanted = set(only)
+        keys = zip(*(form.labels[name].tolist() for name in group), strict=True) if group else iter([()] * len(form))
+        mask = np.fromiter((key in wanted for key in keys), dtype=bool, count=len(form))
     return simulate(form, draws=options.draws, seed=options.seed, outcome_rates=options.outcome_rates,
-                    unallocated=unallocated)
+                    unallocated=unallocated, only=mask)
 
 
 def tornado(settings: Settings, store: Store, period: Period, group_by: Sequence[str] | None = None,

@@ -53,8 +53,10 @@ def draw_assumptions(form: LinearForm, draws: int, seed: int) -> tuple[np.ndarra
 
 
 def simulate(form: LinearForm, *, draws: int, seed: int, outcome_rates: bool = False,
-             unallocated: float = 0.0) -> Bands:
-    """Bands of the form's cohorts over `draws` draws; the totals add `unallocated` to the burden."""
+             unallocated: float = 0.0, only: np.ndarray | None = None) -> Bands:
+    """Bands of the form's cohorts over `draws` draws; the totals add `unallocated` to the burden.
+    `only` (a mask over the cohorts): summarize just those (the others' figures are NaN), e.g. one
+    page of a table; every cohort is still drawn, so theirs and the totals are the same figures."""
     value_dev, burden_dev = draw_assumptions(form, draws, seed)
     a_value, _ = form.matrix(True)
     a_cases, _ = form.matrix(True, cases=True)
@@ -74,7 +76,10 @@ def simulate(form: LinearForm, *, draws: int, seed: int, outcome_rates: bool = F
         total_value += value.sum(axis=0)
         total_burden += burden.sum(axis=0)
         value -= burden  # net value, in place: the block holds two arrays at most
-        _summarize(value, burden, figures, part)
+        if only is None:
+            _summarize(value, burden, figures, part)
+        elif (chosen := np.flatnonzero(only[part])).size:
+            _summarize(value[chosen], burden[chosen], figures, chosen + start)
     totals_figures = {name: np.full(1, np.nan) for name in BAND_METRICS}
     if cohorts or unallocated:
         _summarize((total_value - total_burden)[None, :], total_burden[None, :], totals_figures, slice(0, 1))
@@ -96,7 +101,7 @@ def _with_drawn_rates(form: LinearForm, part: slice, a_cases: np.ndarray, value_
     return np.where(some[:, None], rate * by_cases, value)
 
 
-def _summarize(net: np.ndarray, burden: np.ndarray, figures: dict[str, np.ndarray], part: slice) -> None:
+def _summarize(net: np.ndarray, burden: np.ndarray, figures: dict[str, np.ndarray], part: slice | np.ndarray) -> None:
     """Percentiles, mean, sd and P(net > 0) of each row of draws. Overwrites both arrays: the ROI of
     each draw goes into `burden`, then both are sorted in place (a full sort is several times faster
     than numpy's partition at three percentiles)."""

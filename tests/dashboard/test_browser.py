@@ -191,6 +191,33 @@ def test_a_reader_signs_in_reads_every_page_and_signs_out(browser, dashboard_ser
     assert len(browser.find_elements(By.CSS_SELECTOR, "#cohort-versions tbody tr")) >= 1
     shoot(browser, "cohort")
 
+    # its risk, from the cohort's link: the API's bands of the same question (one cohort)
+    go(browser, browser.find_element(By.CSS_SELECTOR, "#risk-link"))
+    query = urllib.parse.urlsplit(browser.current_url).query
+    record = server.api(f"/api/v1/roi?{query}&uncertainty=true")["cohorts"][0]
+    cells = {metric: value for metric, value, _ in shown(browser, "#risk-table tbody tr")}
+    assert float(cells["net_value_p5"]) == record["net_value_p5"] and float(cells["net_value_p95"]) == record["net_value_p95"]
+
+    # Risk of the month in the config's grouping: bands, tornado and bridge drawn, each with its table
+    go(browser, browser.find_element(By.LINK_TEXT, "Risk"))
+    api = server.api("/api/v1/roi?period=2026-03&uncertainty=true")["totals"]
+    totals = {metric: value for metric, value, _ in shown(browser, "#risk-totals")}
+    for name in ("net_value_p5", "net_value_p50", "net_value_p95", "probability_net_value_positive"):
+        assert float(totals[name]) == api[name], name
+    assert browser.execute_script("return Object.keys(Chart.instances).length") == 3
+    sensitivity = server.api("/api/v1/roi/sensitivity?period=2026-03")["parameters"]
+    assert [row.get_attribute("data-parameter") for row in browser.find_elements(By.CSS_SELECTOR, "#tornado-table tbody tr")] == [
+        item["parameter"] for item in sensitivity]
+    changes = server.api("/api/v1/roi/changes?period=2026-03")["totals"]
+    steps = {row.get_attribute("data-step"): float(row.find_element(By.TAG_NAME, "data").get_attribute("value"))
+             for row in browser.find_elements(By.CSS_SELECTOR, "#bridge-totals tbody tr")}
+    assert steps == {name: changes[name] for name in steps} and len(steps) == 7
+    for chart in ("risk-bands", "risk-tornado", "risk-bridge"):
+        canvas = browser.find_element(By.ID, chart)
+        browser.execute_script("arguments[0].scrollIntoView()", canvas)
+        canvas.screenshot(str(ARTIFACTS / f"{chart}-chart.png"))
+    shoot(browser, "risk")
+
     # Assumptions and Operations
     go(browser, browser.find_element(By.LINK_TEXT, "Assumptions"))
     assert "Wages rose on 15 February." in browser.page_source

@@ -13,10 +13,12 @@ import openpyxl
 import pytest
 import time_machine
 
+from roi.estimates import parse_estimate, point
+
 from .conftest import ADMIN, READER, csrf_of
 
 DATA_PAGES = ["/", "/cohorts", "/cohorts?group_by=tenant", "/cohort?group_by=tenant,channel&tenant=tenant-01&channel=web",
-              "/assumptions", "/operations", "/cohorts.csv", "/cohorts.xlsx"]
+              "/risk", "/risk?group_by=tenant&channel=web", "/assumptions", "/operations", "/cohorts.csv", "/cohorts.xlsx"]
 
 
 class Figures(HTMLParser):
@@ -198,12 +200,14 @@ def test_assumptions_show_each_version_with_its_comment(dashboard_server):
     status, _, body = dashboard_server.get("/assumptions", token=READER)
     models = dashboard_server.api("/api/v1/models")["models"]
     shown = [float(value) for name, value, _ in figures(body) if name == "value"]
-    expected = [version[key] for model in models for version in model["versions"]
+    # a range's point value: its mode or mean
+    expected = [point(parse_estimate(version[key])) for model in models for version in model["versions"]
                 for key in ("value_per_resolution", "escalation_cost", "reopen_cost", "abandonment_cost",
                             "review_cost_per_hour")]
     assert shown == expected
     assert b"10 minutes of an agent at $39/h." in body and b"a reopened ticket costs a full agent handling" in body
     assert b"Wages rose on 15 February." in body
+    assert b"triangular 4.5 / 6.5 / 8" in body and b"normal mean 2.2, sd 0.6, truncated at 0" in body
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])

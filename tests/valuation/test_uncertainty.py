@@ -105,6 +105,22 @@ def test_cohorts_share_one_draw_of_a_model_and_blocks_do_not_change_the_figures(
         np.testing.assert_allclose(blocked.figures[name], whole.figures[name], rtol=1e-12)
 
 
+@pytest.mark.parametrize("outcome_rates", [False, True])
+def test_only_some_cohorts_summarized_gives_their_figures_and_the_same_totals(monkeypatch, outcome_rates):
+    models = _model(value_per_resolution=Triangular(low=0, mode=5, high=10), escalation_cost=Normal(mean=2, sd=1))
+    rows = [{"resolved": 10 * (index + 1), "escalated": index, "tenant": f"t{index}", "token_cost": 20.0 + index}
+            for index in range(7)]
+    form = linear_form(_month(models, rows), models, ["tenant"])
+    monkeypatch.setattr(uncertainty, "BLOCK_VALUES", 2_000 * 3)  # three cohorts per block: the mask spans blocks
+    whole = simulate(form, draws=2_000, seed=9, outcome_rates=outcome_rates)
+    only = np.array([False, True, False, True, True, False, True])
+    part = simulate(form, draws=2_000, seed=9, outcome_rates=outcome_rates, only=only)
+    assert part.totals == whole.totals
+    for name in uncertainty.BAND_METRICS:
+        assert part.figures[name][only].tolist() == whole.figures[name][only].tolist(), name
+        assert np.isnan(part.figures[name][~only]).all(), name
+
+
 def test_outcome_rates_widen_the_band_of_a_small_cohort_as_its_beta_posterior_says():
     models = _model(value_per_resolution=10.0)
     month = _month(models, [{"tenant": "small", "resolved": 9, "escalated": 3},

@@ -47,6 +47,41 @@
                  scales: { x: { ticks: { callback: function (v) { return money.format(v); } } } } }
     });
   }
+  function floating(id, labels, sets, height, fromZero) {
+    var canvas = document.getElementById(id);
+    if (!canvas) { return; }
+    canvas.parentNode.style.height = Math.max(220, labels.length * height + 70) + "px";
+    new Chart(canvas, {
+      type: "bar",
+      data: { labels: labels, datasets: sets },
+      options: { indexAxis: "y", plugins: { legend: { display: sets.length > 1 },
+                 tooltip: { callbacks: { label: function (c) {
+                   var raw = c.raw;
+                   return c.dataset.label + ": " + money.format(raw[0]) + " to " + money.format(raw[1]); } } } },
+                 scales: { x: { beginAtZero: fromZero, ticks: { callback: function (v) { return money.format(v); } } },
+                           y: { stacked: true } } }
+    });
+  }
+  if (data.bands && data.bands.length) {
+    floating("risk-bands", data.bands.map(function (b) { return b.label; }), [
+      { label: "p5 to p50", data: data.bands.map(function (b) { return [b.p5, b.p50]; }), backgroundColor: "#9ec5fe" },
+      { label: "p50 to p95", data: data.bands.map(function (b) { return [b.p50, b.p95]; }), backgroundColor: "#0b57d0" }
+    ], 28, false);
+  }
+  if (data.tornado && data.tornado.rows.length) {
+    var point = data.tornado.point;
+    floating("risk-tornado", data.tornado.rows.map(function (r) { return r.label; }), [
+      { label: "At its low", data: data.tornado.rows.map(function (r) { return [point, r.low]; }), backgroundColor: "#a4161a" },
+      { label: "At its high", data: data.tornado.rows.map(function (r) { return [point, r.high]; }), backgroundColor: "#116329" }
+    ], 34, false);
+  }
+  if (data.bridge) {
+    floating("risk-bridge", data.bridge.map(function (s) { return s.label; }), [
+      { label: "Net value", data: data.bridge.map(function (s) { return [s.start, s.end]; }),
+        backgroundColor: data.bridge.map(function (s) {
+          return s.kind === "level" ? "#0b57d0" : (s.end < s.start ? "#a4161a" : "#116329"); }) }
+    ], 34, true);
+  }
   if (data.points) {
     var labels = periods(data.points);
     line("cohort-cost", labels, [{ label: "Cost per resolved case", values: pick(data.points, "cost_per_resolved_case"), color: "#7a4b00" }], fmtMoney);
