@@ -61,6 +61,22 @@ class Project:
         return load_config(self.config_path)
 
 
+def ingest_project(project: Project) -> Settings:
+    """Ingest the project's data and close the store's engine again (PostgreSQL warns of connections
+    left open); the project's settings."""
+    from roi.services import store_for
+    from roi.services.ingest import ingest
+
+    settings = project.settings()
+    store = store_for(settings)
+    try:
+        runs = ingest(settings, store)
+    finally:
+        store.engine.dispose()
+    assert not any(run.failed for run in runs), [run.errors for run in runs]
+    return settings
+
+
 def _sqlite_url(root: Path) -> str:
     return f"sqlite:///{root / 'roi.db'}"
 

@@ -11,8 +11,7 @@ from roi.api import create_app
 from roi.cli import main
 from roi.domain import Period
 from roi.services import closing, store_for
-from roi.services.ingest import ingest
-from tests.conftest import fixture_text
+from tests.conftest import fixture_text, ingest_project  # noqa: F401 - the scenario tests import it from here
 
 READER = "reader-token-0123456789abcdef"
 ADMIN = "admin-token-0123456789abcdef"
@@ -28,18 +27,6 @@ EVENTS = "\n" + fixture_text("api/events.csv")
 def write_api_project(project) -> None:
     project.write_config(API_CONFIG)
     project.write_data("events.csv", EVENTS)
-
-
-def ingest_project(project):
-    """Ingest the project's data; its engine is closed again (PostgreSQL warns of connections left open)."""
-    settings = project.settings()
-    store = store_for(settings)
-    try:
-        runs = ingest(settings, store)
-    finally:
-        store.engine.dispose()
-    assert not any(run.failed for run in runs), [run.errors for run in runs]
-    return settings
 
 
 def close_month(project, month: str) -> None:

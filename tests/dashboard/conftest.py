@@ -20,10 +20,8 @@ import pytest
 import time_machine
 from werkzeug.serving import make_server
 
-from roi.services import store_for
-from roi.services.ingest import ingest
 from roi.serving import create_site
-from tests.conftest import Project, fixture_text
+from tests.conftest import Project, fixture_text, ingest_project
 
 READER = "dash-reader-token-0123456789"
 ADMIN = "dash-admin-token-0123456789"
@@ -35,18 +33,6 @@ def write_dashboard_project(project: Project) -> None:
     project.write_model("support", fixture_text("dashboard/support.toml"))
     project.write_config(fixture_text("dashboard/config.toml").format(READER=READER, ADMIN=ADMIN))
     project.write_data("events.csv", fixture_text("dashboard/events.csv"))
-
-
-def ingest_project(project: Project):
-    """Ingest the project's data (its engine closed again); its settings."""
-    settings = project.settings()
-    store = store_for(settings)
-    try:
-        runs = ingest(settings, store)
-    finally:
-        store.engine.dispose()
-    assert not any(run.failed for run in runs), [run.errors for run in runs]
-    return settings
 
 
 @dataclass
