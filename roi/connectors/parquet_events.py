@@ -29,6 +29,7 @@ def _kind(value_type: pa.DataType) -> str | None:
     if pa.types.is_dictionary(value_type):
         return _kind(value_type.value_type)
     for kind, test in (("text", pa.types.is_string), ("text", pa.types.is_large_string),
+                       ("text", pa.types.is_binary), ("text", pa.types.is_large_binary),  # (text unmarked as such)
                        ("integer", pa.types.is_integer), ("float", pa.types.is_floating),
                        ("decimal", pa.types.is_decimal), ("boolean", pa.types.is_boolean),
                        ("timestamp", pa.types.is_timestamp), ("date", pa.types.is_date),
@@ -149,9 +150,10 @@ def read_parquet(path: str, chunk_rows: int) -> Iterator[Chunk]:
         for batch in handle.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
             try:
                 batch.validate(full=True)  # Parquet text is meant to be UTF-8; a file can break that
+                chunk = _chunk(path, batch, first_row)  # (bytes become text here, checked as UTF-8)
             except pa.ArrowInvalid as exc:
-                raise ConnectorError(f"{path}: rows from {first_row}: not UTF-8 text: {exc}") from None
-            yield _chunk(path, batch, first_row)
+                raise ConnectorError(f"{path}: rows {first_row} to {first_row + batch.num_rows - 1}: cannot be read: {exc}") from None
+            yield chunk
             first_row += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None

@@ -247,3 +247,18 @@ def test_a_file_of_many_row_groups_reads_in_chunks_and_reingests_idempotently(an
     assert sum(cell[4] for cell in cells) == sum(n % 50 for n in range(10_000) if n % 1000)
     assert _ingest(project, runner, "--force").exit_code == 0
     assert _state(project) == (batches, quarantine, cells)
+
+
+def test_text_stored_as_bytes_is_read_as_text_and_bad_bytes_refuse_the_file(project, runner):
+    good = pa.table({"event_id": pa.array([b"b1"]), "ts": pa.array([b"2026-03-01T00:00:00Z"]),
+                     "tenant": pa.array([b"acme"]), "input_tokens": [3]})
+    pq.write_table(good, project.root / "data" / "bytes.parquet")
+    bad = good.set_column(2, "tenant", pa.array([b"ac\xffme"]))
+    pq.write_table(bad, project.root / "data" / "latin.parquet")
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].endswith("latin.parquet: rows 0 to 0: cannot be read: Invalid UTF8 payload")
+    batches, _, cells = _state(project)
+    assert [(tenant, input_tokens) for _, tenant, _, _, input_tokens, *_ in cells] == [("acme", 3)]
