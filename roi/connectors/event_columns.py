@@ -234,7 +234,8 @@ def _instants(column: pa.Array, problems: _Problems) -> pa.Array:
     problems.add(~present, "ts is missing")
     values = column.cast(pa.int64()).fill_null(0).to_numpy()
     outside = present & ((values < FIRST_TS // nanos) | (values >= END_TS // nanos))
-    problems.add(outside, OUT_OF_RANGE, _as_text(column.cast(pa.timestamp(column.type.unit, "UTC"))))
+    if outside.any():  # (the text, shown in the reason, only when needed: formatting every instant is slow)
+        problems.add(outside, OUT_OF_RANGE, _as_text(column.cast(pa.timestamp(column.type.unit, "UTC"))))
     values = np.where(outside, 0, values) * nanos
     return pa.array(values, pa.int64()).cast(pa.timestamp("ns", "UTC"))
 
