@@ -22,6 +22,9 @@ from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, TOKEN_COLUMNS, RawTa
 
 _AMOUNTS = ("cost_usd", "human_review_minutes")
 _WHOLE_LIMIT = 1e18  # a whole float below this is a count (int64 holds it exactly)
+# pyarrow by default reads ahead every row group it is asked for (pre_buffer) and each column chunk whole:
+# memory would follow the file. Read in 1 MiB pieces instead: the same speed, memory follows the chunk.
+_READING = {"pre_buffer": False, "buffer_size": 1 << 20}
 
 
 def _kind(value_type: pa.DataType) -> str | None:
@@ -42,7 +45,7 @@ def _kind(value_type: pa.DataType) -> str | None:
 def _schema(path: str) -> tuple[pq.ParquetFile, list[str]]:
     """The open file and the events columns it has (ConnectorError when it cannot be read as events)."""
     try:
-        handle = pq.ParquetFile(path)
+        handle = pq.ParquetFile(path, **_READING)
         schema = handle.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
@@ -67,7 +70,7 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str]]:
     if labels:  # dimensions read straight into dictionaries: small codes, not a string per row
         handle.close()
         try:
-            handle = pq.ParquetFile(path, read_dictionary=labels)
+            handle = pq.ParquetFile(path, read_dictionary=labels, **_READING)
         except (pa.ArrowException, OSError) as exc:
             raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     return handle, wanted
