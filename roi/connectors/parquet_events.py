@@ -87,6 +87,8 @@ def _count(column: pa.Array) -> pa.Array:
     kind = _kind(column.type)
     if kind == "integer" and not pa.types.is_dictionary(column.type):
         return column.cast(pa.int64()) if not pa.types.is_uint64(column.type) else _text(column)
+    if kind == "decimal":  # a whole amount such as 5.00 is that count; 5.50 stays as it is and is no count
+        return pc.replace_substring_regex(_text(column), r"\.0+$", "")
     if kind != "float":
         return _text(column)
     if pa.types.is_dictionary(column.type):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -113,6 +114,8 @@ def test_typed_columns_read_as_their_text_would(project, runner):
         "cost_usd": pa.array([0.5, None, 0.25, float("inf"), 0.1 + 0.2, -1.0], pa.float64()),
         "human_review_minutes": pa.array([2, None, None, None, 3, None], pa.int16()),
         "outcome": pa.array([True, None, None, None, None, None], pa.bool_()),
+        "cached_input_tokens": pa.array([Decimal("0.00"), None, None, None, Decimal("2.00"), Decimal("0.50")],
+                                        pa.decimal128(9, 2)),
     })
     pq.write_table(table, project.root / "data" / "typed.parquet")
     _use(project, "data/*.parquet")
@@ -123,12 +126,12 @@ def test_typed_columns_read_as_their_text_would(project, runner):
         (1, "input_tokens is not a whole number >= 0 (got '-3')"),
         (2, "output_tokens is not a whole number >= 0 (got '2.5')"),
         (3, "cost_usd is not a number >= 0 (got 'inf')"),
-        (5, "cost_usd is not a number >= 0 (got '-1')"),
+        (5, "cached_input_tokens is not a whole number >= 0 (got '0.50'); cost_usd is not a number >= 0 (got '-1')"),
     ]
     assert batches[0][:4] == (6, 1, 0, 5)
-    assert [(str(day), tenant, requests, input_tokens, output_tokens, cost, review)
-            for day, tenant, _, requests, input_tokens, output_tokens, _, cost, _, _, _, review in cells] == [
-        ("2026-02-05", "beta", 1, 10, 4, 0.1 + 0.2, 3.0)]  # the amount exactly as written, not via its text
+    assert [(str(day), tenant, requests, input_tokens, output_tokens, cached, cost, review)
+            for day, tenant, _, requests, input_tokens, output_tokens, cached, cost, _, _, _, review in cells] == [
+        ("2026-02-05", "beta", 1, 10, 4, 2, 0.1 + 0.2, 3.0)]  # the amount exactly as written, not via its text
 
 
 def test_timestamps_without_zone_and_dates_are_quarantined_as_in_csv(project, runner):
