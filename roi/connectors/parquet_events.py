@@ -131,12 +131,25 @@ def _column(name: str, column: pa.Array) -> pa.Array:
     return _text(column)
 
 
+def _empty(column: pa.Array) -> np.ndarray:
+    """Rows where the column holds nothing: null, or an empty text (which a CSV file cannot tell from null)."""
+    empty = column.is_null().to_numpy(zero_copy_only=False)
+    if _kind(column.type) != "text":
+        return empty
+    if pa.types.is_dictionary(column.type):
+        if not len(column.dictionary):
+            return empty
+        per_value = pc.equal(pc.binary_length(column.dictionary), 0).fill_null(True).to_numpy(zero_copy_only=False)
+        return empty | per_value[column.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+    return empty | pc.equal(pc.binary_length(column), 0).fill_null(True).to_numpy(zero_copy_only=False)
+
+
 def _chunk(path: str, batch: pa.RecordBatch, first_row: int) -> Chunk:
     columns = {name: _column(name, batch.column(name)) for name in batch.schema.names}
     rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
     blank = np.ones(batch.num_rows, dtype=bool)
-    for column in batch.columns:  # a row of nothing but nulls is a blank line's twin: not a row
-        blank &= column.is_null().to_numpy(zero_copy_only=False)
+    for column in batch.columns:  # a row of nothing but nulls (or empty texts) is a blank line's twin: not a row
+        blank &= _empty(column)
     if blank.any():
         keep = pa.array(~blank)
         columns = {name: column.filter(keep) for name, column in columns.items()}

@@ -11,9 +11,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from roi import services
 from roi.cli import main
+from roi.connectors.events import read_csv
+from roi.connectors.parquet_events import read_parquet
 
 TEXT_ROWS = [  # event_id, ts, tenant, model, input, output, cached, cost, outcome, review
     ("e1", "2026-01-10T10:00:00Z", "acme", "gpt-4o-mini", "100", "20", "0", "0.25", "resolved", ""),
@@ -265,3 +269,30 @@ def test_text_stored_as_bytes_is_read_as_text_and_bad_bytes_refuse_the_file(proj
     assert len(errors) == 1 and errors[0].endswith("latin.parquet: rows 0 to 0: cannot be read: Invalid UTF8 payload")
     batches, _, cells = _state(project)
     assert [(tenant, input_tokens) for _, tenant, _, _, input_tokens, *_ in cells] == [("acme", 3)]
+
+
+VALUES = ["", " ", "e1", "e2", "acme", " Acme ", "resolved", "Escalated", "maybe", "2026-01-10T10:00:00Z",
+          "2026-01-10T10:00:00", "2026-01-10", "2300-06-01T00:00:00Z", "0001-01-01T00:00:00Z", "not-a-date", "0", "5",
+          "-5", "2.5", "412.0", "1e3", "0x10", "1_000", "inf", "NaN", "1e400", "99999999999999999999", "0.25", "=cmd()",
+          "é", "\U0001f600", '"', 'a"b', "a,b", "\ufeff", "\u2028"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({name: st.one_of(st.none(), st.sampled_from(VALUES)) for name in NAMES}),
+                     min_size=1, max_size=12))
+def test_text_columns_give_what_their_csv_twin_gives(tmp_path, rows):
+    """The same rows as CSV and as Parquet text columns: the same rows kept, reasons and rows read;
+    a Parquet row's index is its CSV line less 2 (the header is line 1)."""
+    table = pa.table({name: pa.array([row[name] for row in rows], pa.string()) for name in NAMES})
+    pacsv.write_csv(table, tmp_path / "a.csv")
+    pq.write_table(table, tmp_path / "a.parquet")
+    csv_chunks = list(read_csv(str(tmp_path / "a.csv"), 1_000))
+    parquet_chunks = list(read_parquet(str(tmp_path / "a.parquet"), 1_000))
+
+    def summary(chunks, shift):
+        frames = [chunk.frame for chunk in chunks if chunk.frame.num_rows]
+        frame = pa.concat_tables(frames).to_pylist() if frames else []
+        return (sum(chunk.rows_read for chunk in chunks), frame,
+                [(reject.line - shift, reject.reason) for chunk in chunks for reject in chunk.rejects])
+
+    assert summary(parquet_chunks, 0) == summary(csv_chunks, 2), (rows, (tmp_path / "a.csv").read_text())
