@@ -6,7 +6,9 @@ stored. After the biggest size (when there are several), the same file with 30% 
 carrying the event id of a random earlier row (deduplication's hard case: repeats far apart). A last line ingests the
 first size's file repeated to the last size, with new event ids: as many rows as the big file,
 as many cells as the small one, so that what memory does with rows shows apart from what it
-does with cells.
+does with cells. After the first size, its Parquet twin (the same rows with typed columns, as pandas
+or a warehouse export writes them): `roi ingest` of it against DuckDB's `read_parquet` and the same
+GROUP BY, each as a whole process (start-up included), with wall and CPU seconds.
 Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000] [--runs 3]
 """
 
@@ -27,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 ROI = Path(sys.executable).with_name("roi")
@@ -113,19 +116,23 @@ def write_project(folder: Path, data: Path) -> Path:
     return config
 
 
-def time_duckdb(data: Path) -> float:
-    import duckdb
-
-    query = f"""
+def duckdb_query(source: str) -> str:
+    return f"""
         SELECT CAST(ts AS DATE) AS day, tenant, channel, topic, language, plan_tier, provider, model,
                count(*) AS requests, sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
                sum(cost_usd), sum(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END),
                sum(CASE WHEN outcome = 'escalated' THEN 1 ELSE 0 END),
                sum(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END),
                sum(CASE WHEN outcome = 'reopened' THEN 1 ELSE 0 END), sum(human_review_minutes)
-        FROM read_csv('{data}', header = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ')
+        FROM {source}
         GROUP BY ALL
     """
+
+
+def time_duckdb(data: Path) -> float:
+    import duckdb
+
+    query = duckdb_query(f"read_csv('{data}', header = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ')")
     connection = duckdb.connect()
     started = time.perf_counter()
     connection.execute(query).fetchall()
@@ -163,6 +170,41 @@ def with_repeats(source: Path, path: Path, share: float = 0.3, seed: int = 2) ->
         writer.close()
 
 
+def parquet_twin(source: Path, path: Path) -> None:
+    """`source` as Parquet with typed columns: ts a UTC timestamp, counts int64, amounts float64, blanks null."""
+    types = {"ts": pa.timestamp("s", "UTC"), "cost_usd": pa.float64(), "outcome": pa.string()}
+    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+    pq.write_table(table, path)  # pyarrow's defaults: dictionary pages, snappy, row groups of 1M rows
+
+
+def _duckdb_process(data: Path) -> tuple[float, float]:
+    """DuckDB's query of a Parquet file in a process of its own: (wall seconds, CPU seconds)."""
+    code = (f"import duckdb; duckdb.connect().execute({duckdb_query(f'read_parquet({str(data)!r})')!r}).fetchall()")
+    return _timed_child([sys.executable, "-c", code])[:2]
+
+
+def measure_parquet(folder: Path, source: Path, rows: int, runs: int) -> None:
+    data = folder / "events.parquet"
+    parquet_twin(source, data)
+    config = write_project(folder, data)
+    roi_runs, duck_runs = [], []
+    for _ in range(runs):
+        (folder / "bench.db").unlink(missing_ok=True)
+        roi_runs.append(_timed_child([str(ROI), "--config", str(config), "ingest"]))
+        duck_runs.append(_duckdb_process(data))
+    with sqlite3.connect(folder / "bench.db") as connection:
+        cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
+    elapsed, cpu, peak = (statistics.median(run[index] for run in roi_runs) for index in range(3))
+    duck, duck_cpu = (statistics.median(run[index] for run in duck_runs) for index in range(2))
+    print(
+        f"{'Parquet twin':<22} file {data.stat().st_size / 1e6:6.1f} MB  cells {cells:>8,}  roi {elapsed:6.2f} s"
+        f" = {rows / elapsed:>9,.0f} rows/s (runs {min(r[0] for r in roi_runs):.2f}-{max(r[0] for r in roi_runs):.2f} s,"
+        f" CPU {cpu:.2f} s)  peak {peak:4.0f} MB  duckdb process {duck:5.2f} s (CPU {duck_cpu:.2f} s)"
+        f"  roi/duckdb speed {duck / elapsed:5.2f} (whole processes)",
+        flush=True,
+    )
+
+
 def measure(folder: Path, data: Path, rows: int, runs: int, label: str) -> None:
     config = write_project(folder, data)
     size = data.stat().st_size / 1e6
@@ -196,6 +238,10 @@ def run(rows_list: list[int], runs: int = 3) -> None:
             data = folder / "events.csv"
             generate(data, rows)
             measure(folder, data, rows, runs, f"rows {rows:>11,}")
+            if first is None:
+                twin = Path(tmp) / "parquet"
+                twin.mkdir()
+                measure_parquet(twin, data, rows, runs)
             if rows == max(rows_list) and len(rows_list) > 1:
                 repeats = Path(tmp) / "repeats"
                 repeats.mkdir()
@@ -224,6 +270,18 @@ def _isolated_ingest(config: Path) -> tuple[float, float]:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     return float(out[0]), float(out[1])
+
+
+def _timed_child(command: list[str]) -> tuple[float, float, float]:
+    """A command run in a child of a fresh interpreter: (wall seconds, CPU seconds, peak RSS in MB)."""
+    code = (
+        "import sys, resource, subprocess, time;"
+        f"t=time.perf_counter(); subprocess.run({command!r}, check=True, stdout=subprocess.DEVNULL);"
+        " e=time.perf_counter()-t; u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(e, u.ru_utime+u.ru_stime, u.ru_maxrss/1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1]), float(out[2])
 
 
 def main(rows: list[int] | None = None, runs: int = 3) -> None:

@@ -98,6 +98,13 @@ def _may_hold_hex(column: pa.Array) -> bool:
     return bool(((data | 0x20) == ord("x")).any())
 
 
+def _as_text(column: pa.Array) -> pa.Array:
+    """A typed column (a Parquet file's numbers) as the text its CSV twin would hold, to be checked as text."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    return column.cast(pa.string())
+
+
 def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _Problems) -> np.ndarray:
     if column is None:
         return np.zeros(length, dtype=np.int64)
@@ -110,6 +117,7 @@ def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _P
             return values.fill_null(0).to_numpy()
     except pa.ArrowInvalid:
         pass
+    column = _as_text(column)
     given = _present(column)
     ok = pc.match_substring_regex(column.fill_null("0"), _WHOLE)
     problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a whole number >= 0", column)
@@ -128,6 +136,7 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
             return values
     except pa.ArrowInvalid:
         pass
+    column = _as_text(column)
     given = _present(column)
     ok = pc.match_substring_regex(column.fill_null("0"), _DECIMAL)
     problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a number >= 0", column)
@@ -170,6 +179,8 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
 
     A timestamp outside the accepted range is bad, never moved: Arrow's parser wraps a year
     that nanoseconds cannot hold around to another date, so years are checked before parsing."""
+    if pa.types.is_timestamp(column.type):
+        return _instants(column, problems)
     try:
         # fast path, only when every value has a time (Arrow would read a bare date as UTC midnight)
         if (len(column) and column.null_count == 0
@@ -211,6 +222,22 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
         outside = ((ints < FIRST_TS) | (ints >= END_TS)) & usable.to_numpy(zero_copy_only=False)
         problems.add(outside, OUT_OF_RANGE, column)
     return parsed
+
+
+_NANOS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _instants(column: pa.Array, problems: _Problems) -> pa.Array:
+    """A timestamp column with a zone (a Parquet file's): its instants, in UTC, checked for range."""
+    nanos = _NANOS[column.type.unit]
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    problems.add(~present, "ts is missing")
+    values = column.cast(pa.int64()).fill_null(0).to_numpy()
+    outside = present & ((values < FIRST_TS // nanos) | (values >= END_TS // nanos))
+    if outside.any():  # (the text, shown in the reason, only when needed: formatting every instant is slow)
+        problems.add(outside, OUT_OF_RANGE, _as_text(column.cast(pa.timestamp(column.type.unit, "UTC"))))
+    values = np.where(outside, 0, values) * nanos
+    return pa.array(values, pa.int64()).cast(pa.timestamp("ns", "UTC"))
 
 
 def _holds_nul(column: pa.Array | None) -> np.ndarray | None:

@@ -1,4 +1,4 @@
-"""The `events` connector: CSV or JSON Lines files of model calls and outcomes.
+"""The `events` connector: CSV, JSON Lines or Parquet files of model calls and outcomes.
 
 One file is one batch. Files stream in chunks, so memory follows the chunk
 size, not the file size.
@@ -28,6 +28,7 @@ from ..string_hashes import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
 from .csv_lines import read_header, read_lines, scan
 from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
+from .parquet_events import read_parquet
 
 _BLOCK_BYTES = 1 << 20
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
@@ -35,7 +36,7 @@ _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 class EventsOptions(ConnectorOptions):
     path: RelPath = Field(description="A file or a glob of files, relative to the config's folder.")
-    format: Literal["auto", "csv", "jsonl"] = "auto"
+    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
     chunk_rows: int = Field(default=50_000, ge=1_000)
 
 
@@ -45,6 +46,8 @@ def _file_format(path: str, configured: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
     return "csv"
 
 
@@ -315,6 +318,9 @@ class EventsConnector(FileConnector):
 
     def read_file(self, path: str) -> Iterator[Chunk]:
         # parse and validate the next chunk in a thread while this one is deduplicated and summed
-        if _file_format(path, self.options.format) == "jsonl":
+        file_format = _file_format(path, self.options.format)
+        if file_format == "jsonl":
             return read_ahead(read_jsonl(path, self.options.chunk_rows))
+        if file_format == "parquet":
+            return read_ahead(read_parquet(path, self.options.chunk_rows))
         return read_ahead(read_csv(path, self.options.chunk_rows))

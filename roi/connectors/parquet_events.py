@@ -1,0 +1,179 @@
+"""Parquet files of events: the same columns and rules as a CSV file, read in chunks.
+
+pyarrow reads `chunk_rows` rows at a time (memory follows the chunk, not the file); each
+batch becomes the text-like columns a CSV chunk has and goes through the same checks
+(event_columns.to_chunk). A row's place is its index in the file, from 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..domain import DIMENSIONS
+from ..errors import ConnectorError
+from ..string_hashes import hash_strings
+from .base import Chunk
+from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk
+
+_AMOUNTS = ("cost_usd", "human_review_minutes")
+_WHOLE_LIMIT = 1e18  # a whole float below this is a count (int64 holds it exactly)
+# pyarrow by default reads ahead every row group it is asked for (pre_buffer) and each column chunk whole:
+# memory would follow the file. Read in 1 MiB pieces instead: the same speed, memory follows the chunk.
+_READING = {"pre_buffer": False, "buffer_size": 1 << 20}
+
+
+def _kind(value_type: pa.DataType) -> str | None:
+    """What a column of this type holds, None when it is not a single value (a list, a struct, bytes...)."""
+    if pa.types.is_dictionary(value_type):
+        return _kind(value_type.value_type)
+    for kind, test in (("text", pa.types.is_string), ("text", pa.types.is_large_string),
+                       ("text", pa.types.is_binary), ("text", pa.types.is_large_binary),  # (text unmarked as such)
+                       ("integer", pa.types.is_integer), ("float", pa.types.is_floating),
+                       ("decimal", pa.types.is_decimal), ("boolean", pa.types.is_boolean),
+                       ("timestamp", pa.types.is_timestamp), ("date", pa.types.is_date),
+                       ("null", pa.types.is_null)):
+        if test(value_type):
+            return kind
+    return None
+
+
+def _schema(path: str) -> tuple[pq.ParquetFile, list[str]]:
+    """The open file and the events columns it has (ConnectorError when it cannot be read as events)."""
+    try:
+        handle = pq.ParquetFile(path, **_READING)
+        schema = handle.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
+    names = schema.names
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        handle.close()
+        raise ConnectorError(f"{path}: the file lacks {', '.join(missing)} (found: {', '.join(names)[:200]})")
+    twice = sorted({name for name in names if name in EVENT_COLUMNS and names.count(name) > 1})
+    if twice:
+        handle.close()
+        raise ConnectorError(f"{path}: the file names {', '.join(twice)} more than once")
+    wanted = [name for name in names if name in EVENT_COLUMNS]
+    for name in wanted:
+        value_type = schema.field(name).type
+        if _kind(value_type) is None:
+            handle.close()
+            raise ConnectorError(f"{path}: column {name} is of type {value_type}, not a value "
+                                 "(expected text, a number, a boolean, a date or a timestamp)")
+    labels = [name for name in wanted if (name in DIMENSIONS or name == "outcome")
+              and _kind(schema.field(name).type) == "text" and not pa.types.is_dictionary(schema.field(name).type)]
+    if labels:  # dimensions read straight into dictionaries: small codes, not a string per row
+        handle.close()
+        try:
+            handle = pq.ParquetFile(path, read_dictionary=labels, **_READING)
+        except (pa.ArrowException, OSError) as exc:
+            raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
+    return handle, wanted
+
+
+def _text(column: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column.cast(pa.string())
+
+
+def _count(column: pa.Array) -> pa.Array:
+    """A token column: integers as they are, a whole float as that number (as in JSON Lines), else text."""
+    kind = _kind(column.type)
+    if kind == "integer" and not pa.types.is_dictionary(column.type):
+        return column.cast(pa.int64()) if not pa.types.is_uint64(column.type) else _text(column)
+    if kind == "decimal":  # a whole amount such as 5.00 is that count; 5.50 stays as it is and is no count
+        return pc.replace_substring_regex(_text(column), r"\.0+$", "")
+    if kind != "float":
+        return _text(column)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (values == np.trunc(values)) & (np.abs(values) < _WHOLE_LIMIT)
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    if whole[present].all():
+        return pa.array(np.where(whole, values, 0).astype(np.int64), pa.int64(), mask=~present)
+    as_whole = pa.array(np.where(whole, values, 0).astype(np.int64)).cast(pa.string())
+    return pc.if_else(pa.array(whole), as_whole, column.cast(pa.string()))
+
+
+def _amount(column: pa.Array) -> pa.Array:
+    """cost_usd or human_review_minutes: numbers keep their value (no round trip through text)."""
+    if _kind(column.type) in ("integer", "float", "decimal"):
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        return column.cast(pa.float64())
+    return _text(column)
+
+
+def _label(column: pa.Array) -> pa.Array:
+    """A dimension or the outcome: dictionaries of text stay dictionaries (small codes), the rest is text."""
+    if pa.types.is_dictionary(column.type) and _kind(column.type.value_type) == "text":
+        return pa.DictionaryArray.from_arrays(column.indices, column.dictionary.cast(pa.string()))
+    return _text(column)
+
+
+def _column(name: str, column: pa.Array) -> pa.Array:
+    if name in TOKEN_COLUMNS:
+        return _count(column)
+    if name in _AMOUNTS:
+        return _amount(column)
+    if name in DIMENSIONS or name == "outcome":
+        return _label(column)
+    if name == "ts" and pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        return column  # an instant: used as it is (a timestamp without a zone is read as its text)
+    return _text(column)
+
+
+def _empty(column: pa.Array) -> np.ndarray:
+    """Rows where the column holds nothing: null, or an empty text (which a CSV file cannot tell from null)."""
+    empty = column.is_null().to_numpy(zero_copy_only=False)
+    if _kind(column.type) != "text":
+        return empty
+    if pa.types.is_dictionary(column.type):
+        if not len(column.dictionary):
+            return empty
+        per_value = pc.equal(pc.binary_length(column.dictionary), 0).fill_null(True).to_numpy(zero_copy_only=False)
+        return empty | per_value[column.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+    return empty | pc.equal(pc.binary_length(column), 0).fill_null(True).to_numpy(zero_copy_only=False)
+
+
+def _chunk(path: str, batch: pa.RecordBatch, first_row: int) -> Chunk:
+    columns = {name: _column(name, batch.column(name)) for name in batch.schema.names}
+    rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
+    blank = np.ones(batch.num_rows, dtype=bool)
+    for column in batch.columns:  # a row of nothing but nulls (or empty texts) is a blank line's twin: not a row
+        blank &= _empty(column)
+    if blank.any():
+        keep = pa.array(~blank)
+        columns = {name: column.filter(keep) for name, column in columns.items()}
+        rows = rows[~blank]
+    chunk = to_chunk(RawTable(columns, rows, path), rows_read=len(rows))
+    # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
+    chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
+    return chunk
+
+
+def read_parquet(path: str, chunk_rows: int) -> Iterator[Chunk]:
+    """The file's rows in chunks of `chunk_rows`; a file that is not Parquet or lacks a column is refused whole."""
+    handle, wanted = _schema(path)
+    first_row = 0
+    try:
+        for batch in handle.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
+            try:
+                batch.validate(full=True)  # Parquet text is meant to be UTF-8; a file can break that
+                chunk = _chunk(path, batch, first_row)  # (bytes become text here, checked as UTF-8)
+            except pa.ArrowInvalid as exc:
+                raise ConnectorError(f"{path}: rows {first_row} to {first_row + batch.num_rows - 1}: cannot be read: {exc}") from None
+            yield chunk
+            first_row += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
+    finally:
+        handle.close()

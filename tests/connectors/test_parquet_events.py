@@ -1,0 +1,298 @@
+"""Parquet files of events: the same columns and rules as CSV, a row's place is its index in the file (from 0)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from roi import services
+from roi.cli import main
+from roi.connectors.events import read_csv
+from roi.connectors.parquet_events import read_parquet
+
+TEXT_ROWS = [  # event_id, ts, tenant, model, input, output, cached, cost, outcome, review
+    ("e1", "2026-01-10T10:00:00Z", "acme", "gpt-4o-mini", "100", "20", "0", "0.25", "resolved", ""),
+    ("e2", "2026-01-10T23:30:00-05:00", "beta", "gpt-4o-mini", "1000", "200", "100", "", "", "1.5"),
+    ("e3", "not-a-date", "acme", "gpt-4o-mini", "1", "1", "0", "", "", ""),
+    ("e4", "2026-01-11T10:00:00Z", " acme ", "gpt-4o-mini", "-5", "1", "0", "", "", ""),
+    ("e1", "2026-01-12T10:00:00Z", "acme", "gpt-4o-mini", "7", "7", "0", "", "", ""),  # a repeated id: counts once
+    ("e5", "2026-01-12T10:00:00Z", "acme", "gpt-4o-mini", "5", "5", "9", "", "Escalated", ""),
+    ("e6", "2026-01-12T10:00:00Z", "acme", "no-such-model", "5", "5", "0", "", "escalated", ""),
+    ("e7", "2026-01-12T11:00:00", "acme", "gpt-4o-mini", "5", "5", "0", "abc", "maybe", ""),
+]
+NAMES = ["event_id", "ts", "tenant", "model", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd",
+         "outcome", "human_review_minutes"]
+QUARANTINED = [  # (index in the file, reason); the CSV twin has the same at line index + 2 (the header is line 1)
+    (2, "ts is not an ISO 8601 timestamp (got 'not-a-date')"),
+    (3, "input_tokens is not a whole number >= 0 (got '-5')"),
+    (5, "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)"),
+    (7, "ts has no UTC offset (write Z or +HH:MM) (got '2026-01-12T11:00:00'); cost_usd is not a number >= 0"
+        " (got 'abc'); outcome is not one of resolved, escalated, abandoned, reopened (got 'maybe')"),
+]
+
+
+def _text_table() -> pa.Table:
+    return pa.table({name: pa.array([row[index] or None for row in TEXT_ROWS], pa.string())
+                     for index, name in enumerate(NAMES)} | {"provider": pa.array(["openai"] * len(TEXT_ROWS))})
+
+
+def _ingest(project, runner, *args):
+    result = runner.invoke(main, ["--config", str(project.config_path), "ingest", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    return result
+
+
+def _state(project) -> tuple[list, list, list]:
+    """(batches' counts, quarantine (file name, place, reason), cells) as stored."""
+    store = services.store_for(project.settings())
+    try:
+        with store.engine.connect() as connection:
+            batches = connection.execute(sa.text(
+                "SELECT rows_read, rows_stored, duplicates, quarantined, unpriced, cells FROM roi_batches")).all()
+            quarantine = connection.execute(sa.text(
+                "SELECT file, line, reason FROM roi_quarantine ORDER BY line")).all()
+            cells = connection.execute(sa.text(
+                "SELECT day, tenant, model, requests, input_tokens, output_tokens, cached_input_tokens, token_cost,"
+                " unpriced_requests, resolved, escalated, human_review_minutes FROM roi_cells"
+                " ORDER BY day, tenant, model")).all()
+    finally:
+        store.close()
+    return ([tuple(row) for row in batches], [(row[0].rsplit("/", 1)[-1], row[1], row[2]) for row in quarantine],
+            [tuple(row) for row in cells])
+
+
+def _use(project, pattern: str, **options) -> None:
+    extra = "".join(f"\n{key} = {json.dumps(value)}" for key, value in options.items())
+    project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
+                                                                      f'path = "{pattern}"{extra}'))
+
+
+def test_a_parquet_file_lands_as_its_csv_twin(any_project, runner):
+    project = any_project
+    (project.root / "csv").mkdir()
+    (project.root / "pq").mkdir()
+    pacsv.write_csv(_text_table(), project.root / "csv" / "a.csv")
+    pq.write_table(_text_table(), project.root / "pq" / "a.parquet")
+    base = project.config_path.read_text()
+    _use(project, "csv/*.csv")
+    _ingest(project, runner)
+    batches, quarantine, cells = _state(project)
+    assert batches[0][:4] == (8, 3, 1, 4)  # read = stored + duplicates + quarantined
+    assert [(line, reason) for _, line, reason in quarantine] == [(index + 2, reason) for index, reason in QUARANTINED]
+
+    # the same source, now reading the Parquet twin: its batch replaces nothing of the CSV's, so compare after a reset
+    project.write_config(body=base.replace('path = "data/*.csv"', 'path = "pq/*.parquet"').replace(
+        'name = "bot"', 'name = "bot2"'))
+    store = services.store_for(project.settings())
+    with store.engine.begin() as connection:
+        for table in ("roi_cells", "roi_quarantine", "roi_batches"):
+            connection.execute(sa.text(f"DELETE FROM {table}"))
+    store.close()
+    _ingest(project, runner)
+    parquet_batches, parquet_quarantine, parquet_cells = _state(project)
+    assert parquet_cells == cells
+    assert parquet_batches == batches
+    assert [(line, reason) for _, line, reason in parquet_quarantine] == QUARANTINED
+    assert {name for name, _, _ in parquet_quarantine} == {"a.parquet"}
+
+
+def test_typed_columns_read_as_their_text_would(project, runner):
+    utc = UTC
+    table = pa.table({
+        "event_id": pa.array([1, 2, 3, 4, 5, 6], pa.int64()),  # a number as an id is its text
+        "ts": pa.array([datetime(2026, 2, day, 10, tzinfo=utc) for day in (1, 2, 3, 4, 5, 6)],
+                       pa.timestamp("us", "UTC")),
+        "tenant": pa.array(["acme", "acme", "acme", "acme", "beta", "beta"]).dictionary_encode(),
+        "input_tokens": pa.array([100, -3, 5, 8, 10, 10], pa.int32()),
+        # a whole number in a float column is that number (pandas writes counts with gaps so); 2.5 is no count
+        "output_tokens": pa.array([1.0, 2.0, 2.5, None, 4.0, 5.0], pa.float64()),
+        "cost_usd": pa.array([0.5, None, 0.25, float("inf"), 0.1 + 0.2, -1.0], pa.float64()),
+        "human_review_minutes": pa.array([2, None, None, None, 3, None], pa.int16()),
+        "outcome": pa.array([True, None, None, None, None, None], pa.bool_()),
+        "cached_input_tokens": pa.array([Decimal("0.00"), None, None, None, Decimal("2.00"), Decimal("0.50")],
+                                        pa.decimal128(9, 2)),
+    })
+    pq.write_table(table, project.root / "data" / "typed.parquet")
+    _use(project, "data/*.parquet")
+    _ingest(project, runner)
+    batches, quarantine, cells = _state(project)
+    assert [(line, reason) for _, line, reason in quarantine] == [
+        (0, "outcome is not one of resolved, escalated, abandoned, reopened (got 'true')"),
+        (1, "input_tokens is not a whole number >= 0 (got '-3')"),
+        (2, "output_tokens is not a whole number >= 0 (got '2.5')"),
+        (3, "cost_usd is not a number >= 0 (got 'inf')"),
+        (5, "cached_input_tokens is not a whole number >= 0 (got '0.50'); cost_usd is not a number >= 0 (got '-1')"),
+    ]
+    assert batches[0][:4] == (6, 1, 0, 5)
+    assert [(str(day), tenant, requests, input_tokens, output_tokens, cached, cost, review)
+            for day, tenant, _, requests, input_tokens, output_tokens, cached, cost, _, _, _, review in cells] == [
+        ("2026-02-05", "beta", 1, 10, 4, 2, 0.1 + 0.2, 3.0)]  # the amount exactly as written, not via its text
+
+
+def test_timestamps_without_zone_and_dates_are_quarantined_as_in_csv(project, runner):
+    table = pa.table({"event_id": ["n1", "n2"], "ts": pa.array([datetime(2026, 2, 1, 10), None], pa.timestamp("s")),
+                      "day": pa.array([date(2026, 2, 1), None]), "input_tokens": [5, 5]})
+    pq.write_table(table, project.root / "data" / "naive.parquet")
+    pq.write_table(table.drop_columns(["ts"]).rename_columns(["event_id", "ts", "input_tokens"]),
+                   project.root / "data" / "dates.parquet")
+    _use(project, "data/*.parquet")
+    _ingest(project, runner)
+    _, quarantine, cells = _state(project)
+    assert sorted(quarantine) == [
+        ("dates.parquet", 0, "ts has no UTC offset (write Z or +HH:MM) (got '2026-02-01')"),
+        ("dates.parquet", 1, "ts is missing"),
+        ("naive.parquet", 0, "ts has no UTC offset (write Z or +HH:MM) (got '2026-02-01 10:00:00.000')"),  # (Parquet keeps seconds as ms)
+        ("naive.parquet", 1, "ts is missing")]
+    assert cells == []
+
+
+def test_zoned_timestamps_are_instants_and_out_of_range_ones_quarantined(project, runner):
+    tokyo = timezone(timedelta(hours=9))
+    table = pa.table({
+        "event_id": ["z1", "z2", "z3", "z4"],
+        "ts": pa.array([datetime(2026, 2, 2, 8, 30, tzinfo=tokyo), datetime(1800, 1, 1, tzinfo=UTC),
+                        datetime(2026, 2, 1, 23, 59, 59, 999000, tzinfo=UTC), None],
+                       pa.timestamp("ms", "Asia/Tokyo")),
+        "input_tokens": [1, 1, 1, 1]})
+    pq.write_table(table, project.root / "data" / "zoned.parquet")
+    _use(project, "data/*.parquet")
+    _ingest(project, runner)
+    _, quarantine, cells = _state(project)
+    assert [(line, reason) for _, line, reason in quarantine] == [
+        (1, "ts is out of range (accepted: 1900-01-02T00:00:00Z up to 2261-12-31T00:00:00Z)"
+            " (got '1800-01-01 00:00:00.000Z')"),
+        (3, "ts is missing")]
+    # 08:30 in Tokyo is 23:30 UTC the day before; the days are UTC days (the config's timezone)
+    assert [(str(day), requests) for day, _, _, requests, *_ in cells] == [("2026-02-01", 2)]
+
+
+def test_a_list_or_struct_column_is_refused_naming_the_file_and_column(project, runner):
+    table = pa.table({"event_id": ["a"], "ts": ["2026-01-01T00:00:00Z"], "input_tokens": pa.array([[1, 2]])})
+    pq.write_table(table, project.root / "data" / "nested.parquet")
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    assert "nested.parquet: column input_tokens is of type list<element: int64>, not a value (expected text, a number," in result.stderr
+    assert _state(project)[2] == []
+
+
+def test_a_parquet_file_without_ts_is_refused_whole(project, runner):
+    pq.write_table(pa.table({"event_id": ["a"], "tenant": ["acme"]}), project.root / "data" / "bad.parquet")
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    assert "bad.parquet: the file lacks ts (found: event_id, tenant)" in result.stderr
+
+
+@pytest.mark.parametrize("content", [b"PAR1 not really", b"event_id,ts\ne1,2026-01-01T00:00:00Z\n", b""])
+def test_not_parquet_is_refused_naming_the_file(project, runner, content):
+    (project.root / "data" / "x.parquet").write_bytes(content)
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    assert "x.parquet: cannot read as Parquet:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_format_option_reads_parquet_under_any_name(project, runner):
+    pq.write_table(_text_table(), project.root / "data" / "events.data")
+    _use(project, "data/events.data", format="parquet")
+    _ingest(project, runner)
+    batches, _, _ = _state(project)
+    assert batches[0][:4] == (8, 3, 1, 4)
+
+
+def test_nulls_and_all_null_rows(project, runner):
+    table = pa.table({
+        "event_id": ["a", None, None, "c"],
+        "ts": ["2026-03-01T00:00:00Z", "2026-03-01T00:00:00Z", None, "2026-03-01T00:00:00Z"],
+        "tenant": [None, "acme", None, "acme"],
+        "input_tokens": pa.array([None, 1, None, 2], pa.int64()),
+        "cost_usd": pa.array([0.5, None, None, None], pa.float64()),
+        "ignored": [1, 2, 3, 4]})  # a column roi does not read: a row null in every events column is no row
+    pq.write_table(table, project.root / "data" / "nulls.pq")
+    _use(project, "data/*.pq")
+    _ingest(project, runner)
+    batches, quarantine, cells = _state(project)
+    assert batches[0][:4] == (3, 2, 0, 1)
+    assert [(line, reason) for _, line, reason in quarantine] == [(1, "event_id is missing")]
+    # no model: the row without a cost is a request that cannot be priced
+    assert [(tenant, requests, input_tokens, cost, unpriced)
+            for _, tenant, _, requests, input_tokens, _, _, cost, unpriced, *_ in cells] == [
+        ("", 1, 0, 0.5, 0), ("acme", 1, 2, 0.0, 1)]
+
+
+def test_a_file_of_many_row_groups_reads_in_chunks_and_reingests_idempotently(any_project, runner):
+    project = any_project
+    rows = 12_345
+    table = pa.table({
+        "event_id": [f"id{n % 10_000}" for n in range(rows)],  # 2,345 repeats, far apart
+        "ts": pa.array([1_767_225_600_000_000 + n * 60_000_000 for n in range(rows)], pa.timestamp("us", "UTC")),
+        "tenant": [f"t{n % 7}" for n in range(rows)],
+        "input_tokens": pa.array([n % 50 if n % 1000 else -1 for n in range(rows)], pa.int64()),
+        "cost_usd": pa.array([0.001] * rows)})
+    path = project.root / "data" / "big.parquet"
+    pq.write_table(table, path, row_group_size=3_000)
+    assert pq.ParquetFile(path).num_row_groups == 5
+    _use(project, "data/*.parquet", chunk_rows=1_000)
+    _ingest(project, runner)
+    batches, quarantine, cells = _state(project)
+    bad = [n for n in range(rows) if n % 1000 == 0]
+    assert [line for _, line, _ in quarantine] == bad
+    stored = len({n % 10_000 for n in range(rows) if n % 1000})
+    assert batches[0][:4] == (rows, stored, rows - stored - len(bad), len(bad))
+    assert sum(cell[3] for cell in cells) == stored
+    assert sum(cell[4] for cell in cells) == sum(n % 50 for n in range(10_000) if n % 1000)
+    assert _ingest(project, runner, "--force").exit_code == 0
+    assert _state(project) == (batches, quarantine, cells)
+
+
+def test_text_stored_as_bytes_is_read_as_text_and_bad_bytes_refuse_the_file(project, runner):
+    good = pa.table({"event_id": pa.array([b"b1"]), "ts": pa.array([b"2026-03-01T00:00:00Z"]),
+                     "tenant": pa.array([b"acme"]), "input_tokens": [3]})
+    pq.write_table(good, project.root / "data" / "bytes.parquet")
+    bad = good.set_column(2, "tenant", pa.array([b"ac\xffme"]))
+    pq.write_table(bad, project.root / "data" / "latin.parquet")
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].endswith("latin.parquet: rows 0 to 0: cannot be read: Invalid UTF8 payload")
+    batches, _, cells = _state(project)
+    assert [(tenant, input_tokens) for _, tenant, _, _, input_tokens, *_ in cells] == [("acme", 3)]
+
+
+VALUES = ["", " ", "e1", "e2", "acme", " Acme ", "resolved", "Escalated", "maybe", "2026-01-10T10:00:00Z",
+          "2026-01-10T10:00:00", "2026-01-10", "2300-06-01T00:00:00Z", "0001-01-01T00:00:00Z", "not-a-date", "0", "5",
+          "-5", "2.5", "412.0", "1e3", "0x10", "1_000", "inf", "NaN", "1e400", "99999999999999999999", "0.25", "=cmd()",
+          "é", "\U0001f600", '"', 'a"b', "a,b", "\ufeff", "\u2028"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({name: st.one_of(st.none(), st.sampled_from(VALUES)) for name in NAMES}),
+                     min_size=1, max_size=12))
+def test_text_columns_give_what_their_csv_twin_gives(tmp_path, rows):
+    """The same rows as CSV and as Parquet text columns: the same rows kept, reasons and rows read;
+    a Parquet row's index is its CSV line less 2 (the header is line 1)."""
+    table = pa.table({name: pa.array([row[name] for row in rows], pa.string()) for name in NAMES})
+    pacsv.write_csv(table, tmp_path / "a.csv")
+    pq.write_table(table, tmp_path / "a.parquet")
+    csv_chunks = list(read_csv(str(tmp_path / "a.csv"), 1_000))
+    parquet_chunks = list(read_parquet(str(tmp_path / "a.parquet"), 1_000))
+
+    def summary(chunks, shift):
+        frames = [chunk.frame for chunk in chunks if chunk.frame.num_rows]
+        frame = pa.concat_tables(frames).to_pylist() if frames else []
+        return (sum(chunk.rows_read for chunk in chunks), frame,
+                [(reject.line - shift, reject.reason) for chunk in chunks for reject in chunk.rejects])
+
+    assert summary(parquet_chunks, 0) == summary(csv_chunks, 2), (rows, (tmp_path / "a.csv").read_text())
