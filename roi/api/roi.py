@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response
 
 from ..domain import Period, parse_group_by
-from ..services import reports, risk, trend
+from ..services import analysis, reports, risk, trend
 from .context import api_blueprint, cached_answer, data_version, runtime
 from .risk_schemas import ChangesReport, SensitivityReport
 from .schemas import AnalysisQuery, RoiQuery, RoiReport, Trend, TrendQuery
@@ -37,22 +37,24 @@ def roi_report(query: RoiQuery) -> Response:
     first `limit` cohorts after sorting, and `totals` still covers every cohort the filters
     keep (the header X-Total-Count says how many there are). With `uncertainty=true`, each cohort
     and the totals carry Monte Carlo bands of net value and ROI and the probability that net value
-    is above 0 (docs/metrics.md, "Uncertainty"), computed from today's data and config."""
+    is above 0 (docs/metrics.md, "Uncertainty"), computed from today's data and config: a closed
+    month's report is then built from them too (`uncertainty.basis` is "current"), so each band
+    surrounds the figure beside it."""
     period = Period.parse(query.period)
     group_by = _group_by(query.group_by)
     filters = _filters(query.filter_values())
 
     def render() -> dict[str, Any]:
         state = runtime()
-        answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months,
-                                version=data_version(), formats=("json",))
-        document, total = reports.document(state.store, answer, sort=query.sort, limit=query.limit,
-                                           compact=not query.uncertainty)
-        if query.uncertainty:
-            group = reports.grouping(state.settings, group_by)
-            bands = risk.bands(state.settings, state.store, period, group, filters, months=state.months,
-                               version=data_version())
-            risk.merge_bands(document, bands, group)
+        if query.uncertainty:  # (a closed month too is built from today's data: the bands' figures)
+            _answer, document, total = analysis.banded_report(state.settings, state.store, period, group_by, filters,
+                                                          months=state.months, version=data_version(),
+                                                          sort=query.sort, limit=query.limit)
+        else:
+            answer = reports.report(state.settings, state.store, period, group_by, filters, months=state.months,
+                                    version=data_version(), formats=("json",))
+            document, total = reports.document(state.store, answer, sort=query.sort, limit=query.limit,
+                                               compact=True)
         document["_total"] = total
         return document
 

@@ -9,7 +9,7 @@ import click
 
 from ..domain import REPORT_METRICS, Period, parse_group_by
 from ..errors import UsageError
-from ..services import reports, risk, trend
+from ..services import analysis, reports, trend
 from ..services.valued import ValuedMonths
 from ..terminal import report_table, trend_table
 from .context import Context, handle_errors
@@ -46,8 +46,11 @@ def report(obj: Context, period: str, group_by: str | None, filters: tuple[str, 
         raise UsageError("--uncertainty: only with --format json (the workbook has Risk and Sensitivity sheets)",
                          "uncertainty")
     store = obj.store
-    answer = reports.report(settings, store, month, groups, chosen,
-                            formats=(fmt,) if fmt in reports.FORMATS else ("json",))
+    if uncertainty:  # bands surround today's figures, so a closed month's report is built now too
+        answer, analysed = analysis.analysis_report(settings, store, month, groups, chosen, sort=sort, limit=limit)
+    else:
+        answer = reports.report(settings, store, month, groups, chosen,
+                                formats=(fmt,) if fmt in reports.FORMATS else ("json",))
     if answer.note:
         click.echo(f"note: {answer.note}", err=True)
     if answer.warning:
@@ -59,9 +62,7 @@ def report(obj: Context, period: str, group_by: str | None, filters: tuple[str, 
         emit((table + "\n").encode(), fmt, output)
         return
     if fmt == "json" and (sort or limit or uncertainty):
-        document, _total = reports.document(store, answer, sort=sort, limit=limit)
-        if uncertainty:
-            risk.add_analysis(settings, store, month, groups, chosen, document)
+        document = analysed if uncertainty else reports.document(store, answer, sort=sort, limit=limit)[0]
         rendered = (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
     else:
         rendered = reports.content(settings, store, answer, fmt)

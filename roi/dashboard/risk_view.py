@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import Settings
 from ..domain import Period, display_dimension
-from ..services import Store, reports, risk
+from ..services import Store, analysis, reports, risk
 from ..services.valued import ValuedMonths
 
 SORT = "-net_value"  # the bands table: largest net value first, as the Cohorts page's default
@@ -40,8 +40,7 @@ class RiskAnswers:
 def risk_answers(settings: Settings, store: Store, months: ValuedMonths, period: Period,
                  group_by: tuple[str, ...], filters: dict[str, list[str]], version: str) -> RiskAnswers:
     """What the API answers for this question, call for call (roi.api.roi), the bands aside (risk_page)."""
-    answer = reports.report(settings, store, period, group_by, filters, months=months, version=version,
-                            formats=("json",))
+    answer = analysis.current_report(settings, store, period, group_by, filters, months=months, version=version)
     document, total = reports.document(store, answer, sort=SORT)
     tornado = risk.tornado(settings, store, period, group_by, filters, months=months, version=version)
     bridge = risk.change_bridge(settings, store, period, group_by, filters, months=months, version=version)

@@ -170,9 +170,11 @@ def report(
     months: ValuedMonths | None = None,
     version: str | None = None,
     formats: tuple[str, ...] = FORMATS,
+    current: bool = False,
 ) -> PeriodReport:
     """A period's report: a closed month asked in its revision's grouping without filters is that
-    revision; anything else is built from the data and config of now.
+    revision; anything else is built from the data and config of now (`current`: a closed month
+    too, as the figures that bands are drawn around must be).
 
     `months` keeps valued months between questions (the API's); `version` is the store's data
     version when the caller knows it; `formats`: what the answer will be rendered as (the
@@ -188,8 +190,9 @@ def report(
     if not state.closed:
         return PeriodReport(state, build())
     closed = f"{period} is closed (revision {state.revision}, {state.closed_at:%Y-%m-%d %H:%M} UTC)"
-    if filters or group != state.group_by:
-        note = f"{closed}; this grouping is computed from today's data and config, not the revision"
+    if filters or group != state.group_by or current:
+        what = "this report" if current else "this grouping"
+        note = f"{closed}; {what} is computed from today's data and config, not the revision"
         return PeriodReport(state, build(), note)
     if state.late_rows or state.late_cost:
         note = (f"{closed}: {state.late_rows:,} rows and {state.late_cost:,.2f} {settings.service.currency} of "

@@ -3,7 +3,8 @@
 Each answers the same question as services.reports.report (a period, a grouping, filters)
 from the same valued months (services.valued), so their point figures are the report's.
 A closed month is answered from the data and config of now, like any grouping of it other
-than its revision's; the documents say `"basis": "current"`.
+than its revision's; the documents say `"basis": "current"`. A report with bands is built the
+same way (services.analysis), so each band surrounds the figure beside it, never a stored revision's.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..valuation.sensitivity import Sensitivity, sensitivity
 from ..valuation.uncertainty import BAND_METRICS, Bands, simulate
 from .valued import ValuedMonths
 
-__all__ = ["BAND_METRICS", "EFFECTS", "add_analysis", "bands", "change_bridge", "changes_document", "merge_bands",
+__all__ = ["BAND_METRICS", "EFFECTS", "bands", "change_bridge", "changes_document", "merge_bands",
            "sensitivity_document", "tornado"]
 
 
@@ -94,7 +95,7 @@ def _number(value: Any) -> float | None:
 
 def bands_meta(result: Bands) -> dict[str, Any]:
     return {"draws": result.draws, "seed": result.seed, "outcome_rates": result.outcome_rates,
-            "parameters": list(result.parameters), "quantiles": [5, 50, 95]}
+            "parameters": list(result.parameters), "quantiles": [5, 50, 95], "basis": "current"}
 
 
 def merge_bands(document: dict[str, Any], result: Bands, group: Sequence[str]) -> dict[str, Any]:
@@ -146,20 +147,3 @@ def changes_document(settings: Settings, period: Period, group_by: Sequence[str]
             "effects": list(EFFECTS), "cohorts": cohorts,
             "totals": {"net_value_previous": totals["previous"], "net_value": totals["current"],
                        "change": totals["change"], **{name: totals[name] for name in EFFECTS}}}
-
-
-def add_analysis(settings: Settings, store: Store, period: Period, group_by: Sequence[str] | None,
-                 filters: dict[str, list[str]] | None, document: dict[str, Any], *,
-                 months: ValuedMonths | None = None) -> dict[str, Any]:
-    """A report document with everything beyond the single number (`roi report --uncertainty`):
-    bands per cohort and in the totals, `sensitivity` and `changes` as the API's documents give them."""
-    group = grouping(settings, group_by)
-    months = months or ValuedMonths(settings, store)
-    merge_bands(document, bands(settings, store, period, group, filters, months=months), group)
-    found = sensitivity_document(settings, period, group, filters,
-                                 tornado(settings, store, period, group, filters, months=months))
-    document["sensitivity"] = {"parameters": found["parameters"], "cohorts": found["cohorts"]}
-    found = changes_document(settings, period, group, filters,
-                             change_bridge(settings, store, period, group, filters, months=months))
-    document["changes"] = {name: found[name] for name in ("previous_period", "effects", "cohorts", "totals")}
-    return document

@@ -10,7 +10,7 @@ from roi.api import create_app
 from roi.domain import REPORT_METRICS
 from roi.estimates import Triangular
 
-from .conftest import READER_HEADERS
+from .conftest import READER_HEADERS, close_month, ingest_project
 
 TRIANGLE = Triangular(low=0.5, mode=2.0, high=9.0)
 RANGED_MODEL = f"""
@@ -50,7 +50,8 @@ def test_bands_leave_the_figures_as_they_are_and_match_the_triangular_cdf(ranged
     plain = _get(ranged, "/api/v1/roi?period=2026-01")
     banded = _get(ranged, "/api/v1/roi?period=2026-01&uncertainty=true")
     assert banded["uncertainty"] == {"draws": 10_000, "seed": 0, "outcome_rates": False,
-                                     "parameters": ["support.value_per_resolution"], "quantiles": [5, 50, 95]}
+                                     "parameters": ["support.value_per_resolution"], "quantiles": [5, 50, 95],
+                                     "basis": "current"}
     assert [_key(record) for record in banded["cohorts"]] == [_key(record) for record in plain["cohorts"]]
     checked = 0
     for before, after in zip(plain["cohorts"], banded["cohorts"], strict=True):
@@ -146,3 +147,33 @@ def test_models_show_a_range_as_its_table(ranged):
     version = model["versions"][0]
     assert version["value_per_resolution"] == {"low": 0.5, "mode": 2.0, "high": 9.0}
     assert version["escalation_cost"] == 2.0
+
+
+LATE = """event_id,ts,tenant,channel,topic,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes
+late1,2026-01-20T10:00:00Z,acme,web,billing,openai,gpt-4o-mini,1000,200,0,0.40,resolved,1
+late2,2026-01-21T10:00:00Z,acme,web,billing,openai,gpt-4o-mini,1000,200,0,0.35,escalated,
+"""
+
+
+def test_a_closed_months_bands_surround_todays_figures_not_the_revisions(api_project):
+    """Late rows after the close: the stored revision stays as it was, and the report that carries
+    bands is built from today's data, as the bands and the sensitivity are (one basis)."""
+    api_project.write_model("support", RANGED_MODEL)
+    ingest_project(api_project)
+    close_month(api_project, "2026-01")
+    api_project.write_data("late.csv", LATE)
+    ingest_project(api_project)
+    app = create_app(api_project.settings(), version_ttl=0)
+    client = app.test_client()
+    try:
+        revision = _get(client, "/api/v1/roi?period=2026-01")
+        banded = _get(client, "/api/v1/roi?period=2026-01&uncertainty=true")
+        sensitivity = _get(client, "/api/v1/roi/sensitivity?period=2026-01")
+    finally:
+        app.extensions["roi"].store.engine.dispose()
+    assert revision["state"] == "closed" and "revision" not in banded
+    assert banded["uncertainty"]["basis"] == "current"
+    assert banded["totals"]["net_value"] == pytest.approx(sensitivity["totals"]["net_value"], abs=1e-9)
+    assert banded["totals"]["requests"] == revision["totals"]["requests"] + 2  # the late rows are in it
+    by_cohort = {_key(record): record["net_value"] for record in sensitivity["cohorts"]}
+    assert {_key(record): record["net_value"] for record in banded["cohorts"]} == pytest.approx(by_cohort, abs=1e-9)
