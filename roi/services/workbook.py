@@ -79,8 +79,20 @@ def _analysis(settings: Settings, store: Store, frame: ReportFrame, months: Valu
     changes = ChangeFigures(period.previous(), tuple(risks.EFFECTS),
                             [(key(bridge.labels, index), float(bridge.previous[index]), float(bridge.current[index]),
                               {name: float(values[index]) for name, values in bridge.effects.items()})
-                             for index in range(len(bridge.previous))], unallocated)
+                             for index in range(len(bridge.previous))], unallocated,
+                            _closed_previous(store, frame))
     return risk, sensitivity, changes
+
+
+def _closed_previous(store: Store, frame: ReportFrame) -> tuple[int, float] | None:
+    """The previous month's revision and its total net value, when Summary and Trend show that
+    month as closed (in the frame's grouping, without filters), else None."""
+    revision = revisions.latest_revisions(store.engine).get(str(frame.period.previous()))
+    if revision is None or frame.filters or revision.group_by != frame.group_by:
+        return None
+    document = json.loads(revisions.revision_content(store.engine, str(frame.period.previous()), revision.revision,
+                                                     "json"))
+    return revision.revision, float(document["totals"]["net_value"])
 
 
 def _trend_months(settings: Settings, store: Store, frame: ReportFrame) -> tuple[list[TrendMonth], list[LateData]]:

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 from click.testing import CliRunner
-from excel_scenario import cli, find_row, header_columns, make_scenario
+from excel_scenario import cli, events, find_row, header_columns, make_scenario
 from libreoffice import recalculate, require_libreoffice
 from openpyxl import load_workbook
 
@@ -126,3 +126,32 @@ def test_uncertainty_is_for_json_only(scenario):
                                        "--format", "csv", "--uncertainty"])
     assert result.exit_code == 2
     assert "--uncertainty: only with --format json" in result.stderr
+
+
+def test_changes_restates_a_closed_previous_month_to_the_revision_summary_shows(tmp_path):
+    """February closed, then late February rows: the bridge starts from today's February, and two rows
+    below its total give February's revision (Summary's and Trend's figure) and the restatement, which
+    LibreOffice recalculates to today's February less the revision."""
+    require_libreoffice()
+    config = make_scenario(tmp_path / "project")
+    cli(config, "close", "--period", "2026-02")
+    closed = json.loads(cli(config, "report", "--period", "2026-02", "--format", "json").stdout)
+    (tmp_path / "project" / "data" / "late.csv").write_text(events(2, seed=22, count=40, prefix="late-"))
+    cli(config, "ingest")
+    document = json.loads(cli(config, "report", "--period", "2026-03", "--format", "json", "--uncertainty").stdout)
+    workbook = tmp_path / "march.xlsx"
+    cli(config, "report", "--period", "2026-03", "--format", "xlsx", "-o", str(workbook))
+    sheet = load_workbook(recalculate(workbook), data_only=True)["Changes"]
+    today = document["changes"]["totals"]["net_value_previous"]
+    assert today != pytest.approx(closed["totals"]["net_value"])  # the late rows moved February
+    total = find_row(sheet, 1, "Total")
+    assert sheet.cell(total, 2).value == pytest.approx(today, abs=0.005)
+    row = find_row(sheet, 1, f"2026-02 as closed (revision {closed['revision']}), as Summary and Trend show it")
+    assert row == total + 1
+    assert sheet.cell(row, 2).value == pytest.approx(closed["totals"]["net_value"], abs=0.005)
+    assert sheet.cell(row + 1, 2).value == pytest.approx(today - closed["totals"]["net_value"], abs=0.005)
+
+
+def test_changes_has_no_restatement_when_the_previous_month_is_open(scenario):
+    sheet = scenario["recalculated"]["Changes"]
+    assert not any(str(cell.value or "").startswith("2026-02 as closed") for cell in sheet["A"])

@@ -3,7 +3,9 @@
 The previous month's net value and the effects are values (computed by roi with the figures
 as reported); this month's net value points at the Cohorts sheet and the change is a formula.
 The assumptions effect is the change less the other effects, so the row always adds up: an
-assumption edited on the Assumptions sheet shows as an assumptions effect.
+assumption edited on the Assumptions sheet shows as an assumptions effect. The previous month is
+today's data of it; when it is closed, two rows below the total give its revision's net value (the
+one Summary and Trend show) and the difference, restated since the close.
 """
 
 from __future__ import annotations
@@ -64,6 +66,15 @@ def build_bridge(frame: ReportFrame, anchors: Anchors, changes: ChangeFigures) -
         sums.append(Cell(Formula(f"=SUM({letter}{first}:{letter}{last})" if last >= first else "=0", result),
                          "roi-total-net"))
     sheet.add(Cell(TOTAL_LABEL, "roi-total-label"), *sums)
+    if changes.closed_previous is not None:
+        # the Summary and Trend sheets show the previous month as closed; today's data of it may differ
+        revision, closed_net_value = changes.closed_previous
+        closed_row = sheet.next_row
+        sheet.add(Cell(f"{before} as closed (revision {revision}), as Summary and Trend show it", "roi-text"),
+                  Cell(closed_net_value, "roi-net"))
+        sheet.add(Cell(f"Restated since the close (data that arrived later, or another config): {before} "
+                       "above less its revision", "roi-text"),
+                  Cell(Formula(f"=B{total}-B{closed_row}", _number(sums[0].value) - closed_net_value), "roi-net"))
     sheet.blank()
     sheet.charts.append(Chart(
         kind="bar", title=f"Change of total net value, {before} to {frame.period}, by effect",

@@ -123,6 +123,9 @@ class ChangeFigures:
     effects: tuple[str, ...]
     cohorts: list[tuple[tuple[str, ...], float, float, dict[str, float]]]  # key, previous, current, effects
     unallocated: tuple[float, float]  # unallocated fixed cost: previous, current (0 for a filtered report)
+    # the previous month closed in this grouping: its revision and that revision's total net value, which
+    # the Summary and Trend sheets show; the bridge starts from today's data of it, the difference is restated
+    closed_previous: tuple[int, float] | None = None
 
 
 @dataclass(slots=True)
