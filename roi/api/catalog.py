@@ -9,8 +9,9 @@ from flask import Response
 from ..domain import parse_group_by
 from ..services.periods import list_periods
 from ..services.sources import source_documents, utc
+from .catalog_schemas import Cohorts, Models, Periods, Sources
 from .context import api_blueprint, cached_answer, dumps, runtime
-from .schemas import Cohorts, CohortsQuery, Models, Periods, Sources
+from .schemas import CohortsQuery
 
 blueprint = api_blueprint("catalog", __name__, "Months, cohorts, value models and sources.")
 
