@@ -113,18 +113,20 @@ def test_changes_add_up_to_the_change_between_the_two_reports(ranged):
     assert sum(totals[name] for name in document["effects"]) == pytest.approx(totals["change"], abs=1e-9)
 
 
-@pytest.mark.parametrize("url", [
-    "/api/v1/roi?period=2026-01&uncertainty=maybe",
-    "/api/v1/roi/sensitivity?period=2026-01&draws=5",
-    "/api/v1/roi/sensitivity",
-    "/api/v1/roi/changes?period=2026-13",
-    "/api/v1/roi/changes?period=2026-02&group_by=colour",
-    "/api/v1/roi/changes?period=2026-02&sort=net_value",
+@pytest.mark.parametrize(("url", "parameter"), [
+    ("/api/v1/roi?period=2026-01&uncertainty=maybe", "uncertainty"),
+    ("/api/v1/roi/sensitivity?period=2026-01&draws=5", "draws"),
+    ("/api/v1/roi/sensitivity", "period"),
+    ("/api/v1/roi/changes?period=2026-13", "period"),
+    ("/api/v1/roi/changes?period=2026-02&group_by=colour", "group_by"),
+    ("/api/v1/roi/changes?period=2026-02&sort=net_value", "sort"),
 ])
-def test_bad_parameters_are_400(ranged, url):
+def test_bad_parameters_are_400_naming_the_parameter(ranged, url, parameter):
     response = ranged.get(url, headers=READER_HEADERS)
     assert response.status_code == 400, response.data
     assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["parameter"] == parameter and problem["detail"], problem
 
 
 @pytest.mark.parametrize("url", ["/api/v1/roi?period=2026-01&uncertainty=true",
