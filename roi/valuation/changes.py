@@ -10,14 +10,17 @@ A cohort's net value is a sum of terms, each a quantity times a price:
     tokens         token cost       x 1                        (unit cost: token cost per case)
     fixed cost     its share                                   (fixed-cost share)
 
-and each quantity is cases x a per-case rate. Each term's change splits in two with average
-weights (the two-factor Shapley split, exact): price effect = change of price x average
-quantity, quantity effect = the rest. The quantity effect splits again: volume = change of
-cases x average rate x average price, and the rest is the rate's (outcome mix for outcomes,
-unit cost for tokens and review). A price is a term's money over its quantity (a cohort whose
-cells span model versions has their mix as its price); where a month has none of a quantity
-the other month's price is used, and a rate without cases is left out of the average. The
-effects of the terms are then summed by kind:
+and each quantity is cases x a per-case rate. The split is made per cohort x value model (a
+cohort whose cells are valued by several models, e.g. a tenant with web and voice traffic, is
+split by model first), so a price moves only when a model's version or price does: a shift of
+cases between models is volume and mix, never assumptions. Each term's change splits in two
+with average weights (the two-factor Shapley split, exact): price effect = change of price x
+average quantity, quantity effect = the rest. The quantity effect splits again: volume =
+change of cases x average rate x average price, and the rest is the rate's (outcome mix for
+outcomes, unit cost for tokens and review). A price is a term's money over its quantity (a
+model whose cells span two of its versions has their mix as its price); where a month has
+none of a quantity the other month's price is used, and a rate without cases is left out of
+the average. The effects of the terms are then summed by kind, and over the cohort's models:
 
     volume + outcome_mix + unit_cost + assumptions + fixed_cost_share = change in net value
 
@@ -45,6 +48,7 @@ TERMS: dict[str, tuple[str, str | None, float, str]] = {
     "review": ("human_review_minutes", "review_cost_per_hour", -1.0, "unit_cost"),
     "tokens": ("token_cost", None, -1.0, "unit_cost"),
 }
+MODEL = "value_model"  # the key that splits a cohort by the value model its cells are valued with
 _COUNTED = ("cases", "net_resolved", "escalated", "reopened", "abandoned", "human_review_minutes", "token_cost",
             "value", "review_cost", "fixed_cost", "net_value")
 
@@ -66,37 +70,42 @@ class ChangeBridge:
 
 def month_terms(month: ValuedMonth, group_by: Sequence[str],
                 filters: Mapping[str, Sequence[str]] | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per cohort: the counts, the money of every term and the net value."""
-    labels, figures = month.cohort_columns(group_by, filters)
-    columns = {name: figures[name] for name in _COUNTED}
-    sums = month.cohort_version_sums(group_by, filters, ("escalated", "reopened", "abandoned"))
+    """Per cohort x value model (MODEL: the model's name, with the cohort's labels): the counts, the money
+    of every term and the net value."""
+    sums = month.cohort_version_sums(group_by, filters, _COUNTED)
+    names = np.array([version.model for version in month.versions] or [""], dtype=object)
+    models, model_code = np.unique(names, return_inverse=True)
+    key = sums.cohort.astype(np.int64) * len(models) + model_code.reshape(-1)[sums.version]
+    pairs, row = np.unique(key, return_inverse=True)
+    row = row.reshape(-1)
+    cohort = pairs // len(models)
+    labels = {name: values[cohort] for name, values in sums.labels.items()}
+    labels[MODEL] = models[pairs % len(models)].astype(object)
+
+    def summed(values: np.ndarray) -> np.ndarray:
+        return np.bincount(row, weights=values, minlength=len(pairs))
+
+    columns = {name: summed(sums.sums[name]) for name in _COUNTED}
     points = np.array([version.assumptions for version in month.versions]).reshape(-1, len(ASSUMPTIONS))
     for term in ("escalations", "reopens", "abandonments"):
         quantity, assumption, _, _ = TERMS[term]
         price = points[sums.version, ASSUMPTIONS.index(assumption)] if len(sums.version) else np.zeros(0)
-        columns[term] = sums.per_cohort(sums.sums[quantity] * price)
-    columns["tokens"] = figures["token_cost"]
-    columns["value_money"] = figures["value"]
+        columns[term] = summed(sums.sums[quantity] * price)
+    columns["tokens"] = columns["token_cost"]
+    columns["value_money"] = columns["value"]
     return labels, columns
 
 
 def _aligned(group_by: Sequence[str], before: tuple[dict, dict], after: tuple[dict, dict]):
-    """Both months' per-cohort columns on the union of their cohorts (zeros where a month has none)."""
-    keys = list(group_by)
+    """Both months' per-(cohort x model) columns on the union of their pairs (zeros where a month has
+    none), sorted by cohort then model; and each row's cohort, with the cohorts' labels."""
+    keys = [*group_by, MODEL]
     sides = []
     for labels, columns in (before, after):
-        count = len(columns["cases"])
-        frame = pd.DataFrame({name: pd.Series(labels[name], dtype=object) for name in keys}) if keys \
-            else pd.DataFrame(index=range(count))
-        frame["_row"] = np.arange(count)
+        frame = pd.DataFrame({name: pd.Series(labels[name], dtype=object) for name in keys})
+        frame["_row"] = np.arange(len(columns["cases"]))
         sides.append(frame)
-    if keys:
-        merged = sides[0].merge(sides[1], on=keys, how="outer", sort=True, suffixes=("_0", "_1"))
-    else:
-        merged = pd.DataFrame({"_row_0": [0] if len(sides[0]) else [np.nan],
-                               "_row_1": [0] if len(sides[1]) else [np.nan]})
-        if not len(sides[0]) and not len(sides[1]):
-            merged = merged.iloc[:0]
+    merged = sides[0].merge(sides[1], on=keys, how="outer", sort=True, suffixes=("_0", "_1"))
     out = []
     for side, (_, columns) in zip(("_row_0", "_row_1"), (before, after), strict=True):
         rows = merged[side].to_numpy(dtype=np.float64)
@@ -104,8 +113,15 @@ def _aligned(group_by: Sequence[str], before: tuple[dict, dict], after: tuple[di
         index = np.where(present, rows, 0).astype(np.intp)
         out.append({name: np.where(present, values[index] if len(values) else 0.0, 0.0)
                     for name, values in columns.items()})
-    labels = {name: merged[name].to_numpy(dtype=object) for name in keys}
-    return labels, out[0], out[1]
+    # rows are sorted by the cohort's labels first: a cohort starts where any of them differs
+    starts = np.zeros(len(merged), dtype=bool)
+    starts[:1] = True
+    for name in group_by:
+        values = merged[name].to_numpy(dtype=object)
+        starts[1:] |= values[1:] != values[:-1]
+    cohort = np.cumsum(starts) - 1
+    labels = {name: merged[name].to_numpy(dtype=object)[starts] for name in group_by}
+    return labels, cohort, out[0], out[1]
 
 
 def _filled_ratio(top: tuple[np.ndarray, np.ndarray], bottom: tuple[np.ndarray, np.ndarray]):
@@ -122,8 +138,8 @@ def _filled_ratio(top: tuple[np.ndarray, np.ndarray], bottom: tuple[np.ndarray, 
 def bridge(previous: ValuedMonth, current: ValuedMonth, group_by: Sequence[str],
            filters: Mapping[str, Sequence[str]] | None = None) -> ChangeBridge:
     """The change in net value per cohort from `previous` to `current`, split into EFFECTS."""
-    labels, old, new = _aligned(group_by, month_terms(previous, group_by, filters),
-                                month_terms(current, group_by, filters))
+    labels, cohort, old, new = _aligned(group_by, month_terms(previous, group_by, filters),
+                                        month_terms(current, group_by, filters))
     count = len(old["cases"])
     effects = {name: np.zeros(count) for name in EFFECTS}
     cases = (old["cases"], new["cases"])
@@ -141,10 +157,16 @@ def bridge(previous: ValuedMonth, current: ValuedMonth, group_by: Sequence[str],
         effects[rate_effect] += sign * (quantity_effect - volume)
         effects["assumptions"] += sign * price_effect
     effects["fixed_cost_share"] -= new["fixed_cost"] - old["fixed_cost"]
+    cohorts = int(cohort[-1]) + 1 if count else 0
+
+    def per_cohort(values: np.ndarray) -> np.ndarray:
+        return np.bincount(cohort, weights=values, minlength=cohorts)
+
+    effects = {name: per_cohort(values) for name, values in effects.items()}
+    net = (per_cohort(old["net_value"]), per_cohort(new["net_value"]))
     unallocated = [0.0 if filters else float(sum(month.unallocated.values())) for month in (previous, current)]
-    totals = {"previous": float(old["net_value"].sum()) - unallocated[0],
-              "current": float(new["net_value"].sum()) - unallocated[1]}
+    totals = {"previous": float(net[0].sum()) - unallocated[0], "current": float(net[1].sum()) - unallocated[1]}
     totals["change"] = totals["current"] - totals["previous"]
     totals.update({name: float(values.sum()) for name, values in effects.items()})
     totals["fixed_cost_share"] -= unallocated[1] - unallocated[0]
-    return ChangeBridge(labels, old["net_value"], new["net_value"], effects, totals)
+    return ChangeBridge(labels, net[0], net[1], effects, totals)

@@ -7,10 +7,17 @@ inverse CDF): one value model is one uncertainty. Cohorts are linear in the assu
 so memory stays bounded whatever the number of cohorts. With `outcome_rates`, each cohort's
 resolution rate is drawn too, from Beta(net resolved + 1, other cases + 1): its value is the
 drawn rate x its cases x the drawn value per resolution.
+
+Every random stream is named, not numbered: a parameter's uniforms come from the seed and its
+name (model and assumption), a cohort's Beta draws from the seed and its labels. So a cohort's
+figures are the same whichever other cohorts and models the question holds (a filter that
+keeps it, another grouping of the rest), for the same seed, data and config.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +48,8 @@ class Bands:
 def draw_assumptions(form: LinearForm, draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Per column, its deviation from its point value in each draw (columns x draws), value columns
     first then burden columns (LinearForm.matrix order)."""
-    uniforms = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0]).random((len(form.parameters), draws))
+    uniforms = [np.random.default_rng(stream(seed, "parameter", parameter.model, parameter.assumption)).random(draws)
+                for parameter in form.parameters]
     out = []
     for adds_value in (True, False):
         _, columns = form.matrix(adds_value)
@@ -50,6 +58,23 @@ def draw_assumptions(form: LinearForm, draws: int, seed: int) -> tuple[np.ndarra
             deviation[row] = column.distribution.quantile(uniforms[column.parameter]) - column.point
         out.append(deviation)
     return out[0], out[1]
+
+
+def stream(seed: int, *name: str) -> np.random.SeedSequence:
+    """The random stream of `name` under `seed`: the seed and the first 128 bits of the name's
+    SHA-256, so it depends on nothing but the two."""
+    digest = hashlib.sha256(json.dumps(name).encode()).digest()
+    return np.random.SeedSequence([seed, *np.frombuffer(digest[:16], dtype="<u4").tolist()])
+
+
+def cohort_streams(form: LinearForm, seed: int) -> list[np.random.SeedSequence]:
+    """Each cohort's stream, named by its labels (dimension and value, in the grouping's order)."""
+    names = list(form.labels)
+    values = [form.labels[name] for name in names]
+    if not names:
+        return [stream(seed, "cohort")] * len(form)
+    return [stream(seed, "cohort", *(part for pair in zip(names, map(str, row), strict=True) for part in pair))
+            for row in zip(*values, strict=True)]
 
 
 def simulate(form: LinearForm, *, draws: int, seed: int, outcome_rates: bool = False,
@@ -61,7 +86,7 @@ def simulate(form: LinearForm, *, draws: int, seed: int, outcome_rates: bool = F
     a_value, _ = form.matrix(True)
     a_cases, _ = form.matrix(True, cases=True)
     a_burden, _ = form.matrix(False)
-    rates = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    streams = cohort_streams(form, seed) if outcome_rates else []
     cohorts = len(form)
     figures = {name: np.full(cohorts, np.nan) for name in BAND_METRICS}
     total_value = np.zeros(draws)
@@ -71,7 +96,7 @@ def simulate(form: LinearForm, *, draws: int, seed: int, outcome_rates: bool = F
         part = slice(start, min(start + block, cohorts))
         value = form.value[part, None] + a_value[part] @ value_dev
         if outcome_rates:
-            value = _with_drawn_rates(form, part, a_cases, value_dev, value, rates)
+            value = _with_drawn_rates(form, part, a_cases, value_dev, value, streams[part])
         burden = form.burden[part, None] + a_burden[part] @ burden_dev
         total_value += value.sum(axis=0)
         total_burden += burden.sum(axis=0)
@@ -89,14 +114,16 @@ def simulate(form: LinearForm, *, draws: int, seed: int, outcome_rates: bool = F
 
 
 def _with_drawn_rates(form: LinearForm, part: slice, a_cases: np.ndarray, value_dev: np.ndarray,
-                      value: np.ndarray, rates: np.random.Generator) -> np.ndarray:
-    """Value with each cohort's resolution rate drawn (cohorts with no cases keep theirs)."""
+                      value: np.ndarray, streams: list[np.random.SeedSequence]) -> np.ndarray:
+    """Value with each cohort's resolution rate drawn from its own stream (cohorts with no cases
+    keep theirs)."""
     cases = form.cases[part]
     resolved = np.clip(form.net_resolved[part], 0.0, np.maximum(cases, 0.0))
     some = cases > 0
-    alpha = np.where(some, resolved + 1.0, 1.0)
-    beta = np.where(some, cases - resolved + 1.0, 1.0)
-    rate = rates.beta(alpha[:, None], beta[:, None], size=value.shape)
+    rate = np.zeros(value.shape)
+    for row in np.flatnonzero(some):
+        rate[row] = np.random.default_rng(streams[row]).beta(resolved[row] + 1.0, cases[row] - resolved[row] + 1.0,
+                                                              value.shape[1])
     by_cases = form.value_by_cases[part, None] + a_cases[part] @ value_dev
     return np.where(some[:, None], rate * by_cases, value)
 

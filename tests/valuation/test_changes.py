@@ -135,3 +135,25 @@ def test_the_docs_worked_example():
     shown = {name: round(float(values[0]), 2) for name, values in result.effects.items()}
     assert shown == {"volume": 214.36, "outcome_mix": 51.65, "unit_cost": 0.36, "assumptions": 73.38,
                      "fixed_cost_share": -5.0}
+
+
+def test_a_shift_between_value_models_is_not_an_assumptions_effect():
+    # acme: 10 web (model support) + 10 voice (model voice) cases, then 5 web + 15 voice; both months
+    # in the same versions (support's February version starts on the 15th: both months before it)
+    def month(day: date, web: int, voice: int) -> ValuedMonth:
+        return _month([{"day": day, "tenant": "acme", "channel": "web", "resolved": web, "requests": web},
+                       {"day": day, "tenant": "acme", "channel": "voice", "resolved": voice, "requests": voice}],
+                      fixed=[])
+
+    previous, current = month(date(2026, 1, 5), 10, 10), month(date(2026, 1, 20), 5, 15)
+    result = bridge(previous, current, ["tenant"])
+    assert result.labels["tenant"].tolist() == ["acme"]
+    assert round(float(result.effects["assumptions"][0]), 2) == 0.0
+    summed = sum(float(result.effects[name][0]) for name in EFFECTS)
+    assert summed == pytest.approx(float(result.change[0]), abs=1e-9)
+    # by hand: 5 resolutions at 6.50 fewer on web, 5 at 20.00 more on voice, all of it volume of each model
+    assert float(result.change[0]) == pytest.approx(-5 * 6.5 + 5 * 20.0)
+    assert float(result.effects["volume"][0]) == pytest.approx(-5 * 6.5 + 5 * 20.0)
+    # a real change of price within one model still is one: support's February version
+    later = bridge(previous, month(date(2026, 2, 20), 5, 15), ["tenant"])
+    assert float(later.effects["assumptions"][0]) == pytest.approx((7.25 - 6.5) * (10 + 5) / 2)

@@ -205,3 +205,32 @@ def test_percentiles_of_sorted_draws_are_numpys():
     expected = np.percentile(draws, uncertainty.QUANTILES, axis=1)
     got = uncertainty._percentiles(np.sort(draws, axis=1))
     np.testing.assert_allclose(np.array(got), expected, rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("outcome_rates", [False, True])
+def test_a_cohorts_bands_do_not_depend_on_the_other_cohorts_and_models_of_the_question(outcome_rates):
+    models = {"support": ValueModel(name="support", versions=[ModelVersion(
+                  effective_from=date(2026, 1, 1), value_per_resolution=Triangular(low=2, mode=6, high=9),
+                  escalation_cost=Normal(mean=2, sd=1))]),
+              "voice": ValueModel(name="voice", versions=[ModelVersion(
+                  effective_from=date(2026, 1, 1), value_per_resolution=Triangular(low=5, mode=20, high=30),
+                  reopen_cost=Normal(mean=8, sd=3))])}
+    rules = [Assignment(match={"channel": "voice"}, model="voice"), Assignment(match={}, model="support")]
+    rows = [{"tenant": tenant, "channel": channel, "resolved": resolved, "escalated": 4, "reopened": 2,
+             "token_cost": 60.0}
+            for tenant, channel, resolved in (("acme", "web", 30), ("acme", "voice", 6), ("globex", "voice", 9),
+                                              ("globex", "web", 12), ("initech", "email", 40))]
+    month = _month(models, rows, rules)
+    everything = simulate(linear_form(month, models, ["tenant", "channel"]), draws=4_000, seed=21,
+                          outcome_rates=outcome_rates)
+    voice = simulate(linear_form(month, models, ["tenant", "channel"], {"channel": ["voice"]}), draws=4_000, seed=21,
+                     outcome_rates=outcome_rates)
+    assert voice.parameters == ("voice.value_per_resolution", "voice.reopen_cost")  # support is not in it
+    whole = list(zip(everything.labels["tenant"], everything.labels["channel"], strict=True))
+    for position, key in enumerate(zip(voice.labels["tenant"], voice.labels["channel"], strict=True)):
+        for name in uncertainty.BAND_METRICS:
+            assert voice.figures[name][position] == everything.figures[name][whole.index(key)], (key, name)
+    # a cohort's own figures do move with the seed
+    other = simulate(linear_form(month, models, ["tenant", "channel"], {"channel": ["voice"]}), draws=4_000, seed=22,
+                     outcome_rates=outcome_rates)
+    assert other.figures["net_value_p50"].tolist() != voice.figures["net_value_p50"].tolist()
