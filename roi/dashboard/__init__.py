@@ -51,7 +51,7 @@ class Dashboard:
 def create_dashboard(settings: Settings, store: Store, months: ValuedMonths, data_version: Callable[[], str]) -> Flask:
     """The dashboard app on the API's `store`, `months` and `data_version` (the store's, cached briefly)."""
     app = Flask(__name__, static_url_path="/static/dashboard")
-    users = configure(app, settings.api.tokens)
+    users = configure(app, settings.api.tokens, store)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
     CSRFProtect(app)
     app.extensions["roi_dashboard"] = Dashboard(settings, store, months, data_version, users)

@@ -6,6 +6,11 @@ SESSION_HOURS (the signature's timestamp and the session's own expiry are both c
 the token's name, role and a fingerprint of the token, never the token: a token removed from the
 config, or given another role, ends its sessions at the next request.
 
+Each session also holds a random id. Signing out records that id in the store until the session
+would have expired (roi.services.signed_out_sessions), and every request with a session looks it
+up, so a copy of a signed-out cookie is no session anywhere: every worker of `roi serve` shares
+the store. A cookie without an id (made before ids were given) is no session either.
+
 The signing secret is ROI_SESSION_SECRET when set (at least 32 characters). Otherwise it is
 derived from every configured token (HMAC-SHA256), so all workers of `roi serve` share it
 without any setting, and changing any token signs everyone out; without tokens (nobody can sign
@@ -29,6 +34,8 @@ from flask.sessions import SecureCookieSessionInterface
 
 from ..config import ApiToken
 from ..errors import ConfigError
+from ..services import Store
+from ..services.signed_out_sessions import session_signed_out, sign_out_session
 
 SECRET_ENV = "ROI_SESSION_SECRET"
 SECURE_ENV = "ROI_SESSION_COOKIE_SECURE"
@@ -60,9 +67,11 @@ def session_secret(tokens: list[ApiToken]) -> bytes:
 
 
 class Users:
-    """The configured tokens, each known by a fingerprint that a session stores instead of the token."""
+    """The configured tokens, each known by a fingerprint that a session stores instead of the token,
+    and the store that remembers which sessions were signed out."""
 
-    def __init__(self, tokens: list[ApiToken], secret: bytes):
+    def __init__(self, tokens: list[ApiToken], secret: bytes, store: Store):
+        self.store = store
         self._key = hmac.new(secret, b"token fingerprints", hashlib.sha256).digest()
         self._tokens = [(item.token.get_secret_value().encode(), item.name, item.role) for item in tokens]
         self._by_print = {self._print(token): (name, role) for token, name, role in self._tokens}
@@ -104,7 +113,7 @@ class ExpiringCookieSessions(SecureCookieSessionInterface):
             del response.set_cookie  # the class's method again
 
 
-def configure(app: Flask, tokens: list[ApiToken]) -> Users:
+def configure(app: Flask, tokens: list[ApiToken], store: Store) -> Users:
     secret = session_secret(tokens)
     app.secret_key = secret
     app.session_interface = ExpiringCookieSessions()
@@ -117,7 +126,7 @@ def configure(app: Flask, tokens: list[ApiToken]) -> Users:
         SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
     )
-    return Users(tokens, secret)
+    return Users(tokens, secret, store)
 
 
 def sign_in(users: Users, presented: str) -> User | None:
@@ -125,14 +134,21 @@ def sign_in(users: Users, presented: str) -> User | None:
     if found is None:
         return None
     name, role, fingerprint = found
-    session.clear()  # a new session: nothing of the signed-out one carries over (its CSRF token neither)
+    sign_out(users)  # a new session: the one it replaces ends, nothing of it carries over (its CSRF token neither)
     session.permanent = True
-    session.update({"user": name, "role": role, "token": fingerprint, "expires": int(time.time()) + SESSION_HOURS * 3600})
+    session.update({"user": name, "role": role, "token": fingerprint, "sid": secrets.token_urlsafe(24),
+                    "expires": int(time.time()) + SESSION_HOURS * 3600})
     return User(name, role, "session")
 
 
-def sign_out() -> None:
+def sign_out(users: Users) -> None:
+    """End this request's session for good: its id is recorded as signed out (first, so that a
+    database failure leaves the session to sign out again), then the cookie is cleared."""
+    sid, expires = session.get("sid"), session.get("expires")
+    if isinstance(sid, str) and sid and isinstance(expires, int):
+        sign_out_session(users.store, sid, expires)
     session.clear()
+    g.pop("roi_user", None)
 
 
 def current_user(users: Users) -> User | None:
@@ -147,7 +163,10 @@ def current_user(users: Users) -> User | None:
     elif "user" in session:
         name, role, fingerprint = session.get("user"), session.get("role"), session.get("token", "")
         fresh = isinstance(session.get("expires"), int) and session["expires"] > time.time()
-        if fresh and role in ROLES and users.still_valid(str(name), str(role), str(fingerprint)):
+        sid = session.get("sid")
+        if (fresh and role in ROLES and isinstance(sid, str) and sid
+                and users.still_valid(str(name), str(role), str(fingerprint))
+                and not session_signed_out(users.store, sid)):
             user = User(str(name), str(role), "session")
         else:
             session.clear()

@@ -67,5 +67,5 @@ def submit():
 
 @blueprint.post("/sign-out")
 def leave():
-    sign_out()
+    sign_out(dashboard().users)
     return redirect(url_for("sign_in.form"), code=303)

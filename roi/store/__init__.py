@@ -21,7 +21,7 @@ from sqlmodel import SQLModel, create_engine
 from ..dictionary_codes import dictionary_codes
 from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS, Reject
 from ..errors import RoiError
-from . import pulls_and_jobs  # noqa: F401  (its tables: watermarks, job runs)
+from . import pulls_and_jobs, signed_out_sessions  # noqa: F401  (their tables: watermarks, job runs; signed-out sessions)
 from .cell_reads import read_cells
 from .revisions import PeriodRevisionRecord  # noqa: F401  (so create_all makes closed months' table)
 from .tables import BatchRecord, CellRecord, QuarantineRecord

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -97,10 +98,9 @@ def csrf_of(body: bytes) -> str:
     return re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
 
 
-@pytest.fixture(scope="module")
-def dashboard_server(tmp_path_factory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("dashboard")
-    project = Project(root, f"sqlite:///{root / 'roi.db'}")
+@contextmanager
+def serving(project: Project) -> Iterator[Server]:
+    """The scenario ingested into the project's store and served (API and dashboard) on a loopback port."""
     write_dashboard_project(project)
     with time_machine.travel(NOW, tick=True):
         ingest_project(project)
@@ -115,3 +115,10 @@ def dashboard_server(tmp_path_factory) -> Iterator[Server]:
             thread.join(10)
             server.server_close()
             site.api.extensions["roi"].store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(tmp_path_factory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("dashboard")
+    with serving(Project(root, f"sqlite:///{root / 'roi.db'}")) as server:
+        yield server
