@@ -6,12 +6,15 @@ import os
 import textwrap
 import uuid
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from roi.config import Settings
+from roi.domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS
 from roi.services.validation import load_checked_config as load_config
 
 PG_URL = os.environ.get("ROI_TEST_POSTGRES_URL")
@@ -59,6 +62,17 @@ class Project:
 
     def settings(self) -> Settings:
         return load_config(self.config_path)
+
+
+def cell_frame(*rows: dict, day=date(2026, 1, 10), counts_as_floats: bool = False) -> pd.DataFrame:
+    """Daily cells with every dimension and metric; each row gives only what differs from blank / zero.
+
+    Counts are integers as the store holds them, token cost and review minutes floats
+    (`counts_as_floats`: every metric a float, as valuation reads them)."""
+    records = [{"day": day} | dict.fromkeys(DIMENSIONS, "") | dict.fromkeys(CELL_METRICS, 0) | row for row in rows]
+    frame = pd.DataFrame(records, columns=["day", *DIMENSIONS, *CELL_METRICS])
+    floats = CELL_METRICS if counts_as_floats else FLOAT_METRICS
+    return frame.astype(dict.fromkeys(floats, "float64"))
 
 
 def ingest_project(project: Project) -> Settings:

@@ -15,6 +15,7 @@ from roi.cli import main
 from roi.domain import CELL_METRICS, DIMENSIONS, Reject
 from roi.errors import RoiError
 from roi.store import BatchResult, open_store
+from tests.conftest import cell_frame
 
 FAR = (date(2000, 1, 1), date(2100, 1, 1))
 
@@ -33,15 +34,7 @@ def invoke(runner, args: list[str]):
 
 
 def cells(*rows: dict) -> pd.DataFrame:
-    records = []
-    for row in rows:
-        record = {"day": date(2026, 1, 10)} | {name: "" for name in DIMENSIONS} | {name: 0 for name in CELL_METRICS}
-        record.update(row)
-        records.append(record)
-    frame = pd.DataFrame(records, columns=["day", *DIMENSIONS, *CELL_METRICS])
-    for name in ("token_cost", "human_review_minutes"):
-        frame[name] = frame[name].astype("float64")
-    return frame
+    return cell_frame(*rows)
 
 
 def put(store, key: str, frame: pd.DataFrame, *, source: str = "bot", rejects=(), fingerprint: str = "f1",

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from roi.config import Assignment, FixedCost, ModelVersion, ValueModel
-from roi.domain import CELL_METRICS, DIMENSIONS
 from roi.errors import ValuationError
 from roi.valuation import summarize, totals, value_cells
+from tests.conftest import cell_frame
 
 SUPPORT = ValueModel(
     name="support",
@@ -34,15 +34,7 @@ CATCH_ALL = [Assignment(match={}, model="support")]
 
 def cells(*rows: dict) -> pd.DataFrame:
     """Cells with every dimension and metric; rows give only what differs from zero / blank."""
-    records = []
-    for row in rows:
-        record = {"day": date(2026, 1, 10)} | {name: "" for name in DIMENSIONS} | {name: 0 for name in CELL_METRICS}
-        record.update(row)
-        records.append(record)
-    frame = pd.DataFrame(records, columns=["day", *DIMENSIONS, *CELL_METRICS])
-    for name in CELL_METRICS:
-        frame[name] = frame[name].astype("float64")
-    return frame
+    return cell_frame(*rows, counts_as_floats=True)
 
 
 def value(frame, assignments=CATCH_ALL, fixed_costs=(), models=MODELS):
