@@ -36,14 +36,19 @@ def workbook_for(settings: Settings, store: Store, frame: ReportFrame, revision:
     sensitivity and change bridge come from `months` (the valued months the frame came from)."""
     trend, late = _trend_months(settings, store, frame)
     sources, samples, unpriced = _data_quality(store, frame.period)
-    risk, sensitivity, changes = _analysis(settings, store, frame, months or ValuedMonths(settings, store))
+    previous = trend[-1] if trend else None  # the month before, as Summary and Trend show it
+    closed_previous = (previous.revision, float(previous.totals["net_value"])) \
+        if previous is not None and previous.revision is not None else None
+    risk, sensitivity, changes = _analysis(settings, store, frame, months or ValuedMonths(settings, store),
+                                           closed_previous)
     extras = WorkbookExtras(trend=trend, sources=sources, quarantine=samples, unpriced=unpriced, late=late,
                             revision=revision, files_relative_to=settings.base_dir, risk=risk,
                             sensitivity=sensitivity, changes=changes)
     return render_workbook(frame, extras)
 
 
-def _analysis(settings: Settings, store: Store, frame: ReportFrame, months: ValuedMonths):
+def _analysis(settings: Settings, store: Store, frame: ReportFrame, months: ValuedMonths,
+              closed_previous: tuple[int, float] | None):
     """The Risk (when an assumption is a range, or outcome rates are drawn), Sensitivity (when an
     assumption is a range) and Changes sheets' figures of the frame's question."""
     group, filters, period = list(frame.group_by), frame.filters or None, frame.period
@@ -80,19 +85,8 @@ def _analysis(settings: Settings, store: Store, frame: ReportFrame, months: Valu
                             [(key(bridge.labels, index), float(bridge.previous[index]), float(bridge.current[index]),
                               {name: float(values[index]) for name, values in bridge.effects.items()})
                              for index in range(len(bridge.previous))], unallocated,
-                            _closed_previous(store, frame))
+                            closed_previous)
     return risk, sensitivity, changes
-
-
-def _closed_previous(store: Store, frame: ReportFrame) -> tuple[int, float] | None:
-    """The previous month's revision and its total net value, when Summary and Trend show that
-    month as closed (in the frame's grouping, without filters), else None."""
-    revision = revisions.latest_revisions(store.engine).get(str(frame.period.previous()))
-    if revision is None or frame.filters or revision.group_by != frame.group_by:
-        return None
-    document = json.loads(revisions.revision_content(store.engine, str(frame.period.previous()), revision.revision,
-                                                     "json"))
-    return revision.revision, float(document["totals"]["net_value"])
 
 
 def _trend_months(settings: Settings, store: Store, frame: ReportFrame) -> tuple[list[TrendMonth], list[LateData]]:
