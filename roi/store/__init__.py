@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -13,7 +14,7 @@ from urllib.parse import quote
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import case, delete, event, func, insert, select, text
+from sqlalchemy import case, delete, event, func, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
@@ -38,6 +39,7 @@ DatabaseUnavailable = OperationalError  # the database cannot be reached or is l
 
 _INSERT_ROWS = 5_000
 _SCHEMA_LOCK = 0x726F69  # PostgreSQL advisory lock key held while the schema is made ("roi")
+_SCHEMA_TRIES = 20  # a new SQLite store another process is making: looks, 0.05 s more apart each time (10 s in all)
 _CONCURRENT_TRIES = 3  # a batch stored by another ingest meanwhile: look again this many times
 
 log = logging.getLogger("roi.store")
@@ -161,26 +163,27 @@ class Store:
     def create_schema(self) -> None:
         """Make the tables a new store lacks; nothing is written to a store that has them all.
 
-        Two processes opening a new store at once (two `roi ingest`, the API's workers): on
-        PostgreSQL they take turns under an advisory lock; on SQLite the one that finds a
-        table made meanwhile looks again, once per table if need be."""
-        # on SQLite each collision means the other process made one more table meanwhile, so one
-        # look per table (and a last one) always gets through, however the two interleave
-        tries = len(SQLModel.metadata.tables) + 1
-        for attempt in range(tries):
+        Two processes opening a new store at once (two `roi ingest`, the API's workers) take turns:
+        on PostgreSQL under an advisory lock; on SQLite, when a table is missing, in one immediate
+        transaction, so one makes them all and the other finds them made. SQLite may still refuse
+        the other at once ("database is locked": switching a new file to WAL, or a read lock that
+        cannot be upgraded, does not wait out the busy timeout); it then looks again shortly."""
+        for attempt in range(_SCHEMA_TRIES):
             try:
                 with self.engine.connect() as connection:
                     if connection.dialect.name == "postgresql":
                         with connection.begin():
                             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
                             SQLModel.metadata.create_all(connection)
-                    else:
-                        SQLModel.metadata.create_all(connection)
+                    elif set(SQLModel.metadata.tables) - set(inspect(connection).get_table_names()):
+                        connection.exec_driver_sql("BEGIN IMMEDIATE")
+                        SQLModel.metadata.create_all(connection)  # (it looks again, under the lock)
                         connection.commit()
                 return
             except (OperationalError, IntegrityError, ProgrammingError) as exc:
-                made_meanwhile = "already exists" in str(exc.orig) or isinstance(exc, IntegrityError)
-                if made_meanwhile and attempt + 1 < tries:
+                reason = str(exc.orig)
+                if ("database is locked" in reason or "already exists" in reason) and attempt + 1 < _SCHEMA_TRIES:
+                    time.sleep(0.05 * (attempt + 1))
                     continue
                 raise RoiError(f"database: cannot open {_safe_url(str(self.engine.url))}: {exc.orig}") from None
 
