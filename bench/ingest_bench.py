@@ -9,7 +9,10 @@ as many cells as the small one, so that what memory does with rows shows apart f
 does with cells. After the first size, its Parquet twin (the same rows with typed columns, as pandas
 or a warehouse export writes them): `roi ingest` of it against DuckDB's `read_parquet` and the same
 GROUP BY, each as a whole process (start-up included), with wall and CPU seconds.
-Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000] [--runs 3]
+Then the wide shape (issue 14's: 200 tenants x 4 channels x 40 topics x 8 languages x 8 models over
+3 months, 18 columns, about 259k cells per 1M rows, days in America/New_York), CSV and its Parquet twin:
+both sides whole processes, DuckDB's cells taken out as an Arrow table (its fastest way out).
+Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000] [--wide-rows 1000000 10000000] [--runs 3]
 """
 
 from __future__ import annotations
@@ -93,7 +96,67 @@ def generate(path: Path, rows: int, seed: int = 7, tenants: int = 40, days: int 
         writer.close()
 
 
-def write_project(folder: Path, data: Path) -> Path:
+WIDE_CHANNELS = np.array(["web", "chat", "email", "voice"])
+WIDE_LANGUAGES = np.array(["en", "de", "fr", "es", "ja", "pt", "it", "nl"])
+WIDE_MODELS = [("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("openai", "gpt-4.1-mini"), ("openai", "gpt-4.1"),
+               ("anthropic", "claude-3-5-haiku-latest"), ("anthropic", "claude-3-5-sonnet-latest"),
+               ("google", "gemini-2.0-flash"), ("openai", "o3-mini")]
+
+
+def generate_wide(path: Path, rows: int, seed: int = 11) -> None:
+    """The other shape (issue 14's): 18 columns (two that roi does not read), 3 months, 200 tenants x
+    4 channels x 40 topics x 8 languages x 8 models, skewed so that 1M rows make about 259k daily cells
+    in America/New_York (against the default shape's 145k from 40 tenants in one month)."""
+    rng = np.random.default_rng(seed)
+    tenants, topics = 200, 40
+    tenant_names = np.array([f"tenant-{i:03d}" for i in range(tenants)])
+    topic_names = np.array([f"topic-{i:02d}" for i in range(topics)])
+    tenant_language = rng.integers(0, len(WIDE_LANGUAGES), tenants)
+    tenant_plan = PLANS[rng.integers(0, len(PLANS), tenants)]
+    tenant_models = rng.integers(0, len(WIDE_MODELS), (tenants, 2))
+    providers = np.array([m[0] for m in WIDE_MODELS])
+    models = np.array([m[1] for m in WIDE_MODELS])
+    topic_weights = 1 / np.arange(1, topics + 1) ** 2.4
+    topic_weights /= topic_weights.sum()
+    start = np.datetime64("2026-01-01T00:00:00", "s").astype(np.int64)
+    span = 90 * 86_400
+    writer = None
+    with pa.OSFile(str(path), "wb") as sink:
+        for offset in range(0, rows, 500_000):
+            n = min(500_000, rows - offset)
+            tenant = rng.integers(0, tenants, n)
+            ts = np.sort(rng.integers(start, start + span, n)).astype("datetime64[s]")
+            language = np.where(rng.random(n) < 0.97, tenant_language[tenant], rng.integers(0, len(WIDE_LANGUAGES), n))
+            model = tenant_models[tenant, (rng.random(n) < 0.1).astype(int)]
+            inputs = rng.integers(200, 4000, n)
+            cost = np.where(rng.random(n) < 0.5, np.round(inputs * 2.5e-7 + 1e-5, 8), np.nan)
+            table = pa.table({
+                "event_id": pa.array(np.char.add("ev-", np.arange(offset, offset + n).astype(str))),
+                "ts": pa.array(np.char.add(np.datetime_as_string(ts, unit="s"), "Z")),
+                "conversation_id": pa.array(np.char.add("c-", (np.arange(offset, offset + n) // 3).astype(str))),
+                "tenant": pa.array(tenant_names[tenant]),
+                "channel": pa.array(WIDE_CHANNELS[rng.choice(4, n, p=[0.8, 0.12, 0.06, 0.02])]),
+                "topic": pa.array(topic_names[rng.choice(topics, n, p=topic_weights)]),
+                "language": pa.array(WIDE_LANGUAGES[language]),
+                "plan_tier": pa.array(tenant_plan[tenant]),
+                "provider": pa.array(providers[model]),
+                "model": pa.array(models[model]),
+                "input_tokens": inputs,
+                "output_tokens": rng.integers(20, 800, n),
+                "cached_input_tokens": (inputs * rng.random(n) * 0.5).astype(np.int64),
+                "cost_usd": pa.array(cost, from_pandas=True),
+                "outcome": pa.array(OUTCOMES[rng.integers(0, len(OUTCOMES), n)]),
+                "human_review_minutes": np.where(rng.random(n) < 0.05, 2.5, 0.0),
+                "latency_ms": rng.integers(100, 9000, n),
+                "region": pa.array(np.array(["eu", "us", "ap"])[rng.integers(0, 3, n)]),
+            })
+            if writer is None:
+                writer = pacsv.CSVWriter(sink, table.schema, write_options=pacsv.WriteOptions(quoting_style="none"))
+            writer.write_table(table)
+        writer.close()
+
+
+def write_project(folder: Path, data: Path, timezone: str = "UTC") -> Path:
     (folder / "models").mkdir(parents=True, exist_ok=True)
     (folder / "models" / "m.toml").write_text(textwrap.dedent("""
         name = "m"
@@ -105,6 +168,7 @@ def write_project(folder: Path, data: Path) -> Path:
     config.write_text(textwrap.dedent(f"""
         [service]
         database_url = "sqlite:///{folder / 'bench.db'}"
+        timezone = "{timezone}"
         [[sources]]
         name = "bench"
         type = "events"
@@ -116,9 +180,10 @@ def write_project(folder: Path, data: Path) -> Path:
     return config
 
 
-def duckdb_query(source: str) -> str:
+def duckdb_query(source: str, timezone: str = "UTC") -> str:
+    day = "CAST(ts AS DATE)" if timezone == "UTC" else f"CAST(timezone('{timezone}', ts) AS DATE)"
     return f"""
-        SELECT CAST(ts AS DATE) AS day, tenant, channel, topic, language, plan_tier, provider, model,
+        SELECT {day} AS day, tenant, channel, topic, language, plan_tier, provider, model,
                count(*) AS requests, sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
                sum(cost_usd), sum(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END),
                sum(CASE WHEN outcome = 'escalated' THEN 1 ELSE 0 END),
@@ -177,10 +242,13 @@ def parquet_twin(source: Path, path: Path) -> None:
     pq.write_table(table, path)  # pyarrow's defaults: dictionary pages, snappy, row groups of 1M rows
 
 
-def _duckdb_process(data: Path) -> tuple[float, float]:
-    """DuckDB's query of a Parquet file in a process of its own: (wall seconds, CPU seconds)."""
-    code = (f"import duckdb; duckdb.connect().execute({duckdb_query(f'read_parquet({str(data)!r})')!r}).fetchall()")
-    return _timed_child([sys.executable, "-c", code])[:2]
+def _duckdb_process(data: Path, timezone: str = "UTC", arrow: bool = False) -> tuple[float, float, float]:
+    """DuckDB's query of a file (CSV or Parquet) in a process of its own: (wall s, CPU s, peak MB).
+    `arrow`: the cells come out as an Arrow table (DuckDB's fastest way out), not Python tuples."""
+    reader = f"read_parquet({str(data)!r})" if data.suffix == ".parquet" else f"read_csv({str(data)!r}, header = true)"
+    fetch = "sql(query).to_arrow_table()" if arrow else "execute(query).fetchall()"
+    code = f"import duckdb; query = {duckdb_query(reader, timezone)!r}; duckdb.connect().{fetch}"
+    return _timed_child([sys.executable, "-c", code])
 
 
 def measure_parquet(folder: Path, source: Path, rows: int, runs: int) -> None:
@@ -191,7 +259,7 @@ def measure_parquet(folder: Path, source: Path, rows: int, runs: int) -> None:
     for _ in range(runs):
         (folder / "bench.db").unlink(missing_ok=True)
         roi_runs.append(_timed_child([str(ROI), "--config", str(config), "ingest"]))
-        duck_runs.append(_duckdb_process(data))
+        duck_runs.append(_duckdb_process(data)[:2])
     with sqlite3.connect(folder / "bench.db") as connection:
         cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
     elapsed, cpu, peak = (statistics.median(run[index] for run in roi_runs) for index in range(3))
@@ -203,6 +271,54 @@ def measure_parquet(folder: Path, source: Path, rows: int, runs: int) -> None:
         f"  roi/duckdb speed {duck / elapsed:5.2f} (whole processes)",
         flush=True,
     )
+
+
+def measure_processes(folder: Path, data: Path, rows: int, runs: int, label: str, timezone: str) -> float:
+    """`roi ingest` and DuckDB's query (cells out as Arrow) as whole processes, alternating; returns roi's peak MB."""
+    config = write_project(folder, data, timezone)
+    roi_runs, duck_runs = [], []
+    for _ in range(runs):
+        for leftover in folder.glob("bench.db*"):
+            leftover.unlink()
+        roi_runs.append(_timed_child([str(ROI), "--config", str(config), "ingest"]))
+        duck_runs.append(_duckdb_process(data, timezone, arrow=True))
+    with sqlite3.connect(folder / "bench.db") as connection:
+        cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
+    elapsed, cpu, peak = (statistics.median(run[index] for run in roi_runs) for index in range(3))
+    duck, duck_cpu, duck_peak = (statistics.median(run[index] for run in duck_runs) for index in range(3))
+    print(
+        f"{label:<30} file {data.stat().st_size / 1e6:6.1f} MB  cells {cells:>8,}  roi {elapsed:5.2f} s"
+        f" (runs {min(r[0] for r in roi_runs):.2f}-{max(r[0] for r in roi_runs):.2f}, CPU {cpu:.2f} s) peak {peak:4.0f} MB"
+        f"  duckdb {duck:5.2f} s (CPU {duck_cpu:.2f} s, peak {duck_peak:4.0f} MB)  roi/duckdb speed {duck / elapsed:5.2f}",
+        flush=True,
+    )
+    return peak
+
+
+def run_wide(rows_list: list[int], runs: int) -> None:
+    """Issue 14's shape, local days in America/New_York, each side a whole process: CSV at each size, and
+    the first size's Parquet twin; the peak of the last size against the first's."""
+    print("== ingest, the wide shape (200 tenants x 4 channels x 40 topics x 8 languages x 8 models, 3 months,"
+          " 18 columns; days in America/New_York): whole processes, DuckDB's cells out as Arrow ==")
+    peaks = {}
+    with tempfile.TemporaryDirectory(prefix="roi-bench-wide-") as tmp:
+        for index, rows in enumerate(rows_list):
+            folder = Path(tmp) / f"w{rows}"
+            folder.mkdir()
+            data = folder / "events.csv"
+            generate_wide(data, rows)
+            peaks[rows] = measure_processes(folder, data, rows, runs, f"wide CSV {rows:>11,} rows", "America/New_York")
+            if index == 0:
+                twin = Path(tmp) / "wide-parquet"
+                twin.mkdir()
+                parquet_twin(data, twin / "events.parquet")
+                measure_processes(twin, twin / "events.parquet", rows, runs, f"wide Parquet {rows:>7,} rows",
+                                  "America/New_York")
+            os.remove(data)
+    if len(peaks) > 1:
+        small, big = min(peaks), max(peaks)
+        print(f"peak at {big:,} rows: {peaks[big]:.0f} MB = {peaks[big] / peaks[small]:.2f} x the peak at {small:,}"
+              " (targets: under 600 MB, at most 1.10 x)")
 
 
 def measure(folder: Path, data: Path, rows: int, runs: int, label: str) -> None:
@@ -284,13 +400,16 @@ def _timed_child(command: list[str]) -> tuple[float, float, float]:
     return float(out[0]), float(out[1]), float(out[2])
 
 
-def main(rows: list[int] | None = None, runs: int = 3) -> None:
+def main(rows: list[int] | None = None, runs: int = 3, wide_rows: list[int] | None = None) -> None:
     run(rows or [1_000_000, 5_000_000], runs)
+    run_wide(wide_rows or [1_000_000], runs)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--wide-rows", type=int, nargs="+", default=[1_000_000],
+                        help="sizes of the wide shape (e.g. 1000000 10000000 for the 10M memory target)")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (medians are printed)")
     arguments = parser.parse_args()
-    main(arguments.rows, arguments.runs)
+    main(arguments.rows, arguments.runs, arguments.wide_rows)
