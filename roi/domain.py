@@ -94,6 +94,16 @@ MONEY_METRICS: frozenset[str] = frozenset(
         "fully_loaded_cost_per_resolved_case",
     }
 )
+# Inputs beyond these are damage, not data: many summed stay finite, and amounts exact to the cent.
+AMOUNT_LIMIT = 1e12  # cost_usd, human_review_minutes and the like, per row
+COUNT_LIMIT = 10**18  # tokens, requests and outcome counts, per row (18 digits)
+
+
+def too_large(name: str, limit: float) -> str:
+    """The reason a row is quarantined when a value is at or above its limit."""
+    return f"{name} is too large (accepted: below 10^{round(math.log10(limit))})"
+
+
 INTEGER_METRICS: frozenset[str] = frozenset(CELL_METRICS) - frozenset(FLOAT_METRICS) | {"cases", "net_resolved"}
 PERCENT_METRICS: frozenset[str] = frozenset({"roi", "resolution_rate", "escalation_rate"})
 

@@ -92,6 +92,15 @@ BAD_ROWS = [
     ("e12,,acme,web,openai,gpt-4o-mini,1,1,0,,,", "ts is missing"),
     ("e13,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1.5,1,0,,,",
      "input_tokens is not a whole number >= 0 (got '1.5')"),
+    # 19 digits that int64 still holds: Arrow's integer parser takes them, the 18-digit rule does not
+    # (a few such rows would overflow a cell's sum)
+    ("e14,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,9223372036854775807,1,0,,,",
+     "input_tokens is not a whole number >= 0 (got '9223372036854775807')"),
+    # finite, but two of them sum to infinity (and a report of it crashed): amounts stop below 10^12
+    ("e15,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,0,1e308,,",
+     "cost_usd is too large (accepted: below 10^12) (got '1e308')"),
+    ("e16,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,0,,,1000000000000",
+     "human_review_minutes is too large (accepted: below 10^12) (got '1000000000000')"),
 ]
 
 

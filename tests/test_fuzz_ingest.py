@@ -1,11 +1,13 @@
 """Fuzzing the ingest (issue 12, "Keep it fixed"): valid event files damaged, invariants kept.
 
-Each example damages one CSV or JSON Lines file (truncation, bytes, encodings, quotes, line
-endings, headers, nesting, huge and non-finite numbers, far dates, NUL) beside untouched files
+Each example damages one CSV, JSON Lines or Parquet file (truncation, bytes, encodings, quotes, line
+endings, headers, nesting, huge and non-finite numbers, far dates, NUL; for Parquet: cut or flipped
+bytes, nasty values in text or typed columns, columns dropped, renamed or of a type that is not
+a value) beside untouched files
 of the same source and of a second source, ingests, and checks: no traceback, exit 0 (the file
 read, its bad rows quarantined) or 1 (the file refused, in one line naming it), every physical
 line of the damaged file accounted for (rows read = stored + duplicates + quarantined = its
-non-blank lines), the untouched files' figures equal to a clean ingest, and nothing
+non-blank lines; a Parquet file's rows), the untouched files' figures equal to a clean ingest, and nothing
 non-finite stored or reported. Runs on SQLite and PostgreSQL; bounded to a few seconds each.
 """
 
@@ -17,8 +19,10 @@ import os
 import re
 import textwrap
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -60,6 +64,95 @@ def jsonl_text(rows: list[dict[str, str]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+NUMBERS = ("input_tokens", "output_tokens", "cached_input_tokens")
+AMOUNTS = ("cost_usd", "human_review_minutes")
+ROWS = 20  # rows of a damaged file before its damage
+
+
+def _typed_columns(rows: list[dict[str, str]]) -> dict[str, pa.Array]:
+    """The rows as a warehouse export types them: ts a UTC timestamp, counts int64, amounts float64, blanks null."""
+    columns: dict[str, pa.Array] = {}
+    for name in HEADER:
+        values = [row[name] for row in rows]
+        if name == "ts":
+            columns[name] = pa.array([datetime.fromisoformat(v.replace("Z", "+00:00")) for v in values],
+                                     pa.timestamp("us", "UTC"))
+        elif name in NUMBERS:
+            columns[name] = pa.array([int(v) for v in values], pa.int64())
+        elif name in AMOUNTS:
+            columns[name] = pa.array([float(v) if v else None for v in values], pa.float64())
+        else:
+            columns[name] = pa.array([v or None for v in values], pa.string())
+    return columns
+
+
+def parquet_bytes(columns: dict[str, pa.Array]) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink)
+    return sink.getvalue().to_pybytes()
+
+
+# typed values that have broken, or could break, a reader of a typed column
+NASTY_TYPED = {
+    "integer": [-1, 2**63 - 1, -(2**63), 0, None],
+    "float": [math.nan, math.inf, -math.inf, -0.0, 1e308, -1.5, 5e-324, None],
+    "timestamp": [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+                  datetime(1677, 9, 21, tzinfo=UTC), datetime(2262, 4, 12, tzinfo=UTC), None],
+}
+
+
+def _parquet_damage(draw, rows: list[dict[str, str]]) -> Damage:
+    typed = _typed_columns(rows)
+    data = parquet_bytes(typed)
+    kind = draw(st.sampled_from(["truncate", "byte", "text value", "typed value", "schema"]))
+    if kind == "truncate":
+        return Damage(kind, data[: draw(st.integers(0, len(data) - 1))])
+    if kind == "byte":
+        at = draw(st.integers(0, len(data) - 1))
+        return Damage(kind, data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1 :])
+    line = draw(st.integers(0, len(rows) - 1))
+    if kind == "text value":  # every column text, as a CSV twin: one value nasty
+        name = draw(st.sampled_from(HEADER))
+        text = {n: pa.array([row[n] for row in rows], pa.string()) for n in HEADER}
+        values = text[name].to_pylist()
+        values[line] = draw(st.sampled_from(NASTY_VALUES))
+        text[name] = pa.array(values, pa.string())
+        return Damage(f"{kind} {name}", parquet_bytes(text))
+    if kind == "typed value":
+        name = draw(st.sampled_from(("ts", *NUMBERS, *AMOUNTS)))
+        family = "timestamp" if name == "ts" else "integer" if name in NUMBERS else "float"
+        values = typed[name].to_pylist()
+        values[line] = draw(st.sampled_from(NASTY_TYPED[family]))
+        typed[name] = pa.array(values, typed[name].type)
+        return Damage(f"{kind} {name}", parquet_bytes(typed))
+    name = draw(st.sampled_from(HEADER))
+    change = draw(st.sampled_from(["drop", "rename", "list", "struct", "naive ts", "ts as text", "binary",
+                                   "dictionary", "int32", "decimal"]))
+    column = typed[name]
+    if change == "drop":
+        del typed[name]
+    elif change == "rename":
+        typed = {(n.upper() if n == name else n): c for n, c in typed.items()}
+    elif change == "list":
+        typed[name] = pa.array([[value] for value in column.to_pylist()])
+    elif change == "struct":
+        typed[name] = pa.array([{"v": value} for value in column.to_pylist()])
+    elif change == "naive ts":
+        typed["ts"] = typed["ts"].cast(pa.timestamp("us"))
+    elif change == "ts as text":
+        typed["ts"] = pa.array([row["ts"] for row in rows], pa.string())
+    elif change == "binary" and pa.types.is_string(column.type):
+        typed[name] = column.cast(pa.binary())
+    elif change == "dictionary" and pa.types.is_string(column.type):
+        typed[name] = column.dictionary_encode()
+    elif change == "int32" and name in NUMBERS:
+        typed[name] = column.cast(pa.int32())
+    elif change == "decimal" and name in AMOUNTS:
+        typed[name] = pa.array([None if v is None else round(v, 6) for v in column.to_pylist()]).cast(
+            pa.decimal128(18, 6))
+    return Damage(f"schema {change}", parquet_bytes(typed))
+
+
 UNTOUCHED = {"b.csv": csv_text(_rows("b", 15)), "c.jsonl": jsonl_text(_rows("c", 12))}
 OTHER = {"d.csv": csv_text(_rows("d", 10))}
 
@@ -83,8 +176,10 @@ class Damage:
 
 @st.composite
 def damaged(draw) -> tuple[str, Damage]:
-    fmt = draw(st.sampled_from(["csv", "jsonl"]))
-    rows = _rows("a", 20)
+    fmt = draw(st.sampled_from(["csv", "jsonl", "parquet"]))
+    rows = _rows("a", ROWS)
+    if fmt == "parquet":
+        return fmt, _parquet_damage(draw, rows)
     data = csv_text(rows) if fmt == "csv" else jsonl_text(rows)
     kind = draw(st.sampled_from(["truncate", "byte", "insert", "splice", "endings", "encoding", "header",
                                  "value", "nesting", "surrogate"]))
@@ -154,7 +249,9 @@ def damaged(draw) -> tuple[str, Damage]:
 
 def physical_rows(data: bytes, fmt: str) -> int:
     """The rows roi must account for: non-empty lines after the header (CSV), non-blank lines (JSONL);
-    LF, CRLF and a lone CR end a line."""
+    LF, CRLF and a lone CR end a line; a Parquet file that could be read holds its rows, damaged or not."""
+    if fmt == "parquet":
+        return ROWS
     lines = re.split(rb"\r\n|\r|\n", data)
     if fmt == "csv":
         return sum(1 for line in lines[1:] if line)

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..domain import DIMENSIONS, OUTCOMES
+from ..domain import AMOUNT_LIMIT, COUNT_LIMIT, DIMENSIONS, OUTCOMES, too_large
 from .base import Chunk, Reject
 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens")
@@ -24,7 +24,7 @@ EVENT_COLUMNS = (
 )
 REQUIRED_COLUMNS = ("event_id", "ts")
 
-_WHOLE = r"^\s*\d{1,18}\s*$"  # int64 holds every 18-digit number
+_WHOLE = r"^\s*\d{1,18}\s*$"  # int64 holds every 18-digit number (below COUNT_LIMIT)
 _DECIMAL = r"^\s*(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _OFFSET = r"(?i)[T ]\d\d:\d\d(:\d\d([.,]\d*)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"
 _SHORTEST_TIMESTAMP = len("2026-01-01T00:00Z")
@@ -112,8 +112,9 @@ def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _P
         # fast path: Arrow's integer parser (blanks are nulls), except that it also reads "0x10" as 16:
         # a column with an x in it goes the regex way, where only decimal digits are a number
         values = pc.cast(column, pa.int64())
-        negative = pc.less(values, 0)
-        if not pc.any(negative).as_py() and not _may_hold_hex(column):
+        low, high = pc.min_max(values).values()
+        # the rule is the text rule's (_WHOLE): 0 up to 18 digits, so that int64 never holds a 19-digit count
+        if (low.as_py() or 0) >= 0 and (high.as_py() or 0) < COUNT_LIMIT and not _may_hold_hex(column):
             return values.fill_null(0).to_numpy()
     except pa.ArrowInvalid:
         pass
@@ -132,7 +133,8 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     try:
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         finite = np.isfinite(values)
-        if ((values >= 0) | np.isnan(values)).all() and (finite | pc.is_null(column).to_numpy(zero_copy_only=False)).all():
+        if (((values >= 0) & (values < AMOUNT_LIMIT)) | np.isnan(values)).all() and (
+                finite | pc.is_null(column).to_numpy(zero_copy_only=False)).all():
             return values
     except pa.ArrowInvalid:
         pass
@@ -142,9 +144,13 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a number >= 0", column)
     cleaned = pc.if_else(pc.and_(given, ok), pc.utf8_trim_whitespace(column.fill_null("0")), "NaN")
     values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
-    bad_inf = ~np.isfinite(values) & pc.and_(given, ok).to_numpy(zero_copy_only=False)
+    read = pc.and_(given, ok).to_numpy(zero_copy_only=False)
+    bad_inf = ~np.isfinite(values) & read
     problems.add(bad_inf, f"{name} is not a finite number", column)
-    return np.where(bad_inf, np.nan, values)
+    with np.errstate(invalid="ignore"):
+        huge = read & np.isfinite(values) & (values >= AMOUNT_LIMIT)
+    problems.add(huge, too_large(name, AMOUNT_LIMIT), column)
+    return np.where(bad_inf | huge, np.nan, values)
 
 
 # Instants roi holds exactly: nanoseconds since 1970 in an int64 reach 1677-09-21 to 2262-04-11. The

@@ -29,7 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, model_validator
 
 from ..config import STRICT, Dimension
-from ..domain import DIMENSIONS, Reject
+from ..domain import AMOUNT_LIMIT, COUNT_LIMIT, DIMENSIONS, Reject, too_large
 from .base import FRAME_COUNTS, Chunk
 
 
@@ -171,8 +171,9 @@ _WHOLE_TEXT = re.compile(r"\s*[0-9]+\s*")
 _DECIMAL_TEXT = re.compile(r"\s*([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
 
 
-def whole(value: Any, name: str) -> int:
-    """A count >= 0 from a number or a numeric string (Langfuse sends "412"); None is 0."""
+def whole(value: Any, name: str, limit: int | None = COUNT_LIMIT) -> int:
+    """A count >= 0 from a number or a numeric string (Langfuse sends "412"); None is 0.
+    `limit`: counts from there on are refused (None for what is not a count, such as a time in nanoseconds)."""
     if value is None or value == "":
         return 0
     if isinstance(value, bool):
@@ -189,6 +190,8 @@ def whole(value: Any, name: str) -> int:
         raise ValueError(f"{name} is not a whole number >= 0 (got {value!r})")
     if not math.isfinite(number) or number < 0 or number != int(number):
         raise ValueError(f"{name} is not a whole number >= 0 (got {value!r})")
+    if limit is not None and number >= limit:
+        raise ValueError(f"{too_large(name, limit)} (got {value!r})")
     return int(number)
 
 
@@ -206,6 +209,8 @@ def amount(value: Any, name: str) -> float:
         raise ValueError(f"{name} is not a number >= 0 (got {value!r})") from None
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"{name} is not a number >= 0 (got {value!r})")
+    if number >= AMOUNT_LIMIT:
+        raise ValueError(f"{too_large(name, AMOUNT_LIMIT)} (got {value!r})")
     return number
 
 

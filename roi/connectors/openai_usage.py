@@ -122,7 +122,7 @@ class OpenAIUsageConnector(PulledConnector):
             try:
                 if not isinstance(bucket, dict) or not isinstance(bucket.get("results"), list):
                     raise ValueError("a bucket is not an object with a results list")
-                started = instant(whole(bucket.get("start_time"), "start_time"), "start_time")
+                started = instant(whole(bucket.get("start_time"), "start_time", limit=None), "start_time")
             except ValueError as exc:
                 rows.reject(where, number, str(exc), raw_text(bucket, self.client.redact))
                 continue

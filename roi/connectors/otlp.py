@@ -185,7 +185,7 @@ class OtlpConnector(FileConnector):
             return
         trace_id = hex_id(span.get("traceId"), 16, "traceId")
         span_id = hex_id(span.get("spanId"), 8, "spanId")
-        nanos = whole(span.get("startTimeUnixNano"), "startTimeUnixNano")
+        nanos = whole(span.get("startTimeUnixNano"), "startTimeUnixNano", limit=None)
         if nanos == 0:
             raise ValueError("startTimeUnixNano is missing")
         try:

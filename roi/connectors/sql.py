@@ -26,7 +26,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from ..domain import CELL_METRICS, COUNT_METRICS, DIMENSIONS
+from ..domain import (
+    AMOUNT_LIMIT,
+    CELL_METRICS,
+    COUNT_LIMIT,
+    COUNT_METRICS,
+    DIMENSIONS,
+    FLOAT_METRICS,
+    too_large,
+)
 from ..errors import ConnectorError, TransientError
 from ..store import database_url_problem
 from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
@@ -291,6 +299,8 @@ def to_cells_chunk(frame: pd.DataFrame, first_row: int, label: str, first_day: d
         values, not_number = _numbers(frame[name])
         flag(not_number, f"{name} is not a number")
         flag(~np.isnan(values) & ((values < 0) | ~np.isfinite(values)), f"{name} is not a finite number >= 0")
+        limit = AMOUNT_LIMIT if name in FLOAT_METRICS else COUNT_LIMIT
+        flag(np.isfinite(values) & (values >= limit), too_large(name, limit))
         if name in _COUNTS:
             flag(~np.isnan(values) & np.isfinite(values) & (values != np.floor(values)), f"{name} is not a whole number")
         data[_FRAME_NAME.get(name, name)] = values
@@ -309,7 +319,9 @@ def to_cells_chunk(frame: pd.DataFrame, first_row: int, label: str, first_day: d
     out = pd.DataFrame(data)
     out["cost"] = np.where(no_cost, 0.0, cost)
     for name in _COUNTS:
-        out[name] = np.nan_to_num(out[name].to_numpy(dtype=np.float64), nan=0.0, posinf=0.0).astype(np.int64)
+        values = out[name].to_numpy(dtype=np.float64)
+        # a quarantined row's values are never cast (one beyond int64 would wrap): it is dropped below
+        out[name] = np.where(bad | ~np.isfinite(values), 0.0, values).astype(np.int64)
     out["human_review_minutes"] = np.nan_to_num(out["human_review_minutes"].to_numpy(dtype=np.float64), nan=0.0)
     out["day"] = pd.to_datetime(out["day"])
     rejects = [

@@ -93,3 +93,18 @@ def test_amounts_from_upstreams_are_decimal_only(given):
     with pytest.raises(ValueError) as caught:
         amount(given, "c")
     assert str(caught.value) == f"c is not a number >= 0 (got {given!r})"
+
+
+def test_counts_and_amounts_stop_where_sums_would_overflow():
+    """10^18 and more is no count (int64 sums would wrap), 10^12 and more no amount (float sums reach infinity)."""
+    assert whole("999999999999999999", "n") == 10**18 - 1
+    assert amount(999_999_999_999.0, "c") == 999_999_999_999.0
+    for given in ("1000000000000000000", 10**18, 1e300):
+        with pytest.raises(ValueError) as caught:
+            whole(given, "n")
+        assert str(caught.value) == f"n is too large (accepted: below 10^18) (got {given!r})"
+    for given in ("1e308", 1e12):
+        with pytest.raises(ValueError) as caught:
+            amount(given, "c")
+        assert str(caught.value) == f"c is too large (accepted: below 10^12) (got {given!r})"
+    assert whole("1764547200000000000", "startTimeUnixNano", limit=None) == 1764547200000000000  # not a count

@@ -78,13 +78,14 @@ def test_cells_land_per_day_and_bad_rows_are_quarantined_with_row_and_reason(tmp
         ("2026-03-01T13:00:00Z", "March 1st", "beta", "voice", 1, 10, 0.1, 0),  # not a date
         ("2026-03-01T14:00:00Z", "2026-02-11", "beta", "voice", 1, 10, 0.1, 0),  # outside the window
         ("2026-03-01T15:00:00Z", "2026-03-01", "beta", "voice", 1.5, "many", 0.1, 0),
+        ("2026-03-01T16:00:00Z", "2026-03-01", "beta", "voice", 1, 1e19, 1e300, 0),  # beyond int64 and 10^12
         ("2026-03-02T09:00:00Z", "2026-03-02", "acme", "web", 4, 400, 0.25, 1),
     ])
     settings = load_config(_config(tmp_path, _sql_source(url)))
     store = services.store_for(settings)
     result = pull_source(settings, store, settings.source("wh"), since=date(2026, 3, 1), until=date(2026, 3, 2))
     assert not result.failed and result.run.batches == 2
-    assert (result.run.rows_read, result.run.quarantined) == (7, 4)
+    assert (result.run.rows_read, result.run.quarantined) == (8, 5)
 
     cells = store.cells(date(2026, 3, 1), date(2026, 3, 3)).sort_values(["day", "tenant"]).reset_index(drop=True)
     assert cells[["day", "tenant", "channel"]].values.tolist() == [
@@ -101,6 +102,8 @@ def test_cells_land_per_day_and_bad_rows_are_quarantined_with_row_and_reason(tmp
         ("wh 2026-03-01", 5): "day is outside the window pulled (2026-03-01 to 2026-03-01): "
                               "does the query filter on :start and :end?",
         ("wh 2026-03-01", 6): "requests is not a whole number; input_tokens is not a number",
+        ("wh 2026-03-01", 7): "input_tokens is too large (accepted: below 10^18); "
+                              "token_cost is too large (accepted: below 10^12)",
     }
     assert "tenant=beta" in store.quarantine("wh")[0].raw
     store.engine.dispose()
