@@ -21,6 +21,7 @@ from .connectors.base import Chunk
 from .dedup import SeenIds
 from .dictionary_codes import dictionary_codes
 from .domain import CELL_METRICS, DIMENSIONS, EVENT_COUNTS
+from .errors import ConnectorError
 from .pricing import Pricer
 from .store import BatchResult
 from .string_hashes import hash_strings
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # pandas loads only where a function needs it
 
 _COMPACT_ROWS = 100_000  # rows of chunk sums that wait before merging into the cells
 _COUNTS = EVENT_COUNTS
+_SUMMED_COUNTS = (*EVENT_COUNTS, "unpriced_requests")
+_SUM_LIMIT = float(2**62)  # a batch's total of any count stays below this (half of int64's range: a margin)
 
 
 def _numpy(table: pa.Table, name: str, dtype) -> np.ndarray:
@@ -54,9 +57,10 @@ class CellBuilder:
 
     def __init__(
         self, *, dimensions: tuple[str, ...], timezone: str, pricer: Pricer, reprice: bool = False,
-        usd_rate: float = 1.0,
+        usd_rate: float = 1.0, label: str = "the batch",
     ):
         _use_jemalloc()
+        self.label = label  # the batch, as its errors name it
         self.usd_rate = usd_rate  # token costs arrive in USD; cells hold the service currency
         self.dimensions = dimensions
         self.timezone = timezone
@@ -69,6 +73,7 @@ class CellBuilder:
         self._worker: ThreadPoolExecutor | None = None
         self._pending: deque[Future] = deque()
         self._sums = _CellSums(dimensions)
+        self._totals = dict.fromkeys(_SUMMED_COUNTS, 0.0)  # each count over the batch so far (worker thread)
         self._closed = False
 
     @property
@@ -132,8 +137,20 @@ class CellBuilder:
             "unpriced_requests": unpriced_requests.astype(np.int64),
             "human_review_minutes": _numpy(table, "human_review_minutes", np.float64),
         }
+        self._check_totals(metrics)
         self._sums.add(self._days(table), {name: table.column(name) for name in self.dimensions},
                        [metrics[name] for name in CELL_METRICS])
+
+    def _check_totals(self, metrics: dict[str, np.ndarray]) -> None:
+        """Refuse the batch before a count's sum could wrap around in int64: a cell's sum is at most
+        the batch's, so while the batch's stays below the limit no cell's can wrap (each row is
+        below 10^18, but a few such rows sum beyond 2^63)."""
+        for name in _SUMMED_COUNTS:
+            self._totals[name] += float(metrics[name].sum(dtype=np.float64))
+            if self._totals[name] >= _SUM_LIMIT:
+                raise ConnectorError(f"{self.label}: its {name} add up to at least {self._totals[name]:.3g}, beyond the "
+                                     f"{_SUM_LIMIT:.3g} one batch may sum (a cell's count is an int64): nothing of it "
+                                     "is stored")
 
     def _days(self, table: pa.Table) -> np.ndarray:
         """Each row's day in the service timezone, as days since 1970-01-01 (int64)."""

@@ -760,3 +760,17 @@ def test_a_closed_builder_takes_no_more_rows(project):
     assert builder.cell_table().num_rows == 1  # the two rows make one cell
     with pytest.raises(RuntimeError, match="CellBuilder is closed: its batch is done"):
         builder.add(chunk)
+
+
+def test_a_file_whose_counts_would_wrap_a_cell_is_refused_and_the_others_land(project, runner):
+    """Each row below 10^18 tokens, eleven of them beyond 2^63: the cell's int64 sum would wrap around
+    to a negative count, so the file is refused in one line and stores nothing."""
+    huge = "999999999999999999"
+    write_csv(project, "a.csv", *(row(f"e{n}", tokens=f"{huge},1,0") for n in range(11)))
+    write_csv(project, "b.csv", row("b1"))
+    result = ingest(project, runner)
+    assert result.exit_code == 1
+    [line] = errors(result.stderr)
+    assert "a.csv: its input_tokens add up to" in line and "nothing of it is stored" in line
+    cells = stored_cells(project)
+    assert cells["requests"].sum() == 1 and cells["input_tokens"].tolist() == [100]  # b.csv landed, whole

@@ -70,7 +70,7 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
     """Read one batch whole into cells; raises ConnectorError with nothing kept."""
     builder = CellBuilder(
         dimensions=settings.dimensions, timezone=settings.service.timezone, pricer=pricer, reprice=source.reprice,
-        usd_rate=settings.pricing.usd_exchange_rate or 1.0,
+        usd_rate=settings.pricing.usd_exchange_rate or 1.0, label=batch.label,
     )
     rejects = []
     try:
@@ -81,6 +81,7 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
                 rejects.extend(chunk.rejects)
                 if progress:
                     progress(source.name, batch.label, builder.rows_read)
+            builder.result  # noqa: B018 - waits for the cell sums: an error of theirs is this batch's too
     except BaseException:
         builder.close()  # its temporary files close now, not when a reference cycle is collected
         raise
