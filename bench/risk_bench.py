@@ -22,6 +22,7 @@ Run alone: .venv/bin/python bench/run.py risk_bench
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -175,8 +176,10 @@ def measure(config: Path, task: str) -> dict[str, float]:
 
 
 def _child(config: Path, task: str) -> dict[str, float]:
+    # BLAS on one thread, as the `roi` command runs it (roi.process_tuning.limit_blas_threads)
+    environment = {"OPENBLAS_NUM_THREADS": "1", **os.environ}
     output = subprocess.run([sys.executable, __file__, "--measure", str(config), task], capture_output=True,
-                            text=True, check=True).stdout
+                            text=True, check=True, env=environment).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
