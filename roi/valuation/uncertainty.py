@@ -3,15 +3,18 @@
 Each draw takes one uniform number per uncertain parameter (model x assumption), shared by
 every cohort and every version of the model (each version maps it through its own range's
 inverse CDF): one value model is one uncertainty. Cohorts are linear in the assumptions
-(linear.py), so a block of cohorts is two matrix products over the draws; blocks are sized
-so memory stays bounded whatever the number of cohorts. With `outcome_rates`, each cohort's
-resolution rate is drawn too, from Beta(net resolved + 1, other cases + 1): its value is the
-drawn rate x its cases x the drawn value per resolution.
+(linear.py), so a cohort's draws are its point figures plus a vector-matrix product over the
+draws, and without drawn rates the totals are one more such form (the sum of the cohorts');
+cohorts are drawn in blocks held in buffers made once, so memory stays bounded whatever the
+number of cohorts. With `outcome_rates`, each cohort's resolution rate is drawn too, from
+Beta(net resolved + 1, other cases + 1) (by its Cornish-Fisher expansion at a normal draw where
+both parameters reach BETA_BY_NORMAL_FROM; docs/metrics.md): its value is the drawn rate x its
+cases x the drawn value per resolution.
 
 Every random stream is named, not numbered: a parameter's uniforms come from the seed and its
-name (model and assumption), a cohort's Beta draws from the seed and its labels. So a cohort's
+name (model and assumption), a cohort's rate draws from the seed and its labels. So a cohort's
 figures are the same whichever other cohorts and models the question holds (a filter that
-keeps it, another grouping of the rest), for the same seed, data and config.
+keeps it, another grouping of the rest, a page of a table), for the same seed, data and config.
 """
 
 from __future__ import annotations
