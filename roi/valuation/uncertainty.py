@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..estimates import Distribution
 from .linear import LinearForm
 
 QUANTILES = (5.0, 50.0, 95.0)
@@ -55,16 +56,24 @@ class Bands:
 def draw_assumptions(form: LinearForm, draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Per column, its deviation from its point value in each draw (columns x draws), value columns
     first then burden columns (LinearForm.matrix order)."""
-    uniforms = [np.random.default_rng(stream(seed, "parameter", parameter.model, parameter.assumption)).random(draws)
-                for parameter in form.parameters]
     out = []
     for adds_value in (True, False):
         _, columns = form.matrix(adds_value)
         deviation = np.empty((len(columns), draws))
         for row, column in enumerate(columns):
-            deviation[row] = column.distribution.quantile(uniforms[column.parameter]) - column.point
+            parameter = form.parameters[column.parameter]
+            deviation[row] = _quantiles(seed, draws, parameter.model, parameter.assumption, column.distribution)
+            deviation[row] -= column.point
         out.append(deviation)
     return out[0], out[1]
+
+
+@functools.lru_cache(maxsize=256)  # 80 KB each at 10,000 draws: a question's columns are drawn once
+def _quantiles(seed: int, draws: int, model: str, assumption: str, distribution: Distribution) -> np.ndarray:
+    """A version's range at the uniforms of its parameter's stream (model and assumption)."""
+    values = distribution.quantile(np.random.default_rng(stream(seed, "parameter", model, assumption)).random(draws))
+    values.flags.writeable = False
+    return values
 
 
 def stream(seed: int, *name: str) -> np.random.SeedSequence:
