@@ -132,6 +132,7 @@ class _Drawing:
         self.block = max(1, min(BLOCK_VALUES // self.draws, len(form)))
         self.value = np.empty((self.block, self.draws))
         self.burden = np.empty((self.block, self.draws))
+        self.scratch = np.empty((self.block, self.draws))  # the drawn rates' expansion, the deviations' squares
 
     def _rows(self, rows: np.ndarray, coefficients: np.ndarray, deviations: np.ndarray, points: np.ndarray,
               out: np.ndarray) -> np.ndarray:
@@ -150,7 +151,7 @@ class _Drawing:
             value = self._rows(rows, self.a_value, self.value_dev, self.form.value, self.value)
             burden = self._rows(rows, self.a_burden, self.burden_dev, self.form.burden, self.burden)
             value -= burden  # net value, in place
-            _summarize(value, burden, figures, rows)
+            _summarize(value, burden, figures, rows, self.scratch)
 
     def with_rates(self, unallocated: float, only: np.ndarray | None,
                    figures: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +168,7 @@ class _Drawing:
             rows = np.arange(start, min(start + self.block, len(form)))
             # value = drawn rate x (cases x drawn value per resolution) where the cohort has cases
             drawn, rate = drawn_rates(form.cases[rows], form.net_resolved[rows], streams[start:start + rows.size],
-                                      self.draws, rates)
+                                      self.draws, rates, self.scratch)
             some = np.zeros(rows.size, dtype=bool)
             some[drawn] = True
             value = self.value[:rows.size]
@@ -187,21 +188,23 @@ class _Drawing:
             summarized = rows if only is None else rows[only[rows]]
             if summarized.size == rows.size:
                 value -= burden
-                _summarize(value, burden, figures, rows)
+                _summarize(value, burden, figures, rows, self.scratch)
             elif summarized.size:
                 picked = summarized - start
                 net, cost = value[picked], burden[picked]
                 net -= cost
-                _summarize(net, cost, figures, summarized)
+                _summarize(net, cost, figures, summarized, self.scratch)
         return total_value, total_burden
 
 
 def drawn_rates(cases: np.ndarray, net_resolved: np.ndarray, streams: list[np.random.SeedSequence],
-                draws: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                draws: int, out: np.ndarray | None = None,
+                scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The positions of the cohorts with cases, and their resolution rates drawn from each one's
-    stream (rows x draws, in `out` if given): Beta(net resolved + 1, other cases + 1). Where both
-    parameters are at least BETA_BY_NORMAL_FROM, its Cornish-Fisher expansion at a standard normal
-    draw (docs/metrics.md), several times cheaper than numpy's Beta (two Gamma draws)."""
+    stream (rows x draws; in `out` or `scratch` if given, both as large): Beta(net resolved + 1,
+    other cases + 1). Where both parameters are at least BETA_BY_NORMAL_FROM, its Cornish-Fisher
+    expansion at a standard normal draw (docs/metrics.md), several times cheaper than numpy's Beta
+    (two Gamma draws)."""
     resolved = np.clip(net_resolved, 0.0, np.maximum(cases, 0.0))
     rows = np.flatnonzero(cases > 0)
     a = resolved[rows] + 1.0
@@ -215,13 +218,13 @@ def drawn_rates(cases: np.ndarray, net_resolved: np.ndarray, streams: list[np.ra
         else:
             rates[index] = generator.beta(a[index], b[index], draws)
     if expanded.all():
-        rates[...] = beta_quantiles(a, b, rates)
-    elif expanded.any():
+        return rows, beta_quantiles(a, b, rates, None if scratch is None else scratch[:rows.size])
+    if expanded.any():
         rates[expanded] = beta_quantiles(a[expanded], b[expanded], rates[expanded])
     return rows, rates
 
 
-def beta_quantiles(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
+def beta_quantiles(a: np.ndarray, b: np.ndarray, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Beta(a, b)'s quantiles (row i: a[i], b[i]) at the standard normal quantiles `z` (rows x n),
     by the Cornish-Fisher expansion to the second order (skewness and kurtosis).
     Within 0.003 standard deviations of the exact quantiles from 0.1 % to 99.9 % when a and b are
@@ -236,7 +239,7 @@ def beta_quantiles(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
     square = skew / 6.0 * sd
     linear = (1.0 - kurtosis / 8.0 + 5.0 * skew**2 / 36.0) * sd
     constant = mean - skew / 6.0 * sd
-    x = cubic[:, None] * z
+    x = np.multiply(cubic[:, None], z, out=out)
     x += square[:, None]
     x *= z
     x += linear[:, None]
@@ -245,15 +248,22 @@ def beta_quantiles(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.clip(x, 0.0, 1.0, out=x)
 
 
-def _summarize(net: np.ndarray, burden: np.ndarray, figures: dict[str, np.ndarray], part: slice | np.ndarray) -> None:
+def _summarize(net: np.ndarray, burden: np.ndarray, figures: dict[str, np.ndarray], part: slice | np.ndarray,
+               scratch: np.ndarray | None = None) -> None:
     """Percentiles, mean, sd and P(net > 0) of each row of draws. Overwrites both arrays: the ROI of
     each draw goes into `burden`, then both are partitioned in place at the order statistics the
     percentiles read (a third faster than a full sort, and the same figures): the ROIs by a helper
     thread while this one takes the net values (numpy lets go of the GIL), so on two cores the
     percentiles, most of the bands' time, take half as long."""
     figures["probability_net_value_positive"][part] = (net > 0).mean(axis=1)
-    figures["net_value_mean"][part] = net.mean(axis=1)
-    figures["net_value_sd"][part] = net.std(axis=1)
+    mean = net.mean(axis=1)
+    figures["net_value_mean"][part] = mean
+    if scratch is None:
+        figures["net_value_sd"][part] = net.std(axis=1)
+    else:  # np.std's steps, in a buffer made once rather than a new array per block
+        squares = np.subtract(net, mean[:, None], out=scratch[:len(net)])
+        np.multiply(squares, squares, out=squares)
+        figures["net_value_sd"][part] = np.sqrt(squares.sum(axis=1) / net.shape[1])
     defined = (burden != 0).all(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(net, burden, out=burden)  # ROI per draw
