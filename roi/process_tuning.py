@@ -23,6 +23,15 @@ finding nothing, and as much again at exit.
   longer the batch. `MALLOC_ARENA_MAX` in the environment (or `arena_max`
   in `GLIBC_TUNABLES`) wins; other C libraries (musl, macOS) are left as
   they are.
+- `limit_blas_threads()` (the `roi` command calls it too, before numpy is
+  imported) runs numpy's OpenBLAS on one thread. roi's matrix products are
+  small (cohorts x a few dozen assumptions, the Monte Carlo bands' draws):
+  a second BLAS thread saved no time there, and BLAS threads spin while
+  they wait for the next product, so the bands of 1,000 cohorts took twice
+  their CPU time (1.2 s instead of 0.6 s), taken from the other worker's
+  requests in `roi serve`. `OPENBLAS_NUM_THREADS` (or `OMP_NUM_THREADS`)
+  in the environment wins. Processes roi starts (the server's workers)
+  inherit the setting.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,6 +81,18 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
         return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas))
     except (ImportError, OSError, AttributeError):
         return False
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def limit_blas_threads() -> bool:
+    """Run OpenBLAS on one thread (see the module docstring); True when it will take effect. OpenBLAS
+    reads the environment when numpy loads it, so call this before numpy is imported."""
+    if any(name in os.environ for name in BLAS_THREADS) or "numpy" in sys.modules:
+        return False
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    return True
 
 
 @contextmanager

@@ -93,13 +93,15 @@ class Site:
 
 
 def create_site(settings: Settings, **options: Any) -> Site:
-    """The API's app (create_app with `options`) and the dashboard on its store, valued months and data version."""
+    """The API's app (create_app with `options`) and the dashboard on its store, valued months and data version;
+    with `warm`, each computes ahead what is asked first (the newest months; their Risk page)."""
     from .api import create_app
     from .dashboard import create_dashboard
 
     api = create_app(settings, **options)
     runtime = api.extensions["roi"]
-    dashboard = create_dashboard(settings, runtime.store, runtime.months, runtime.version.current)
+    dashboard = create_dashboard(settings, runtime.store, runtime.months, runtime.version.current,
+                                 warm=bool(options.get("warm")))
     return Site(api, dashboard)
 
 

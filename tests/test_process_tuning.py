@@ -153,3 +153,33 @@ def test_the_scheduler_child_of_roi_serve_starts_through_the_roi_entry():
 
     command = SchedulerProcess("roi.toml").command()
     assert command[:3] == [sys.executable, "-m", "roi"]  # not roi.cli: the arena cap applies to it too
+
+
+BLAS_SCRIPT = r"""
+import os, sys
+from roi.process_tuning import limit_blas_threads
+print(limit_blas_threads(), os.environ.get("OPENBLAS_NUM_THREADS"))
+import numpy
+print(limit_blas_threads())  # too late once numpy is loaded
+"""
+
+
+@pytest.mark.parametrize(("env", "expected"), [({}, ["True 1", "False"]),
+                                               ({"OPENBLAS_NUM_THREADS": "2"}, ["False 2", "False"]),
+                                               ({"OMP_NUM_THREADS": "2"}, ["False None", "False"])])
+def test_blas_runs_on_one_thread_unless_the_environment_says(env, expected):
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")} | env
+    done = subprocess.run([sys.executable, "-c", BLAS_SCRIPT], capture_output=True, text=True, env=environment,
+                          check=True)
+    assert done.stdout.splitlines() == expected
+
+
+def test_the_roi_command_runs_blas_on_one_thread():
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    code = "import sys, runpy; sys.argv = ['roi', '--help']; runpy.run_module('roi', run_name='__main__')"
+    script = f"import atexit, os; atexit.register(lambda: print(os.environ.get('OPENBLAS_NUM_THREADS')))\n{code}"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "1"

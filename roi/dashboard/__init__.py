@@ -10,6 +10,7 @@ figure comes from the same services, and the same cached months, as the API's.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,8 +49,11 @@ class Dashboard:
     pages: LruCache = field(default_factory=lambda: LruCache(256))  # page data per data version
 
 
-def create_dashboard(settings: Settings, store: Store, months: ValuedMonths, data_version: Callable[[], str]) -> Flask:
-    """The dashboard app on the API's `store`, `months` and `data_version` (the store's, cached briefly)."""
+def create_dashboard(settings: Settings, store: Store, months: ValuedMonths, data_version: Callable[[], str], *,
+                     warm: bool = False) -> Flask:
+    """The dashboard app on the API's `store`, `months` and `data_version` (the store's, cached briefly).
+    `warm` (roi serve's workers): compute the newest month's Risk page in the background now, as the
+    API values the newest months (pages.warm_risk)."""
     app = Flask(__name__, static_url_path="/static/dashboard")
     users = configure(app, settings.api.tokens, store)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
@@ -64,7 +68,17 @@ def create_dashboard(settings: Settings, store: Store, months: ValuedMonths, dat
     _install_error_pages(app)
     for name in app.jinja_env.list_templates():  # compiled now, not by the first request of each page
         app.jinja_env.get_template(name)
+    if warm:
+        threading.Thread(target=_warm, args=(app,), name="roi-warm-risk", daemon=True).start()
     return app
+
+
+def _warm(app: Flask) -> None:
+    try:
+        with app.app_context():
+            pages.warm_risk()
+    except Exception as exc:  # noqa: BLE001 - a background thread: the page computes itself when opened
+        log.warning("could not compute the Risk page ahead of questions: %s", exc)
 
 
 def _secure_headers(response: Response) -> Response:

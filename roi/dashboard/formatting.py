@@ -51,9 +51,13 @@ def _defined(value: object) -> bool:
     return value is not None and not (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
 
 
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
+
+
 def rounded(value: float, places: int) -> float:
     """Half away from zero on the decimal the float prints as (38.325 is 38.33), as the CSV rounds."""
-    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    quantum = _QUANTA.get(places) or Decimal(1).scaleb(-places)
+    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def money(value: float | None, currency: str = "USD", *, signed: bool = False) -> str:
@@ -137,11 +141,18 @@ def data(value: float | None, metric: str, currency: str = "USD") -> Markup:
         return Markup(f'<data class="fig undefined" data-metric="{escape(metric)}" value="" '
                       f'title="not defined">{UNDEFINED}</data>')
     number = float(value)
-    exact = str(int(number)) if kind_of(metric) == "count" and number.is_integer() else repr(number)
-    classes = "fig neg" if number < 0 and kind_of(metric) != "count" else "fig"
-    return Markup(f'<data class="{classes}" data-metric="{escape(metric)}" value="{exact}">'
-                  f'{escape(money(number, currency, signed=True) if metric in SIGNED else figure(number, metric, currency))}'
-                  '</data>')
+    kind = kind_of(metric)
+    exact = str(int(number)) if kind == "count" and number.is_integer() else repr(number)
+    classes = "fig neg" if number < 0 and kind != "count" else "fig"
+    if metric in SIGNED:
+        shown = money(number, currency, signed=True)
+    elif kind == "money":
+        shown = money(number, currency)
+    elif kind == "percent":
+        shown = percent(number)
+    else:
+        shown = decimal(number) if kind == "decimal" else count(number)
+    return Markup(f'<data class="{classes}" data-metric="{escape(metric)}" value="{exact}">{escape(shown)}</data>')
 
 
 def filter_value(value: str) -> str:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 
 from ..domain import DIMENSIONS, REPORT_METRICS, display_dimension
 from ..services import assumptions, reports
@@ -21,7 +23,7 @@ from ..services.periods import list_periods
 from ..services.quarantine import quarantined
 from ..services.sources import source_documents
 from .choices import COMMON, TABLE, Choices, read_choices
-from .risk_view import EFFECT_LABELS, chart_data, cohort_label, risk_answers, risk_page
+from .risk_view import EFFECT_LABELS, RiskAnswers, RiskPage, chart_data, cohort_label, risk_answers, risk_page
 from .sessions import current_user
 from .sign_in import require_user
 
@@ -187,12 +189,32 @@ def cohort() -> str:
 @blueprint.get("/risk")
 def risk():
     """Bands, tornado and break-even, and the bridge from last month, for one question."""
-    choices = _choices(("period", "group_by", "page", "per_page"), filters=True)
+    choices = _choices(RISK_CHOICES, filters=True)
     if any(value == "" for value in request.args.values()):
         return redirect(f"{url_for('pages.risk')}?{choices.query()}", code=303)
-    state = dashboard()
     if choices.period is None:
-        return page("risk.html", choices=choices, answers=None)
+        return page("risk.html", choices=choices, answers=None, main=_risk_main(choices, None, None))
+    answers, shown = _risk_data(choices)
+    # the page's content is the same for everyone: rendered once per view (its query) and data version
+    main, chart = cached("risk html", choices.query(), lambda: (_risk_main(choices, answers, shown), chart_data(
+        answers, shown, choices.group_by, dashboard().settings.service.currency)))
+    return page("risk.html", choices=choices, answers=answers, main=main, chart=chart)
+
+
+def _risk_main(choices: Choices, answers: RiskAnswers | None, shown: RiskPage | None) -> Markup:
+    state = dashboard()
+    return Markup(render_template(
+        "_risk_main.html", choices=choices, answers=answers, shown=shown, effects=EFFECT_LABELS,
+        label_of=lambda cohort: cohort_label(cohort, choices.group_by), dimensions=state.settings.dimensions,
+        page_sizes=PAGE_SIZES, currency=state.settings.service.currency, settings=state.settings))
+
+
+RISK_CHOICES = ("period", "group_by", "page", "per_page")
+
+
+def _risk_data(choices: Choices) -> tuple[RiskAnswers, RiskPage]:
+    """The question's answers and the page's cohorts with their bands, once per data version and config."""
+    state = dashboard()
     question = (choices.period, choices.group_by, _frozen(choices)[2])
     answers = cached("risk", question, lambda: risk_answers(
         state.settings, state.store, state.months, choices.period, choices.group_by, choices.filters,
@@ -200,10 +222,15 @@ def risk():
     shown = cached("risk page", (question, choices.page, choices.per_page), lambda: risk_page(
         state.settings, state.store, state.months, state.data_version(), answers, choices.group_by, choices.filters,
         choices.page, choices.per_page))
-    currency = state.settings.service.currency
-    return page("risk.html", choices=choices, answers=answers, shown=shown, effects=EFFECT_LABELS,
-                label_of=lambda cohort: cohort_label(cohort, choices.group_by), dimensions=state.settings.dimensions,
-                page_sizes=PAGE_SIZES, chart=chart_data(answers, shown, choices.group_by, currency))
+    return answers, shown
+
+
+def warm_risk() -> None:
+    """The Risk page of the newest month in the config's grouping, computed ahead (in the app's context):
+    the page a person opens first, and the dearest to open (every cohort's sensitivity and change)."""
+    choices = read_choices(dashboard().settings, latest_month, MultiDict(), takes=RISK_CHOICES, filters=True)
+    if choices.period is not None:
+        _risk_data(choices)
 
 
 # ------------------------------------------------------------------ assumptions and operations

@@ -3,8 +3,11 @@
 the rows of one page of cohorts drawn from them.
 
 The report, sensitivity and changes documents are computed once per question and data version
-(pages.cached); the bands once per page of cohorts: every cohort is drawn (the totals need them
-all), only the page's are summarized.
+(pages.cached); the bands once per page of cohorts: only the page's cohorts are drawn (the totals
+are drawn once from the sum of the cohorts' linear forms; with drawn resolution rates every cohort
+is drawn, the totals add them up), with the figures the whole question gives them. The newest
+month's first page is computed when a server worker starts (pages.warm_risk), and each page's HTML
+once per view (it is the same for every user).
 """
 
 from __future__ import annotations
@@ -79,9 +82,9 @@ class RiskPage:
 
 def risk_page(settings: Settings, store: Store, months: ValuedMonths, version: str, answers: RiskAnswers,
               group_by: tuple[str, ...], filters: dict[str, list[str]], page: int, per_page: int) -> RiskPage:
-    """The page's cohorts with their bands: the Monte Carlo draws cover every cohort (the totals need
-    them), but only the page's cohorts are summarized (services.risk.bands' `only`), so a page of a
-    month of many cohorts costs little more than a small question; the figures are the API's."""
+    """The page's cohorts with their bands (services.risk.bands' `only`): only they are drawn and
+    summarized, so a page of a month of many cohorts costs little more than a small question; the
+    figures are the API's, to the bit."""
     cohorts = answers.report["cohorts"]
     changes = sorted(answers.changes["cohorts"], key=lambda item: -abs(item["change"]))
     pages = max(1, math.ceil(len(cohorts) / per_page), math.ceil(len(changes) / per_page))

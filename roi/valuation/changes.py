@@ -100,28 +100,53 @@ def _aligned(group_by: Sequence[str], before: tuple[dict, dict], after: tuple[di
     """Both months' per-(cohort x model) columns on the union of their pairs (zeros where a month has
     none), sorted by cohort then model; and each row's cohort, with the cohorts' labels."""
     keys = [*group_by, MODEL]
-    sides = []
-    for labels, columns in (before, after):
-        frame = pd.DataFrame({name: pd.Series(labels[name], dtype=object) for name in keys})
-        frame["_row"] = np.arange(len(columns["cases"]))
-        sides.append(frame)
-    merged = sides[0].merge(sides[1], on=keys, how="outer", sort=True, suffixes=("_0", "_1"))
+    if len(before[1]["cases"]) + len(after[1]["cases"]) <= SMALL_UNION:
+        key_columns, positions = _small_union(keys, before[0], after[0])
+    else:
+        key_columns, positions = _frame_union(keys, before[0], after[0])
     out = []
-    for side, (_, columns) in zip(("_row_0", "_row_1"), (before, after), strict=True):
-        rows = merged[side].to_numpy(dtype=np.float64)
-        present = ~np.isnan(rows)
-        index = np.where(present, rows, 0).astype(np.intp)
+    for index, (_, columns) in zip(positions, (before, after), strict=True):
+        present = index >= 0
+        index = np.where(present, index, 0)
         out.append({name: np.where(present, values[index] if len(values) else 0.0, 0.0)
                     for name, values in columns.items()})
     # rows are sorted by the cohort's labels first: a cohort starts where any of them differs
-    starts = np.zeros(len(merged), dtype=bool)
+    count = len(positions[0])
+    starts = np.zeros(count, dtype=bool)
     starts[:1] = True
     for name in group_by:
-        values = merged[name].to_numpy(dtype=object)
+        values = key_columns[name]
         starts[1:] |= values[1:] != values[:-1]
     cohort = np.cumsum(starts) - 1
-    labels = {name: merged[name].to_numpy(dtype=object)[starts] for name in group_by}
+    labels = {name: key_columns[name][starts] for name in group_by}
     return labels, cohort, out[0], out[1]
+
+
+SMALL_UNION = 5_000  # pairs in both months: up to this, joined in Python (pandas' merge costs ~8 ms at any size)
+
+
+def _small_union(keys: Sequence[str], before: dict, after: dict) -> tuple[dict, list[np.ndarray]]:
+    """The sorted union of both months' label tuples (as pandas' sorted outer merge gives it), and each
+    union row's position in each month (-1: none)."""
+    sides = [{key: row for row, key in enumerate(zip(*(labels[name].tolist() for name in keys), strict=True))}
+             for labels in (before, after)]
+    union = sorted(sides[0].keys() | sides[1].keys())
+    positions = [np.fromiter((side.get(key, -1) for key in union), dtype=np.intp, count=len(union)) for side in sides]
+    columns = [np.array([key[index] for key in union], dtype=object) for index in range(len(keys))]
+    return dict(zip(keys, columns, strict=True)), positions
+
+
+def _frame_union(keys: Sequence[str], before: dict, after: dict) -> tuple[dict, list[np.ndarray]]:
+    """_small_union by pandas' merge (faster for many pairs)."""
+    sides = []
+    for labels in (before, after):
+        frame = pd.DataFrame({name: pd.Series(labels[name], dtype=object) for name in keys})
+        frame["_row"] = np.arange(len(frame))
+        sides.append(frame)
+    merged = sides[0].merge(sides[1], on=keys, how="outer", sort=True, suffixes=("_0", "_1"))
+    positions = [np.nan_to_num(merged[side].to_numpy(dtype=np.float64), nan=-1.0).astype(np.intp)
+                 for side in ("_row_0", "_row_1")]
+    return {name: merged[name].to_numpy(dtype=object) for name in keys}, positions
 
 
 def _filled_ratio(top: tuple[np.ndarray, np.ndarray], bottom: tuple[np.ndarray, np.ndarray]):

@@ -353,8 +353,7 @@ class ValuedMonth:
         group, codes, groups = self._group(list(group_by), rows)
         version = self.version if rows is None else self.version[rows]
         radix = max(len(self.versions), 1)
-        pairs, inverse = np.unique(group.astype(np.int64) * radix + version, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        pairs, inverse = _unique_keys(group.astype(np.int64) * radix + version, max(groups, 1) * radix)
         picked = self.figures[[ADDITIVE.index(name) for name in names]]
         sums = {name: np.bincount(inverse, weights=row if rows is None else row[rows], minlength=len(pairs))
                 for name, row in zip(names, picked, strict=True)}
@@ -367,6 +366,18 @@ class ValuedMonth:
         present = np.unique(self.version if rows is None else self.version[rows])
         return sorted((self.versions[index] for index in present), key=lambda item: (item.model, item.effective_from))
 
+
+
+def _unique_keys(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_inverse=True) for keys in [0, bound): by counting rather than sorting
+    when the range is not much larger than the keys (a sort of a month's cells took most of a
+    question's bands, tornado or bridge)."""
+    if bound > 4 * len(keys) + 1024:
+        pairs, inverse = np.unique(keys, return_inverse=True)
+        return pairs, inverse.reshape(-1)
+    present = np.bincount(keys, minlength=bound) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[keys]
 
 
 def _first_positions(group: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import urllib.parse
 from html.parser import HTMLParser
 
@@ -169,10 +170,14 @@ def test_a_grouped_filtered_page_answers_that_question(dashboard_server):
     sensitivity = server.api(f"/api/v1/roi/sensitivity?{query}")
     rows = tables(body)["risk-table"][1:-1]
     assert [name for name, _ in rows] == [label(item["cohort"], ["tenant"]) for item in api["cohorts"][25:50]]
+    # a page draws only its own cohorts, and shows the whole question's figures to the bit
     for (_, shown), record in zip(rows, api["cohorts"][25:50], strict=True):
-        assert float(shown["net_value_p95"][0]) == record["net_value_p95"]
+        for name in BANDS:
+            value, _ = shown[name]
+            assert (value == "" and record[name] is None) or float(value) == record[name], (record["cohort"], name)
     totals = tables(body)["risk-table"][-1][1]
-    assert float(totals["probability_net_value_positive"][0]) == api["totals"]["probability_net_value_positive"]
+    for name in BANDS:
+        assert float(totals[name][0]) == api["totals"][name], name
     # February has both model versions: the tornado lists each version's range
     versions = [item["effective_from"] for item in sensitivity["parameters"][0]["versions"]]
     assert versions == ["2025-01-01", "2026-02-15"]
@@ -233,3 +238,34 @@ def test_overview_and_one_cohort_link_to_their_risk(dashboard_server):
                                            "tenant": ["tenant-01"], "channel": ["web"]}
     rows = tables(page(dashboard_server, link))["risk-table"][1:-1]
     assert [name for name, _ in rows] == ["tenant-01 / web"]
+
+
+def test_a_served_site_has_the_newest_months_risk_page_ready(project):
+    """roi serve's workers (create_site with warm) compute the newest month's Risk page in the background:
+    the first person to open it gets it from the page cache (only its HTML is made then), the API's figures."""
+    write_dashboard_project(project)
+    with time_machine.travel(NOW, tick=False):
+        ingest_project(project)
+        site = create_site(project.settings(), version_ttl=0, warm=True)
+        try:
+            for thread in threading.enumerate():
+                if thread.name in ("roi-warm-risk", "roi-warm"):
+                    thread.join()
+            pages = site.dashboard.extensions["roi_dashboard"].pages
+            made = pages.misses
+            headers = {"Authorization": f"Bearer {READER}"}
+            body = site.dashboard.test_client().get("/risk?per_page=500", headers=headers).data
+            assert pages.misses == made + 2  # its page of 500 rows and that page's HTML; not the answers
+            made = pages.misses
+            body = site.dashboard.test_client().get("/risk", headers=headers).data
+            assert pages.misses == made + 1  # the newest month's first page: only its HTML
+            api = site.api.test_client().get("/api/v1/roi?period=2026-03&uncertainty=true&sort=-net_value",
+                                             headers=headers).json
+        finally:
+            site.api.extensions["roi"].store.engine.dispose()
+    rows = tables(body)["risk-table"][1:-1]
+    assert [name for name, _ in rows] == [label(item["cohort"], api["group_by"]) for item in api["cohorts"][:50]]
+    for (_, shown), record in zip(rows, api["cohorts"], strict=False):
+        for name in BANDS:
+            value, _ = shown[name]
+            assert (value == "" and record[name] is None) or float(value) == record[name], (record["cohort"], name)

@@ -157,3 +157,26 @@ def test_a_shift_between_value_models_is_not_an_assumptions_effect():
     # a real change of price within one model still is one: support's February version
     later = bridge(previous, month(date(2026, 2, 20), 5, 15), ["tenant"])
     assert float(later.effects["assumptions"][0]) == pytest.approx((7.25 - 6.5) * (10 + 5) / 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_cell(date(2026, 1, 1)), max_size=25), st.lists(_cell(date(2026, 2, 1)), max_size=25),
+       st.lists(st.sampled_from(["tenant", "channel"]), unique=True))
+def test_joining_the_months_in_python_or_by_pandas_gives_the_same_bridge(before, after, group):
+    """Few cohorts are joined in Python, many by pandas' merge: the same rows in the same order."""
+    from roi.valuation import changes
+
+    previous, current = _month(before), _month(after)
+    small = bridge(previous, current, group)
+    original = changes.SMALL_UNION
+    changes.SMALL_UNION = -1  # every size by pandas
+    try:
+        large = bridge(previous, current, group)
+    finally:
+        changes.SMALL_UNION = original
+    assert {name: values.tolist() for name, values in small.labels.items()} == {
+        name: values.tolist() for name, values in large.labels.items()}
+    for name in ("previous", "current", "change"):
+        np.testing.assert_array_equal(getattr(small, name), getattr(large, name))
+    for name in EFFECTS:
+        np.testing.assert_array_equal(small.effects[name], large.effects[name])

@@ -234,3 +234,83 @@ def test_a_cohorts_bands_do_not_depend_on_the_other_cohorts_and_models_of_the_qu
     other = simulate(linear_form(month, models, ["tenant", "channel"], {"channel": ["voice"]}), draws=4_000, seed=22,
                      outcome_rates=outcome_rates)
     assert other.figures["net_value_p50"].tolist() != voice.figures["net_value_p50"].tolist()
+
+
+# the Monte Carlo standard error of a 5 % or 95 % percentile over 10,000 draws of a normal, in its sd
+PERCENTILE_ERROR = math.sqrt(0.05 * 0.95 / DRAWS) / NormalDist().pdf(NormalDist().inv_cdf(0.05))
+LEVELS = np.array([0.001, 0.005, 0.05, 0.25, 0.5, 0.75, 0.95, 0.995, 0.999])
+
+
+def _worst_beta_error(smaller: float) -> float:
+    """The largest distance, in standard deviations, between the Cornish-Fisher quantiles and Beta(a, b)'s
+    exact ones (scipy) at LEVELS, over (a, b) with min(a, b) = smaller and the other up to 10^4 times it."""
+    from scipy import stats
+
+    z = np.array([NormalDist().inv_cdf(level) for level in LEVELS])
+    worst = 0.0
+    for larger in (smaller, 1.5 * smaller, 3 * smaller, 10 * smaller, 100 * smaller, 1e4 * smaller):
+        for a, b in ((smaller, larger), (larger, smaller)):
+            got = uncertainty.beta_quantiles(np.array([a]), np.array([b]), z[None, :])[0]
+            sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+            worst = max(worst, float(np.max(np.abs(got - stats.beta.ppf(LEVELS, a, b)) / sd)))
+    return worst
+
+
+@pytest.mark.parametrize("smaller", [30, 31.5, 45, 80, 250, 2_000])
+def test_from_the_threshold_a_drawn_rate_by_a_normal_draw_is_the_betas_quantile(smaller):
+    """Where both Beta parameters reach BETA_BY_NORMAL_FROM, a normal draw z becomes the rate at Beta's
+    quantile of z's level, within a sixth of the Monte Carlo error of a band's p5 and p95 (0.021 sd)."""
+    assert smaller >= uncertainty.BETA_BY_NORMAL_FROM
+    assert _worst_beta_error(smaller) <= 0.003 < PERCENTILE_ERROR / 6
+
+
+def test_below_the_threshold_the_expansion_would_not_be_exact_enough():
+    """What sets BETA_BY_NORMAL_FROM: by 15 the expansion's error passes 0.005 sd (a quarter of the
+    Monte Carlo error), and a plain normal approximation is off by four Monte Carlo errors at 30."""
+    assert _worst_beta_error(15) > 0.005
+    a = b_ = uncertainty.BETA_BY_NORMAL_FROM
+    assert _worst_beta_error(a) <= 0.003
+    from scipy import stats
+
+    b = 100 * b_
+    sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    normal = a / (a + b) + sd * NormalDist().inv_cdf(0.05)
+    assert abs(normal - stats.beta.ppf(0.05, a, b)) / sd > 4 * PERCENTILE_ERROR
+
+
+@pytest.mark.parametrize(("resolved", "cases"), [(9, 12), (40, 100), (700, 1_000), (2, 400)])
+def test_a_drawn_rates_band_has_the_betas_percentiles(resolved, cases):
+    """Exact (numpy's Beta) or by the expansion, the band of a cohort whose only uncertainty is its rate
+    is cases x value per resolution x Beta's percentiles, within the Monte Carlo error."""
+    from scipy import stats
+
+    models = _model(value_per_resolution=10.0)
+    month = _month(models, [{"tenant": "t", "resolved": resolved, "escalated": cases - resolved}])
+    bands = simulate(linear_form(month, models, ["tenant"]), draws=DRAWS, seed=4, outcome_rates=True)
+    a, b = resolved + 1, cases - resolved + 1
+    sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    for name, level in (("net_value_p5", 0.05), ("net_value_p50", 0.5), ("net_value_p95", 0.95)):
+        rate = bands.figures[name][0] / (cases * 10.0)
+        assert abs(rate - stats.beta.ppf(level, a, b)) <= 4 * PERCENTILE_ERROR * sd, name
+
+
+def test_percentiles_of_partitioned_draws_are_those_of_sorted_draws():
+    draws = np.random.default_rng(5).normal(size=(5, 10_000))
+    draws[3, 9] = np.nan
+    partitioned = draws.copy()
+    partitioned.partition(uncertainty._order_statistics(10_000), axis=1)
+    for got, expected in zip(uncertainty._percentiles(partitioned), uncertainty._percentiles(np.sort(draws, axis=1)),
+                             strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_the_inverse_normal_is_scipys_to_the_last_digits():
+    from scipy.special import ndtri as scipys
+
+    from roi.estimates import ndtri
+
+    p = np.concatenate([np.random.default_rng(8).random(20_000), np.logspace(-300, -1, 500),
+                        1 - np.logspace(-16, -1, 500), [0.5, 0.075, 0.925]])
+    np.testing.assert_allclose(ndtri(p), scipys(p), rtol=4e-15, atol=1e-15)
+    assert ndtri(np.array([0.0, 1.0])).tolist() == [-math.inf, math.inf]
+    assert np.isnan(ndtri(np.array([-0.1, 1.1, np.nan]))).all()
