@@ -142,11 +142,13 @@ def measure(config: Path, task: str) -> dict[str, float]:
     from roi import services
     from roi.config import load_config
     from roi.domain import Period
+    from roi.process_tuning import freeze_imports
     from roi.services import reports, risk
     from roi.services.valued import ValuedMonths
 
     settings = load_config(config)
     store = services.store_for(settings)
+    freeze_imports()  # as the roi command does once its imports are done (roi.cli)
     period = Period(*MONTHS[-1])
     started, cpu = time.perf_counter(), time.process_time()
     months = ValuedMonths(settings, store, files=False)
