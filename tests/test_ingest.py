@@ -774,3 +774,19 @@ def test_a_file_whose_counts_would_wrap_a_cell_is_refused_and_the_others_land(pr
     assert "a.csv: its input_tokens add up to" in line and "nothing of it is stored" in line
     cells = stored_cells(project)
     assert cells["requests"].sum() == 1 and cells["input_tokens"].tolist() == [100]  # b.csv landed, whole
+
+
+def test_files_each_below_the_batch_limit_that_together_pass_int64_still_report(project, runner, tmp_path):
+    """Three files of 4 x (10^18 - 1) tokens in one cell: each lands, their stored cells add up beyond
+    int64 (1.2e19), and the store's sums (SQLite's sum() raised "integer overflow") and reports go on."""
+    from roi.cli import main
+
+    huge = "999999999999999999"
+    for name in ("a.csv", "b.csv", "c.csv"):
+        write_csv(project, name, *(row(f"{name}{n}", tokens=f"{huge},1,0") for n in range(4)))
+    assert ingest(project, runner).exit_code == 0
+    summed = services.store_for(project.settings()).cells_by(date(2026, 1, 1), date(2026, 2, 1), ["tenant"])
+    assert summed["input_tokens"].tolist() == [12 * float(huge)]
+    for options in (["--format", "csv"], ["--format", "xlsx", "--output", str(tmp_path / "r.xlsx")]):
+        report = runner.invoke(main, ["--config", str(project.config_path), "report", "--period", "2026-01", *options])
+        assert report.exit_code == 0, report.stderr

@@ -39,6 +39,9 @@ from ..errors import ConnectorError, TransientError
 from ..store import database_url_problem
 from .base import Batch, Chunk, Connector, ConnectorOptions, Reject, Window, register
 
+# counts arrive here as float64 (a query's columns may be any numeric type): exact below 2^53, so
+# 10^15 rather than the events format's 10^18
+_COUNT_LIMIT = min(COUNT_LIMIT, 10**15)
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
 _COUNTS = COUNT_METRICS
 # what a cell's metric becomes in the canonical frame (token_cost is the frame's cost)
@@ -299,7 +302,7 @@ def to_cells_chunk(frame: pd.DataFrame, first_row: int, label: str, first_day: d
         values, not_number = _numbers(frame[name])
         flag(not_number, f"{name} is not a number")
         flag(~np.isnan(values) & ((values < 0) | ~np.isfinite(values)), f"{name} is not a finite number >= 0")
-        limit = AMOUNT_LIMIT if name in FLOAT_METRICS else COUNT_LIMIT
+        limit = AMOUNT_LIMIT if name in FLOAT_METRICS else _COUNT_LIMIT
         flag(np.isfinite(values) & (values >= limit), too_large(name, limit))
         if name in _COUNTS:
             flag(~np.isnan(values) & np.isfinite(values) & (values != np.floor(values)), f"{name} is not a whole number")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
@@ -41,11 +41,19 @@ def dashboard():
     return current_app.extensions["roi_dashboard"]
 
 
+def data_version() -> str:
+    """The store's data version, read once per request (or warm-up): every answer a page is made of,
+    and the key it is cached under, belong to that one version, even when a batch lands meanwhile
+    (a page computed from the data before it must never be kept under the version after it)."""
+    if "roi_data_version" not in g:
+        g.roi_data_version = dashboard().data_version()
+    return g.roi_data_version
+
+
 def cached(name: str, key: Hashable, make: Callable[[], Any]) -> Any:
     """`make()` once per data version and config (and per `key`) in this process."""
     state = dashboard()
-    version = state.data_version()
-    return state.pages.get_or_make((name, key, version, state.settings.config_hash), make)
+    return state.pages.get_or_make((name, key, data_version(), state.settings.config_hash), make)
 
 
 def page(template: str, **context: Any) -> str:
@@ -79,7 +87,7 @@ def _frozen(choices: Choices) -> tuple:
 def _overview(choices: Choices) -> dict[str, Any]:
     state = dashboard()
     settings, store, months, period = state.settings, state.store, state.months, choices.period
-    version = state.data_version()
+    version = data_version()
     answer = reports.report(settings, store, period, None, {}, months=months, version=version, formats=("json",))
     # the largest cohorts and the smallest: two short answers (the API's sort and limit), not every cohort
     document, total = reports.document(store, answer, sort="-net_value", limit=CHART_ALL)
@@ -126,7 +134,7 @@ def _table(choices: Choices):
     state = dashboard()
     return cached("cohorts", _frozen(choices), lambda: cohort_page(
         state.settings, state.store, state.months, choices.period, choices.group_by, choices.filters,
-        sort=choices.sort, page=choices.page, per_page=choices.per_page, version=state.data_version()))
+        sort=choices.sort, page=choices.page, per_page=choices.per_page, version=data_version()))
 
 
 @blueprint.get("/cohorts")
@@ -138,7 +146,7 @@ def cohorts():
     state = dashboard()
     table = _table(choices) if choices.period is not None else None
     values = cached("dimension values", choices.period, lambda: month_values(
-        state.settings, state.months, choices.period, state.data_version())) if table else {}
+        state.settings, state.months, choices.period, data_version())) if table else {}
     periods = [str(item.period) for item in cached("periods", None, lambda: list_periods(state.store))]
     return page("cohorts.html", choices=choices, table=table, metrics=SHOWN_METRICS, all_metrics=REPORT_METRICS,
                 dimensions=state.settings.dimensions, values=values, page_sizes=PAGE_SIZES, periods=periods)
@@ -177,7 +185,7 @@ def cohort() -> str:
         return page("cohort.html", choices=choices, profile=None, missing=missing)
     profile = cached("cohort", _frozen(choices), lambda: cohort_profile(
         state.settings, state.store, state.months, choices.period, choices.group_by, values,
-        version=state.data_version(), with_data=months_with_data()))
+        version=data_version(), with_data=months_with_data()))
     chart = {"currency": state.settings.service.currency,
              "points": profile.trend["series"][0]["points"] if profile.trend["series"] else []}
     return page("cohort.html", choices=choices, profile=profile, missing=[], chart=chart)
@@ -218,9 +226,9 @@ def _risk_data(choices: Choices) -> tuple[RiskAnswers, RiskPage]:
     question = (choices.period, choices.group_by, _frozen(choices)[2])
     answers = cached("risk", question, lambda: risk_answers(
         state.settings, state.store, state.months, choices.period, choices.group_by, choices.filters,
-        state.data_version()))
+        data_version()))
     shown = cached("risk page", (question, choices.page, choices.per_page), lambda: risk_page(
-        state.settings, state.store, state.months, state.data_version(), answers, choices.group_by, choices.filters,
+        state.settings, state.store, state.months, data_version(), answers, choices.group_by, choices.filters,
         choices.page, choices.per_page))
     return answers, shown
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import case, delete, event, func, insert, inspect, select, text
+from sqlalchemy import Float, case, cast, delete, event, func, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
@@ -387,9 +387,9 @@ class Store:
 
     def unpriced_by_model(self, start: date, end: date) -> list[tuple[str, str, str, int, int]]:
         """(source, provider, model, unpriced requests, requests) with day in [start, end), where any is unpriced."""
-        unpriced = func.sum(CellRecord.unpriced_requests)
+        unpriced = _count_sum(CellRecord.unpriced_requests)
         query = (
-            select(CellRecord.source, CellRecord.provider, CellRecord.model, unpriced, func.sum(CellRecord.requests))
+            select(CellRecord.source, CellRecord.provider, CellRecord.model, unpriced, _count_sum(CellRecord.requests))
             .where(CellRecord.day >= start, CellRecord.day < end)
             .group_by(CellRecord.source, CellRecord.provider, CellRecord.model)
             .having(unpriced > 0)
@@ -435,11 +435,17 @@ _CELL_COLUMNS = ("batch_id", "source", "day", *DIMENSIONS, *CELL_METRICS)
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
+def _count_sum(column):
+    """A count column summed as a float: exact up to 2^53, and no "integer overflow" from SQLite when
+    the cells of several batches add up beyond int64 (each batch is held below 2^62: roi.ingestion)."""
+    return func.sum(cast(column, Float))
+
+
 def _sums() -> list:
-    """Each metric summed over the rows of a group: counts as they are, fractions in whole nano-units."""
+    """Each metric summed over the rows of a group: counts as floats (_count_sum), fractions in whole nano-units."""
     return [
         func.sum(func.floor(getattr(CellRecord, name) * _NANO + 0.5)).label(name)
-        if name in _FRACTIONAL else func.sum(getattr(CellRecord, name)).label(name)
+        if name in _FRACTIONAL else _count_sum(getattr(CellRecord, name)).label(name)
         for name in CELL_METRICS
     ]
 

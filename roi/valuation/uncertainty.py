@@ -68,7 +68,7 @@ def draw_assumptions(form: LinearForm, draws: int, seed: int) -> tuple[np.ndarra
     return out[0], out[1]
 
 
-@functools.lru_cache(maxsize=256)  # 80 KB each at 10,000 draws: a question's columns are drawn once
+@functools.lru_cache(maxsize=64)  # 80 KB each at 10,000 draws, 800 KB at the most (100,000): 51 MB at worst
 def _quantiles(seed: int, draws: int, model: str, assumption: str, distribution: Distribution) -> np.ndarray:
     """A version's range at the uniforms of its parameter's stream (model and assumption)."""
     values = distribution.quantile(np.random.default_rng(stream(seed, "parameter", model, assumption)).random(draws))

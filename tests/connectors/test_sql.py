@@ -102,7 +102,7 @@ def test_cells_land_per_day_and_bad_rows_are_quarantined_with_row_and_reason(tmp
         ("wh 2026-03-01", 5): "day is outside the window pulled (2026-03-01 to 2026-03-01): "
                               "does the query filter on :start and :end?",
         ("wh 2026-03-01", 6): "requests is not a whole number; input_tokens is not a number",
-        ("wh 2026-03-01", 7): "input_tokens is too large (accepted: below 10^18); "
+        ("wh 2026-03-01", 7): "input_tokens is too large (accepted: below 10^15); "
                               "token_cost is too large (accepted: below 10^12)",
     }
     assert "tenant=beta" in store.quarantine("wh")[0].raw

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 
 import time_machine
 
+from roi.dashboard import create_dashboard
 from roi.domain import display_dimension
 from roi.serving import create_site
 
@@ -269,3 +270,55 @@ def test_a_served_site_has_the_newest_months_risk_page_ready(project):
         for name in BANDS:
             value, _ = shown[name]
             assert (value == "" and record[name] is None) or float(value) == record[name], (record["cohort"], name)
+
+
+EXTRA = ("event_id,ts,tenant,channel,topic,provider,model,input_tokens,output_tokens,cached_input_tokens,"
+         "cost_usd,outcome,human_review_minutes\n"
+         + "".join(f"x{n},2026-03-20T09:00:00Z,tenant-01,web,returns,openai,gpt-4o-mini,100,20,0,0.01,resolved,\n"
+                   for n in range(50)))
+
+
+def _total(body: bytes) -> str:
+    return tables(body)["risk-table"][-1][1]["net_value"][0]
+
+
+def test_a_batch_landing_during_a_request_never_leaves_its_old_figures_under_the_new_version(project):
+    """A request reads the data version once: a page made from the data before a batch is never
+    cached under the version after it (review finding: the Risk page's HTML was, and every later
+    request of that version showed the old figures)."""
+    write_dashboard_project(project)
+    headers = {"Authorization": f"Bearer {READER}"}
+    with time_machine.travel(NOW, tick=False):
+        ingest_project(project)
+        site = create_site(project.settings(), version_ttl=0)
+        runtime = site.api.extensions["roi"]
+        try:
+            reads = []
+
+            def counting():
+                reads.append(1)
+                return runtime.version.current()
+
+            app = create_dashboard(project.settings(), runtime.store, runtime.months, counting)
+            before = app.test_client().get("/risk?period=2026-03", headers=headers).data
+            per_request = len(reads)
+
+            seen = []
+
+            def racing():  # the batch lands just before the request's last read of the version
+                seen.append(1)
+                if len(seen) == per_request:
+                    project.write_data("extra.csv", EXTRA)
+                    ingest_project(project)
+                return runtime.version.current()
+
+            app = create_dashboard(project.settings(), runtime.store, runtime.months, racing)
+            app.test_client().get("/risk?period=2026-03", headers=headers)
+            later = app.test_client().get("/risk?period=2026-03", headers=headers).data
+            fresh = create_dashboard(project.settings(), runtime.store, runtime.months,
+                                     runtime.version.current).test_client().get(
+                "/risk?period=2026-03", headers=headers).data
+        finally:
+            runtime.store.engine.dispose()
+    assert _total(fresh) != _total(before)  # the batch changes the month's net value
+    assert _total(later) == _total(fresh)
