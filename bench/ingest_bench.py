@@ -328,7 +328,7 @@ def measure(folder: Path, data: Path, rows: int, runs: int, label: str) -> None:
     for _ in range(runs):
         (folder / "bench.db").unlink(missing_ok=True)
         # Peak memory is read per process: run each ingest in its own child to isolate ru_maxrss.
-        elapsed, peak = _isolated_ingest(config)
+        elapsed, _, peak = _timed_child([str(ROI), "--config", str(config), "ingest"])
         timings.append(elapsed)
         peaks.append(peak)
     with sqlite3.connect(folder / "bench.db") as connection:
@@ -375,17 +375,6 @@ def run(rows_list: list[int], runs: int = 3) -> None:
             folder.mkdir()
             repeat(data, folder / "events.csv", big // small)
             measure(folder, folder / "events.csv", big, runs, f"{big // small} x {small:,}")
-
-
-def _isolated_ingest(config: Path) -> tuple[float, float]:
-    code = (
-        "import sys, resource, subprocess, time;"
-        f"t=time.perf_counter(); subprocess.run([{str(ROI)!r}, '--config', {str(config)!r}, 'ingest'], check=True,"
-        " stdout=subprocess.DEVNULL); e=time.perf_counter()-t;"
-        "print(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
-    return float(out[0]), float(out[1])
 
 
 def _timed_child(command: list[str]) -> tuple[float, float, float]:
