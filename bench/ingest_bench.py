@@ -242,10 +242,25 @@ def parquet_twin(source: Path, path: Path) -> None:
     pq.write_table(table, path)  # pyarrow's defaults: dictionary pages, snappy, row groups of 1M rows
 
 
+def jsonl_twin(source: Path, path: Path) -> None:
+    """`source` as JSON Lines, one object per event: numbers as JSON numbers, blanks null, ts as the CSV's text."""
+    import duckdb
+
+    duckdb.connect().execute(
+        f"COPY (SELECT * REPLACE (strftime(ts, '%Y-%m-%dT%H:%M:%SZ') AS ts) FROM read_csv({str(source)!r}, header = true))"
+        f" TO {str(path)!r} (FORMAT JSON)"
+    )
+
+
 def _duckdb_process(data: Path, timezone: str = "UTC", arrow: bool = False) -> tuple[float, float, float]:
     """DuckDB's query of a file (CSV or Parquet) in a process of its own: (wall s, CPU s, peak MB).
     `arrow`: the cells come out as an Arrow table (DuckDB's fastest way out), not Python tuples."""
-    reader = f"read_parquet({str(data)!r})" if data.suffix == ".parquet" else f"read_csv({str(data)!r}, header = true)"
+    if data.suffix == ".parquet":
+        reader = f"read_parquet({str(data)!r})"
+    elif data.suffix == ".jsonl":  # (ts arrives as text: made an instant, as read_csv infers it)
+        reader = f"(SELECT * REPLACE (CAST(ts AS TIMESTAMPTZ) AS ts) FROM read_json({str(data)!r}))"
+    else:
+        reader = f"read_csv({str(data)!r}, header = true)"
     fetch = "sql(query).to_arrow_table()" if arrow else "execute(query).fetchall()"
     code = f"import duckdb; query = {duckdb_query(reader, timezone)!r}; duckdb.connect().{fetch}"
     return _timed_child([sys.executable, "-c", code])
@@ -313,6 +328,11 @@ def run_wide(rows_list: list[int], runs: int) -> None:
                 twin.mkdir()
                 parquet_twin(data, twin / "events.parquet")
                 measure_processes(twin, twin / "events.parquet", rows, runs, f"wide Parquet {rows:>7,} rows",
+                                  "America/New_York")
+                twin = Path(tmp) / "wide-jsonl"
+                twin.mkdir()
+                jsonl_twin(data, twin / "events.jsonl")
+                measure_processes(twin, twin / "events.jsonl", rows, runs, f"wide JSON Lines {rows:>7,} rows",
                                   "America/New_York")
             os.remove(data)
     if len(peaks) > 1:

@@ -7,7 +7,6 @@ size, not the file size.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import queue
 import threading
@@ -28,6 +27,7 @@ from ..string_hashes import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
 from .csv_lines import read_header, read_lines, scan
 from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
+from .json_lines import read_jsonl
 from .parquet_events import read_parquet
 
 _BLOCK_BYTES = 1 << 20
@@ -210,103 +210,6 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
     if pending or invalid:
         yield flush()
-
-
-def _json_text(value: object) -> str | None:
-    if value is None or value.__class__ is str:
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"  # a boolean is never a valid count or text here
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (list, dict)):
-        raise ValueError(f"a JSON {'array' if isinstance(value, list) else 'object'}, not a value")
-    return str(value)
-
-
-def _unsafe(value: str) -> str | None:
-    """Why a text from outside cannot be stored as it is (None when it can)."""
-    if "\x00" in value:
-        return "holds a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "holds a lone surrogate (not Unicode text)"
-    return None
-
-
-def _json_record(text: str) -> dict:
-    """A line's JSON object; ValueError saying why the line cannot be read."""
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:  # a byte that is not UTF-8, kept as a surrogate escape
-            raise ValueError(f"not UTF-8 text (byte 0x{ord(text[exc.start]) - 0xDC00:02x})") from None
-    try:
-        record = json.loads(text)
-    except RecursionError:
-        raise ValueError("not a JSON object: nested too deeply") from None
-    except ValueError as exc:
-        raise ValueError(f"not a JSON object: {exc}") from None
-    if not isinstance(record, dict):
-        raise ValueError("not a JSON object")
-    if "\\u" in text:  # only an escape can put a NUL or a lone surrogate in a value (the line is UTF-8)
-        for name in EVENT_COLUMNS:
-            value = record.get(name)
-            if value.__class__ is str and (why := _unsafe(value)):
-                raise ValueError(f"{name} {why}")
-    return record
-
-
-def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
-    try:
-        # a byte that is not UTF-8 becomes a surrogate escape: that line is quarantined, not the file refused
-        handle = open(path, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
-    with handle:
-        columns: dict[str, list[str | None]] = {name: [] for name in EVENT_COLUMNS}
-        lines: list[int] = []
-        texts: list[str] = []
-        rejects: list[Reject] = []
-        read = 0
-
-        def flush() -> Chunk:
-            nonlocal columns, lines, texts, rejects, read
-            arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
-            chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path, texts), rows_read=read)
-            chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
-            columns = {name: [] for name in EVENT_COLUMNS}
-            lines, texts, rejects, read = [], [], [], 0
-            return chunk
-
-        try:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                read += 1
-                try:
-                    record = _json_record(text)
-                except ValueError as exc:
-                    raw = text.strip()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                    rejects.append(Reject(path, number, str(exc), raw))  # (bytes not UTF-8 shown as \xff)
-                    continue
-                try:
-                    for name, values in columns.items():
-                        values.append(_json_text(record.get(name)))
-                except ValueError as exc:  # (rare: an array or object as a value) this row's values go again
-                    for values in columns.values():
-                        del values[len(lines):]
-                    rejects.append(Reject(path, number, f"{name} is {exc}", text.strip()[:2000]))
-                    continue
-                lines.append(number)
-                texts.append(text.strip())
-                if len(lines) >= chunk_rows:
-                    yield flush()
-        except OSError as exc:
-            raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
-        if lines or rejects:
-            yield flush()
 
 
 @register("events")

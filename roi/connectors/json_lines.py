@@ -1,0 +1,252 @@
+"""JSON Lines files of events: Arrow's JSON reader for the blocks it reads as Python's json would.
+
+The file is read in blocks of whole lines (about 16 MiB, at most `chunk_rows` lines). Arrow's
+multi-threaded JSON reader parses a block into typed columns (text, int64 tokens, float64
+amounts), which go through the same checks as a CSV chunk (event_columns.to_chunk). A block
+Arrow would read differently from a line-by-line `json.loads` goes line by line instead:
+
+- bytes that are not UTF-8, a `\\u0000` escape, or a line break that is a lone CR;
+- a line that is not one JSON object (Arrow refuses it, or reads two objects from it);
+- a value of another JSON type than its column's (a number as `event_id`, `5.0` or `"5"` as a
+  token count, `true` as an amount): its text, as the line reader makes it, is what is checked;
+- an amount that is negative, not finite or too large, so that its reason quotes the text.
+
+So a block of well-formed events costs Arrow's parse, and a damaged line still names its line
+and reason exactly as before. Rows are the non-blank lines, numbered from 1 as in the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+
+from ..domain import AMOUNT_LIMIT
+from ..errors import ConnectorError
+from ..string_hashes import hash_strings
+from .base import Chunk, Reject
+from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk
+
+_BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
+_AMOUNTS = ("cost_usd", "human_review_minutes")
+_SCHEMA = pa.schema(
+    [(name, pa.int64() if name in TOKEN_COLUMNS else pa.float64() if name in _AMOUNTS else pa.string())
+     for name in EVENT_COLUMNS]
+)
+_PARSE = pajson.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False)
+_READ = pajson.ReadOptions(use_threads=True, block_size=4 << 20)
+_SPACE_AFTER_LF = re.compile(rb"\n[\n \t\r]")  # a line that may be blank (one regex: 4x faster than 4 `in`s)
+_JSON_SPACE = np.zeros(256, dtype=bool)
+_JSON_SPACE[[0x20, 0x09, 0x0D]] = True  # what a blank line may hold besides its LF (Python's strip() empties it)
+
+
+# ------------------------------------------------------------------ one line at a time
+
+
+def _json_text(value: object) -> str | None:
+    if value is None or value.__class__ is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"  # a boolean is never a valid count or text here
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"a JSON {'array' if isinstance(value, list) else 'object'}, not a value")
+    return str(value)
+
+
+def _unsafe(value: str) -> str | None:
+    """Why a text from outside cannot be stored as it is (None when it can)."""
+    if "\x00" in value:
+        return "holds a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (not Unicode text)"
+    return None
+
+
+def _json_record(text: str) -> dict:
+    """A line's JSON object; ValueError saying why the line cannot be read."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a byte that is not UTF-8, kept as a surrogate escape
+            raise ValueError(f"not UTF-8 text (byte 0x{ord(text[exc.start]) - 0xDC00:02x})") from None
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        raise ValueError("not a JSON object: nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"not a JSON object: {exc}") from None
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if "\\u" in text:  # only an escape can put a NUL or a lone surrogate in a value (the line is UTF-8)
+        for name in EVENT_COLUMNS:
+            value = record.get(name)
+            if value.__class__ is str and (why := _unsafe(value)):
+                raise ValueError(f"{name} {why}")
+    return record
+
+
+def _line_by_line(path: str, block: bytes, first_line: int) -> tuple[Chunk, int]:
+    """A block read line by line with json.loads: (its chunk, how many lines it held)."""
+    # a byte that is not UTF-8 becomes a surrogate escape: that line is quarantined, not the file refused;
+    # newline=None splits lines as iterating the open file does (LF, CRLF, or a lone CR)
+    handle = io.TextIOWrapper(io.BytesIO(block), encoding="utf-8", errors="surrogateescape", newline=None)
+    columns: dict[str, list[str | None]] = {name: [] for name in EVENT_COLUMNS}
+    lines: list[int] = []
+    texts: list[str] = []
+    rejects: list[Reject] = []
+    read = 0
+    number = first_line - 1
+    for number, text in enumerate(handle, start=first_line):
+        if not text.strip():
+            continue
+        read += 1
+        try:
+            record = _json_record(text)
+        except ValueError as exc:
+            raw = text.strip()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            rejects.append(Reject(path, number, str(exc), raw))  # (bytes not UTF-8 shown as \xff)
+            continue
+        try:
+            for name, values in columns.items():
+                values.append(_json_text(record.get(name)))
+        except ValueError as exc:  # (rare: an array or object as a value) this row's values go again
+            for values in columns.values():
+                del values[len(lines):]
+            rejects.append(Reject(path, number, f"{name} is {exc}", text.strip()[:2000]))
+            continue
+        lines.append(number)
+        texts.append(text.strip())
+    arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+    chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path, texts), rows_read=read)
+    chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
+    return chunk, number - first_line + 1
+
+
+# ------------------------------------------------------------------ a block at a time, by Arrow
+
+
+class _BlockLines:
+    """The stripped text of a block's i-th row, made only for the rows a check rejects."""
+
+    def __init__(self, block: bytes, bounds: tuple[np.ndarray, np.ndarray] | None = None):
+        self.block, self.bounds = block, bounds
+
+    def __getitem__(self, index: int) -> str:
+        if self.bounds is None:  # every line is a row: found when a row is first rejected
+            self.bounds = _line_bounds(self.block)
+        starts, ends = self.bounds
+        return self.block[int(starts[index]) : int(ends[index])].decode("utf-8").strip()
+
+
+def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive, before the LF) of each line of the block."""
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block))
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    return starts, ends
+
+
+def _plain_amounts(column: pa.Array) -> bool:
+    """Amounts whose checks pass as numbers: finite, not negative, below the limit (or absent)."""
+    if column.null_count == len(column):
+        return True
+    if not pc.all(pc.is_finite(column)).as_py():  # (NaN is not finite; min_max would skip it)
+        return False
+    low, high = (value.as_py() for value in pc.min_max(column).values())
+    return low >= 0 and high < AMOUNT_LIMIT
+
+
+def _holds_nul(column: pa.Array) -> bool:
+    """Whether a text column holds a NUL (the line reader refuses such a line: `\\u0000` in JSON)."""
+    if not pa.types.is_string(column.type) or not len(column) or column.buffers()[2] is None:
+        return False
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
+    return not np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].all()
+
+
+def _by_arrow(path: str, block: bytes, first_line: int, count: int) -> Chunk | None:
+    """The block's chunk parsed by Arrow, or None where Arrow would not read it as json.loads does."""
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+        return None  # a lone CR ends a line for Python's reader, not for Arrow's
+    if not block.isascii():
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    try:
+        table = pajson.read_json(pa.BufferReader(block), read_options=_READ, parse_options=_PARSE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        return None
+    if block.startswith((b" ", b"\t", b"\r", b"\n")) or _SPACE_AFTER_LF.search(block):
+        # some line may be blank: the rows are the lines with more than JSON's white space
+        starts, ends = _line_bounds(block)
+        data = np.frombuffer(block, dtype=np.uint8)
+        filled = ends > starts
+        # a line that starts with white space is looked at whole (rare: blank, or an indented object)
+        for index in np.flatnonzero(filled & _JSON_SPACE[data[np.minimum(starts, len(block) - 1)]]):
+            filled[index] = bool(block[starts[index] : ends[index]].strip(b" \t\r"))
+        lines = first_line + np.flatnonzero(filled)
+        raw = _BlockLines(block, (starts[filled], ends[filled]))
+    else:
+        lines = first_line + np.arange(count)
+        raw = _BlockLines(block)
+    if table.num_rows != len(lines):
+        return None  # a line held two objects (or none Arrow counted): json.loads refuses the line
+    columns = {name: table.column(name).combine_chunks() for name in table.column_names}
+    if not all(_plain_amounts(columns[name]) for name in _AMOUNTS) or any(map(_holds_nul, columns.values())):
+        return None
+    chunk = to_chunk(RawTable(columns, lines.astype(np.int64), path, raw), rows_read=table.num_rows)
+    return chunk
+
+
+def _blocks(handle, chunk_rows: int) -> Iterator[tuple[bytes, int]]:
+    """The file as blocks of whole lines, with their count of LFs: about _BLOCK_BYTES, at most `chunk_rows` lines."""
+    while block := handle.read(_BLOCK_BYTES):
+        if not block.endswith(b"\n"):
+            block += handle.readline()  # the rest of the block's last line
+        breaks = block.count(b"\n")
+        if breaks > chunk_rows:  # (small rows, or a small chunk_rows) cut after every chunk_rows-th line
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)[chunk_rows - 1 :: chunk_rows] + 1
+            start = 0
+            for end in ends.tolist():
+                yield block[start:end], chunk_rows
+                start = end
+            block, breaks = block[start:], breaks - chunk_rows * len(ends)
+        if block:
+            yield block, breaks
+
+
+def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
+    with handle:
+        line = 1
+        try:
+            for index, (block, breaks) in enumerate(_blocks(handle, chunk_rows)):
+                if index == 0 and block.startswith(b"\xef\xbb\xbf"):
+                    block = block[3:]  # a byte order mark is not part of the first line
+                count = breaks + (0 if block.endswith(b"\n") else 1)  # its lines (the last may lack its LF)
+                chunk = _by_arrow(path, block, line, count)
+                if chunk is None:
+                    chunk, count = _line_by_line(path, block, line)
+                line += count
+                # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
+                chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
+                yield chunk
+        except OSError as exc:
+            raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
