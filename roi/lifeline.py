@@ -35,8 +35,12 @@ def _parent_death_signal(signum: int) -> bool:
 
 
 def tie_to_parent(parent_pid: int, signum: int = signal.SIGTERM, *, interval: float = 1.0,
-                  grace: float = 15.0) -> None:
-    """End this process with `parent_pid` (it must be this process's parent)."""
+                  grace: float = 5.0) -> None:
+    """End this process with `parent_pid` (it must be this process's parent).
+
+    `grace`: the seconds a stop may take before the process is ended outright. A worker whose
+    server is gone can still finish a short request; a stop held up longer (a warm-up computing,
+    a busy machine) must not keep the port from a restarted server."""
     _parent_death_signal(signum)
 
     def watch() -> None:
