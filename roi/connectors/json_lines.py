@@ -7,9 +7,10 @@ Arrow would read differently from a line-by-line `json.loads` goes line by line 
 
 - bytes that are not UTF-8, a `\\u0000` escape, or a line break that is a lone CR;
 - a line that is not one JSON object (Arrow refuses it, or reads two objects from it);
-- a value of another JSON type than its column's (a number as `event_id`, `5.0` or `"5"` as a
+- a value of another JSON type than its column's (a number as `event_id`, `1.5` or `"5"` as a
   token count, `true` as an amount): its text, as the line reader makes it, is what is checked;
-- an amount that is negative, not finite or too large, so that its reason quotes the text.
+- a count of 2^53 or more (a float64 would round it), or an amount that is negative, not finite
+  or too large (its reason quotes the text).
 
 So a block of well-formed events costs Arrow's parse, and a damaged line still names its line
 and reason exactly as before. Rows are the non-blank lines, numbered from 1 as in the file.
@@ -36,7 +37,8 @@ from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk
 _BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
 _AMOUNTS = ("cost_usd", "human_review_minutes")
 _SCHEMA = pa.schema(
-    [(name, pa.int64() if name in TOKEN_COLUMNS else pa.float64() if name in _AMOUNTS else pa.string())
+    # counts as float64: `412` and `412.0` (pandas writes counts with gaps so) parse alike (_whole_counts)
+    [(name, pa.float64() if name in TOKEN_COLUMNS or name in _AMOUNTS else pa.string())
      for name in EVENT_COLUMNS]
 )
 _PARSE = pajson.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False)
@@ -159,6 +161,20 @@ def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+_EXACT = float(2**53)  # a float64 below this holds every whole number exactly
+
+
+def _whole_counts(column: pa.Array) -> pa.Array | None:
+    """A token column as int64 where every value is whole, finite and below 2^53 (exact as a
+    float); None otherwise (a fraction, or a count whose digits a float would round)."""
+    values = column.to_numpy(zero_copy_only=False)
+    null = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None
+    given = values if null is None else values[~null]  # (a JSON NaN is a value, and not whole)
+    if not (np.all(np.abs(given) < _EXACT) and np.all(given == np.trunc(given))):
+        return None
+    return pa.array(np.nan_to_num(values).astype(np.int64), pa.int64(), mask=null)
+
+
 def _plain_amounts(column: pa.Array) -> bool:
     """Amounts whose checks pass as numbers: finite, not negative, below the limit (or absent)."""
     if column.null_count == len(column):
@@ -208,6 +224,10 @@ def _by_arrow(path: str, block: bytes, first_line: int, count: int) -> Chunk | N
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
     if not all(_plain_amounts(columns[name]) for name in _AMOUNTS) or any(map(_holds_nul, columns.values())):
         return None
+    for name in TOKEN_COLUMNS:
+        columns[name] = _whole_counts(columns[name])
+        if columns[name] is None:
+            return None
     chunk = to_chunk(RawTable(columns, lines.astype(np.int64), path, raw), rows_read=table.num_rows)
     return chunk
 
