@@ -17,12 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
+from ..domain import DIMENSIONS
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, Reject
 from .event_columns import RawTable, to_chunk
 
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 BLOCK_BYTES = 8 << 20  # read at a time by the scan
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
 MAX_RECORD_LINES = 1_000  # a quoted value spanning more lines than this is taken for a stray quote
@@ -150,7 +153,7 @@ def _line_alone(number: int, text: str, width: int, path: str) -> tuple[int, str
     fields = _split(text)
     if fields is not None and len(fields) == width:
         return number, text, fields
-    found = "an unbalanced quote" if fields is None else f"{len(fields)} columns"
+    found = "an unbalanced quote" if fields is None else str(len(fields))
     return Reject(path, number, f"expected {width} columns, found {found}", text[:2000])
 
 
@@ -159,10 +162,13 @@ def _inner_line_break(fields: list[str]) -> bool:
     return any("\n" in value and "," in value[value.index("\n"):] for value in fields)
 
 
-def records(path: str, width: int) -> Iterator[tuple[int, int, str, list[str]] | Reject]:
+def records(path: str, width: int, quote_free: bool = False) -> Iterator[tuple[int, int, str, list[str] | None] | Reject]:
     """Records of the file after its header: (first line, lines spanned, text, fields), or a Reject for a
     line that cannot be read. A record spanning lines that fails is given back line by line. Empty
-    lines are skipped (a record of empty fields is skipped later, as Arrow's reader does)."""
+    lines are skipped (a record of empty fields is skipped later, as Arrow's reader does).
+
+    `quote_free`: a line without a quote outside a record is given as (line, 0, text, None), for Arrow
+    to split (read_lines): it is a record of its own, read as in a file where no value spans lines."""
     lines = physical_lines(path)
     next(lines, None)  # the header
     held: list[tuple[int, str]] = []
@@ -175,7 +181,9 @@ def records(path: str, width: int) -> Iterator[tuple[int, int, str, list[str]] |
                 yield found if isinstance(found, Reject) else (found[0], 1, found[1], found[2])
 
     for number, text in lines:
-        if not held and not text:
+        if not held and (not text or (quote_free and '"' not in text)):
+            if text:
+                yield number, 0, text, None
             continue
         held.append((number, text))
         quotes += text.count('"')
@@ -194,18 +202,90 @@ def records(path: str, width: int) -> Iterator[tuple[int, int, str, list[str]] |
     yield from alone(held)  # a quote still open at the end of the file
 
 
-def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    """The events of a CSV that Arrow cannot be trusted with, read record by record (slow, exact)."""
+def convert_options(names: list[str], wanted: list[str], dictionaries: bool = True) -> pacsv.ConvertOptions:
+    """How Arrow turns an events CSV's fields into columns: text (blank = null), dimensions and the
+    outcome as dictionaries (small codes, not a string per row) unless `dictionaries` is False."""
+    label = _DICTIONARY if dictionaries else pa.string()
+    return pacsv.ConvertOptions(
+        column_types={name: label if name in DIMENSIONS or name == "outcome" else pa.string() for name in names},
+        include_columns=wanted,
+        strings_can_be_null=True,
+        null_values=[""],
+        quoted_strings_can_be_null=True,
+    )
+
+
+def _split_by_arrow(path: str, names: list[str], wanted: list[str], lines: list[int], texts: list[str]
+                    ) -> tuple[dict[str, pa.Array], np.ndarray, list[str], list[Reject]]:
+    """Quote-free lines split by Arrow: their columns, lines and texts (blank-line twins left out),
+    and a Reject for each line with the wrong number of fields."""
+    invalid: list[int] = []
+    found: list[int] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append(int(row.number) - 1)
+        found.append(row.actual_columns)
+        return "skip"
+
+    table = pacsv.read_csv(
+        pa.BufferReader("\n".join(texts).encode("utf-8", "surrogateescape")),
+        read_options=pacsv.ReadOptions(use_threads=False, column_names=names),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+        convert_options=convert_options(names, wanted, dictionaries=False),
+    )
+    width = len(names)
+    rejects = [Reject(path, lines[index], f"expected {width} columns, found {count}", texts[index][:2000])
+               for index, count in zip(invalid, found, strict=True)]
+    kept = np.ones(len(lines), dtype=bool)
+    kept[invalid] = False
+    rows = np.flatnonzero(kept)
+    columns = {name: table.column(name).combine_chunks() for name in wanted}
+    blank = np.ones(len(rows), dtype=bool)
+    for column in columns.values():
+        blank &= column.is_null().to_numpy(zero_copy_only=False)
+    if blank.any():  # a line of nothing but commas is a blank line's twin: not a row
+        keep = pa.array(~blank)
+        columns = {name: column.filter(keep) for name, column in columns.items()}
+        rows = rows[~blank]
+    return columns, np.asarray(lines, dtype=np.int64)[rows], [texts[index] for index in rows.tolist()], rejects
+
+
+def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
+               arrow: bool = True) -> Iterator[Chunk]:
+    """The events of a CSV that Arrow cannot be trusted with as a whole, read record by record (exact).
+
+    With `arrow`, the lines without a quote (most lines, in most files) are split by Arrow a chunk
+    at a time, and only the others record by record; the rows of a chunk are put in line order."""
     positions = [names.index(name) for name in wanted]
     width = len(names)
     pending: list[tuple[int, int, str, list[str]]] = []
     rejects: list[Reject] = []
+    plain_lines: list[int] = []
+    plain_texts: list[str] = []
 
-    def chunk_of(rows: list[tuple[int, int, str, list[str]]], found: list[Reject]) -> Iterator[Chunk]:
+    def chunk_of(rows: list[tuple[int, int, str, list[str]]], found: list[Reject],
+                 lines: list[int] | None = None, texts: list[str] | None = None) -> Iterator[Chunk]:
         columns = {name: pa.array([row[3][position] or None for row in rows], pa.string())
                    for name, position in zip(wanted, positions, strict=True)}
-        table = RawTable(columns, np.array([row[0] for row in rows], dtype=np.int64), path, [row[2] for row in rows])
-        chunk = to_chunk(table, rows_read=len(rows) + len(found))
+        numbers = np.array([row[0] for row in rows], dtype=np.int64)
+        raw = [row[2] for row in rows]
+        read = len(rows) + len(found)
+        if lines:
+            split, split_lines, split_texts, split_rejects = _split_by_arrow(path, names, wanted, lines, texts)
+            found = found + split_rejects
+            read += len(split_lines) + len(split_rejects)
+            numbers = np.concatenate([numbers, split_lines])
+            order = np.argsort(numbers, kind="stable")
+            order_array = pa.array(order)
+            columns = {name: pa.concat_arrays([columns[name], split[name]]).take(order_array) for name in wanted}
+            if rows:
+                both = raw + split_texts
+                raw = [both[index] for index in order.tolist()]
+            else:
+                raw = split_texts
+            numbers = numbers[order]
+        table = RawTable(columns, numbers, path, raw)
+        chunk = to_chunk(table, rows_read=read)
         spans = {row[0]: row for row in rows if row[1] > 1}
         again = [spans[reject.line] for reject in chunk.rejects if reject.line in spans]
         if again:
@@ -228,15 +308,18 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int) 
             yield from chunk_of(alone_rows, alone_rejects)
 
     try:
-        for found in records(path, width):
+        for found in records(path, width, quote_free=arrow):
             if isinstance(found, Reject):
                 rejects.append(found)
+            elif found[3] is None:
+                plain_lines.append(found[0])
+                plain_texts.append(found[2])
             elif any(found[3][position] for position in positions):
                 pending.append(found)  # (a record whose columns read are all empty is a blank line)
-            if len(pending) + len(rejects) >= chunk_rows:
-                yield from chunk_of(pending, rejects)
-                pending, rejects = [], []
+            if len(pending) + len(rejects) + len(plain_lines) >= chunk_rows:
+                yield from chunk_of(pending, rejects, plain_lines, plain_texts)
+                pending, rejects, plain_lines, plain_texts = [], [], [], []
     except (OSError, UnicodeDecodeError) as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
-    if pending or rejects:
-        yield from chunk_of(pending, rejects)
+    if pending or rejects or plain_lines:
+        yield from chunk_of(pending, rejects, plain_lines, plain_texts)

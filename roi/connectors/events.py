@@ -21,11 +21,10 @@ import pyarrow.csv as pacsv
 from pydantic import Field
 
 from ..config import RelPath
-from ..domain import DIMENSIONS
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
-from .csv_lines import read_header, read_lines, scan
+from .csv_lines import convert_options, read_header, read_lines, scan
 from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
 from .json_lines import read_jsonl
 from .parquet_events import read_parquet
@@ -157,15 +156,7 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             ),
             # no line holds an odd number of quotes (scanned): no value spans lines, a record is a line
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                # dimensions are parsed straight into dictionaries: small codes, not strings per row
-                column_types={name: _DICTIONARY if name in DIMENSIONS or name == "outcome" else pa.string()
-                              for name in names},
-                include_columns=wanted,
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
+            convert_options=convert_options(names, wanted),
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None

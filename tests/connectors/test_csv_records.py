@@ -1,0 +1,105 @@
+"""A CSV with a value over several lines (or a stray quote): its quote-free lines split by Arrow, the
+others record by record, with the same rows, lines and reasons as reading every line record by record.
+
+`read_lines(..., arrow=False)` is the reference: every record put together and split by Python's csv
+module. The files are generated with the odd lines that send a file to this reader among good ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from roi.connectors import csv_lines
+from roi.connectors.events import read_csv
+
+HEADER = "event_id,ts,tenant,topic,input_tokens,output_tokens,cost_usd,outcome,region"
+NAMES = HEADER.split(",")
+WANTED = [name for name in NAMES if name != "region"]
+
+
+def _good(number: int) -> str:
+    return f"e{number % 97},2026-01-{1 + number % 28:02d}T10:00:00Z,t{number % 3},billing,{number},5,0.25,resolved,eu"
+
+
+ODD = [
+    '"multi",2026-01-10T10:00:00Z,acme,"two\nlines",1,2,,resolved,eu',  # a quoted value over two lines
+    'stray,2026-01-10T10:00:00Z,acme,"never closed,1,2,,resolved,eu',  # a quote that never closes
+    'q1,2026-01-10T10:00:00Z,"acme, inc",topic,1,2,,resolved,eu',  # a quoted comma on one line
+    'q2,2026-01-10T10:00:00Z,acme,"say ""hi""",1,2,,,eu',  # doubled quotes
+    'bad"quote,2026-01-10T10:00:00Z,acme,topic,1,2,,,eu',  # a quote inside a value: odd
+    "short,2026-01-10T10:00:00Z,acme",
+    "long,2026-01-10T10:00:00Z,acme,t,1,2,,,eu,extra",
+    "",
+    ",,,,,,,,",
+    "   ",
+    "neg,2026-01-10T10:00:00Z,acme,t,-1,2,,,eu",
+    "dup,2026-01-10T10:00:00Z,acme,t,1,2,,,eu",
+    "dup,2026-01-11T10:00:00Z,beta,t,3,4,,,eu",
+    "nots,not a time,acme,t,1,2,,,eu",
+    'inner,2026-01-10T10:00:00Z,acme,"a\nb,c,d",1,2,,,eu',  # a line break then commas in a value
+    '"x',  # an opening quote alone
+    'y"',  # a closing quote alone
+    "nul,2026-01-10T10:00:00Z,ac\x00me,t,1,2,,,eu",
+]
+
+
+def _read(path: str, chunk_rows: int, arrow: bool) -> tuple[list, list, int]:
+    rows, rejects, read = [], [], 0
+    for chunk in csv_lines.read_lines(path, NAMES, WANTED, chunk_rows, arrow=arrow):
+        assert len(chunk.id_hashes) == chunk.frame.num_rows
+        rows.extend(tuple("NaN" if isinstance(v, float) and np.isnan(v) else v for v in row.values())
+                    for row in chunk.frame.to_pylist())
+        rejects.extend((reject.line, reject.reason, reject.raw) for reject in chunk.rejects)
+        read += chunk.rows_read
+    return rows, rejects, read
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    good=st.lists(st.integers(0, 10_000), max_size=120),
+    odd=st.lists(st.tuples(st.integers(0, 120), st.integers(0, len(ODD) - 1)), min_size=1, max_size=6),
+    ending=st.sampled_from(["\n", "\r\n", "\r"]), chunk_rows=st.sampled_from([1000, 7, 2]),
+)
+def test_quote_free_lines_by_arrow_read_as_record_by_record(tmp_path, good, odd, ending, chunk_rows):
+    lines = [_good(number) for number in good]
+    for position, index in odd:
+        lines.insert(min(position, len(lines)), ODD[index])
+    text = ending.join([HEADER, *lines]) + ending
+    path = tmp_path / "events.csv"
+    path.write_bytes(text.replace("\n", ending).encode() if ending != "\n" else text.encode())
+    assert _read(str(path), chunk_rows, arrow=True) == _read(str(path), chunk_rows, arrow=False)
+
+
+def test_one_multi_line_value_leaves_the_other_lines_to_arrow(tmp_path, monkeypatch):
+    split = []
+    by_arrow = csv_lines._split_by_arrow
+    monkeypatch.setattr(csv_lines, "_split_by_arrow", lambda path, names, wanted, lines, texts:
+                        split.append(len(lines)) or by_arrow(path, names, wanted, lines, texts))
+    lines = [_good(number) for number in range(2_000)]
+    lines[700] = ODD[0]  # lines 702-703 of the file
+    lines[1500] = "neg,2026-01-10T10:00:00Z,acme,t,-1,2,,,eu"
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    chunks = list(read_csv(str(path), 50_000))
+    assert split == [1_999]  # every line but the two of the quoted value
+    assert sum(chunk.rows_read for chunk in chunks) == 2_000
+    assert sum(chunk.frame.num_rows for chunk in chunks) == 1_999
+    (chunk,) = chunks
+    assert [(reject.line, reject.reason) for reject in chunk.rejects] == [
+        (1503, "input_tokens is not a whole number >= 0 (got '-1')")]
+    assert chunk.frame.column("event_id")[700].as_py() == "multi"  # in its place among the rows
+    assert chunk.frame.column("topic")[700].as_py() == "two\nlines"
+
+
+@pytest.mark.parametrize("odd", range(len(ODD)), ids=lambda index: repr(ODD[index][:30]))
+def test_each_odd_line_among_good_ones(tmp_path, odd):
+    lines = [_good(number) for number in range(40)]
+    lines[10] = ODD[odd]
+    lines[20] = ODD[1] if odd != 1 else ODD[0]  # an odd line, so that the file is read this way
+    lines[30] = "neg,2026-01-10T10:00:00Z,acme,t,-1,2,,,eu"
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    assert _read(str(path), 1000, arrow=True) == _read(str(path), 1000, arrow=False)
