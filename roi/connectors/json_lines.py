@@ -6,7 +6,10 @@ amounts), which go through the same checks as a CSV chunk (event_columns.to_chun
 Arrow would read differently from a line-by-line `json.loads` goes line by line instead:
 
 - bytes that are not UTF-8, a `\\u0000` escape, or a line break that is a lone CR;
-- a line that is not one JSON object (Arrow refuses it, or reads two objects from it);
+- a line that is not one JSON object (Arrow refuses it, reads two objects from it, or takes it:
+  a top-level `null`, a byte order mark, `Inf`, `-NaN`; found before Arrow parses, as a `null`
+  first in a block crashes pyarrow 26), or one json.loads cannot read (nested 900 levels and
+  more, an integer of more than 4,300 digits);
 - a value of another JSON type than its column's (a number as `event_id`, `1.5` or `"5"` as a
   token count, `true` as an amount): its text, as the line reader makes it, is what is checked;
 - a count of 2^53 or more (a float64 would round it), or an amount that is negative, not finite
@@ -43,9 +46,11 @@ _SCHEMA = pa.schema(
 )
 _PARSE = pajson.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False)
 _READ = pajson.ReadOptions(use_threads=True, block_size=4 << 20)
-_SPACE_AFTER_LF = re.compile(rb"\n[\n \t\r]")  # a line that may be blank (one regex: 4x faster than 4 `in`s)
-_JSON_SPACE = np.zeros(256, dtype=bool)
-_JSON_SPACE[[0x20, 0x09, 0x0D]] = True  # what a blank line may hold besides its LF (Python's strip() empties it)
+_LONG_LINE = 1_800  # bytes: a shorter line cannot nest _DEEP levels (nor hold a 4,301-digit integer)
+_DEEP = 900  # brackets in a line that json.loads may find nested too deeply (Python's recursion limit)
+_LONG_DIGITS = re.compile(rb"\d{4301}")  # an integer Python refuses to read (its int digit limit)
+# numbers Arrow reads and json.loads does not (it reads NaN, Infinity and -Infinity, as Arrow does)
+_NOT_JSON_NUMBER = re.compile(rb"[\[:,][ \t\r]*(?:-?Inf(?!inity)|-NaN)")
 
 
 # ------------------------------------------------------------------ one line at a time
@@ -140,14 +145,11 @@ def _line_by_line(path: str, block: bytes, first_line: int) -> tuple[Chunk, int]
 class _BlockLines:
     """The stripped text of a block's i-th row, made only for the rows a check rejects."""
 
-    def __init__(self, block: bytes, bounds: tuple[np.ndarray, np.ndarray] | None = None):
-        self.block, self.bounds = block, bounds
+    def __init__(self, block: bytes, starts: np.ndarray, ends: np.ndarray):
+        self.block, self.starts, self.ends = block, starts, ends
 
     def __getitem__(self, index: int) -> str:
-        if self.bounds is None:  # every line is a row: found when a row is first rejected
-            self.bounds = _line_bounds(self.block)
-        starts, ends = self.bounds
-        return self.block[int(starts[index]) : int(ends[index])].decode("utf-8").strip()
+        return self.block[int(self.starts[index]) : int(self.ends[index])].decode("utf-8").strip()
 
 
 def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +195,46 @@ def _holds_nul(column: pa.Array) -> bool:
     return not np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].all()
 
 
-def _by_arrow(path: str, block: bytes, first_line: int, count: int) -> Chunk | None:
+def _holds_odd_numbers(block: bytes) -> bool:
+    """Whether a line may hold `Inf`, `-Inf` or `-NaN` as a value (Arrow reads them, json.loads does not):
+    a memchr for I and N first (most files have neither), then a search of the lines around each find."""
+    for letter, word in ((b"I", b"Inf"), (b"N", b"-NaN")):
+        if letter not in block:
+            continue
+        position = block.find(word)
+        while position >= 0:
+            line_end = block.find(b"\n", position)
+            line = block[block.rfind(b"\n", 0, position) + 1 : line_end if line_end >= 0 else len(block)]
+            if _NOT_JSON_NUMBER.search(line):
+                return True
+            position = block.find(word, line_end) if line_end >= 0 else -1
+    return False
+
+
+def _rows_of(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each row's (non-blank line's) index among the block's lines, start and end; None where some
+    line must be read by json.loads to be read as it reads it (checked before Arrow parses)."""
+    starts, ends = _line_bounds(block)
+    data = np.frombuffer(block, dtype=np.uint8)
+    filled = ends > starts
+    # a line that does not start with "{": blank, an indented object, or one json.loads refuses that
+    # Arrow would take (a top-level null, a byte order mark; a `null` first in a block crashes Arrow)
+    first = np.full(len(starts), ord("{"), dtype=np.uint8)
+    first[filled] = data[starts[filled]]
+    for index in np.flatnonzero(first != ord("{")).tolist():
+        text = block[starts[index] : ends[index]].strip(b" \t\r")
+        if text and not text.startswith(b"{"):
+            return None
+        filled[index] = bool(text)
+    # a long line may nest deeper than json.loads can, or hold an integer longer than Python reads
+    for index in np.flatnonzero(ends - starts > _LONG_LINE).tolist():
+        line = block[starts[index] : ends[index]]
+        if line.count(b"[") + line.count(b"{") >= _DEEP or (len(line) > 4300 and _LONG_DIGITS.search(line)):
+            return None
+    return np.flatnonzero(filled), starts[filled], ends[filled]
+
+
+def _by_arrow(path: str, block: bytes, first_line: int) -> Chunk | None:
     """The block's chunk parsed by Arrow, or None where Arrow would not read it as json.loads does."""
     if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
         return None  # a lone CR ends a line for Python's reader, not for Arrow's
@@ -202,34 +243,29 @@ def _by_arrow(path: str, block: bytes, first_line: int, count: int) -> Chunk | N
             block.decode("utf-8")
         except UnicodeDecodeError:
             return None
+    if _holds_odd_numbers(block):
+        return None
+    rows = _rows_of(block)
+    if rows is None:
+        return None
+    indices, starts, ends = rows
     try:
         table = pajson.read_json(pa.BufferReader(block), read_options=_READ, parse_options=_PARSE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
-    if block.startswith((b" ", b"\t", b"\r", b"\n")) or _SPACE_AFTER_LF.search(block):
-        # some line may be blank: the rows are the lines with more than JSON's white space
-        starts, ends = _line_bounds(block)
-        data = np.frombuffer(block, dtype=np.uint8)
-        filled = ends > starts
-        # a line that starts with white space is looked at whole (rare: blank, or an indented object)
-        for index in np.flatnonzero(filled & _JSON_SPACE[data[np.minimum(starts, len(block) - 1)]]):
-            filled[index] = bool(block[starts[index] : ends[index]].strip(b" \t\r"))
-        lines = first_line + np.flatnonzero(filled)
-        raw = _BlockLines(block, (starts[filled], ends[filled]))
-    else:
-        lines = first_line + np.arange(count)
-        raw = _BlockLines(block)
-    if table.num_rows != len(lines):
-        return None  # a line held two objects (or none Arrow counted): json.loads refuses the line
+    if table.num_rows != len(indices):
+        return None  # a line held two objects: json.loads refuses the line
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
     if not all(_plain_amounts(columns[name]) for name in _AMOUNTS) or any(map(_holds_nul, columns.values())):
         return None
+    for name in _AMOUNTS:
+        columns[name] = pc.add(columns[name], 0.0)  # -0 is 0, as its text reads
     for name in TOKEN_COLUMNS:
         columns[name] = _whole_counts(columns[name])
         if columns[name] is None:
             return None
-    chunk = to_chunk(RawTable(columns, lines.astype(np.int64), path, raw), rows_read=table.num_rows)
-    return chunk
+    return to_chunk(RawTable(columns, first_line + indices, path, _BlockLines(block, starts, ends)),
+                    rows_read=table.num_rows)
 
 
 def _blocks(handle, chunk_rows: int) -> Iterator[tuple[bytes, int]]:
@@ -261,12 +297,13 @@ def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
                 if index == 0 and block.startswith(b"\xef\xbb\xbf"):
                     block = block[3:]  # a byte order mark is not part of the first line
                 count = breaks + (0 if block.endswith(b"\n") else 1)  # its lines (the last may lack its LF)
-                chunk = _by_arrow(path, block, line, count)
+                chunk = _by_arrow(path, block, line)
                 if chunk is None:
                     chunk, count = _line_by_line(path, block, line)
                 line += count
                 # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
                 chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
-                yield chunk
+                if chunk.rows_read or chunk.rejects:  # (a block of blank lines holds no rows)
+                    yield chunk
         except OSError as exc:
             raise ConnectorError(f"{path}: cannot read the file: {exc}") from None

@@ -78,6 +78,19 @@ ODD_LINES = [
     b'{"event_id": "lone CR", "ts": "2026-01-10T10:00:00Z"}\r{"event_id": "after CR", "ts": "2026-01-10T10:00:00Z"}',
     b'{"event_id": "form feed", "ts": "2026-01-10T10:00:00Z"}\x0c',
     b"\x0c",
+    b"null",
+    b"  null",
+    b"\xef\xbb\xbf{}",
+    b'\xef\xbb\xbf{"event_id": "bom", "ts": "2026-01-10T10:00:00Z"}',
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": Inf}',
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": -Inf}',
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": -NaN}',
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": [NaN, Infinity, -Infinity]}',
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": ' + b"[" * 400 + b"]" * 400 + b"}",
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": 1' + b"0" * 5000 + b"}",
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "x": "' + b"0" * 5000 + b'"}',
+    b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "cost_usd": -0, "human_review_minutes": -0.0}',
     b'{"event_id": "n", "ts": "2026-01-10T10:00:00Z", "human_review_minutes": 2}',
 ]
 
@@ -111,8 +124,9 @@ def _read(path: str, chunk_rows: int) -> tuple[list, list, int]:
 
 
 def _nan_free(rows: list) -> list:
-    """Rows with NaN (an unpriced cost) made comparable."""
-    return [tuple("NaN" if isinstance(v, float) and np.isnan(v) else v for v in row) for row in rows]
+    """Rows with NaN (an unpriced cost) made comparable, and -0.0 told from 0.0."""
+    return [tuple("NaN" if isinstance(v, float) and np.isnan(v) else ("-0.0" if isinstance(v, float) and v == 0
+                  and np.signbit(v) else v) for v in row) for row in rows]
 
 
 @pytest.fixture(autouse=True)
