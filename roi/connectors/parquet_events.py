@@ -173,6 +173,9 @@ def read_parquet(path: str, chunk_rows: int) -> Iterator[Chunk]:
                 raise ConnectorError(f"{path}: rows {first_row} to {first_row + batch.num_rows - 1}: cannot be read: {exc}") from None
             yield chunk
             first_row += batch.num_rows
+        if first_row != handle.metadata.num_rows:  # (a damaged page can end the batches early, silently)
+            raise ConnectorError(f"{path}: cannot be read: the file holds {handle.metadata.num_rows} rows, but only"
+                                 f" {first_row} could be read (the file is damaged)")
     except (pa.ArrowException, OSError) as exc:
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     finally:

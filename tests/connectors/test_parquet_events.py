@@ -271,6 +271,37 @@ def test_text_stored_as_bytes_is_read_as_text_and_bad_bytes_refuse_the_file(proj
     assert [(tenant, input_tokens) for _, tenant, _, _, input_tokens, *_ in cells] == [("acme", 3)]
 
 
+def test_a_damaged_page_that_ends_the_rows_early_refuses_the_file(project, runner):
+    """One byte of the first column's page changed: pyarrow then yields no batch at all, without an error;
+    the file's own row count tells, and the file is refused whole (found by the ingest fuzz suite)."""
+    good = pa.table({"event_id": [f"d{n}" for n in range(20)], "ts": ["2026-03-01T00:00:00Z"] * 20,
+                     "input_tokens": list(range(20))})
+    sink = pa.BufferOutputStream()
+    pq.write_table(good, sink)
+    data = sink.getvalue().to_pybytes()
+    damaged = None
+    for at in range(4, 200):  # the first byte whose change silently loses the rows (the page's level data)
+        candidate = data[:at] + bytes([data[at] ^ 0x24]) + data[at + 1:]
+        try:
+            if sum(batch.num_rows for batch in pq.ParquetFile(pa.BufferReader(candidate)).iter_batches()) == 0:
+                damaged = candidate
+                break
+        except (pa.ArrowException, OSError):
+            continue
+    assert damaged is not None
+    (project.root / "data" / "damaged.parquet").write_bytes(damaged)
+    pq.write_table(good.set_column(0, "event_id", pa.array([f"g{n}" for n in range(20)])),
+                   project.root / "data" / "good.parquet")
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].endswith(
+        "damaged.parquet: cannot be read: the file holds 20 rows, but only 0 could be read (the file is damaged)")
+    batches, _, _ = _state(project)
+    assert [row[:2] for row in batches] == [(20, 20)]  # the good file landed
+
+
 VALUES = ["", " ", "e1", "e2", "acme", " Acme ", "resolved", "Escalated", "maybe", "2026-01-10T10:00:00Z",
           "2026-01-10T10:00:00", "2026-01-10", "2300-06-01T00:00:00Z", "0001-01-01T00:00:00Z", "not-a-date", "0", "5",
           "-5", "2.5", "412.0", "1e3", "0x10", "1_000", "inf", "NaN", "1e400", "99999999999999999999", "0.25", "=cmd()",
