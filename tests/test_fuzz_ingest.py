@@ -373,8 +373,11 @@ def test_damaged_event_files_are_contained(any_project, runner):
         months = sorted({(day if isinstance(day, date) else date.fromisoformat(str(day))).strftime("%Y-%m")
                          for day in days})
         assert "2026-01" in months and all("1900-01" <= month <= "2261-12" for month in months)
-        for month in months[:4]:
+        for month in sorted(set(months[:3]) | {"2026-01"}):
             report = runner.invoke(main, ["--config", str(any_project.config_path), "report", "--period", month])
+            if month < "2025-01":  # a damaged year (1926, say): the value model's first version is of 2025
+                assert report.exit_code == 1 and "has no version effective on" in report.stderr, report.output
+                continue
             assert report.exit_code == 0, report.output
             json.loads(report.stdout, parse_constant=_refuse)
     finally:
