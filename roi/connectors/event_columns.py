@@ -82,7 +82,11 @@ def _raw_text(table: RawTable, index: int, names: list[str]) -> str:
         return table.raw[index][:2000]
     values = []
     for name in names:
-        value = table.columns[name][index].as_py()
+        column = table.columns[name]
+        try:
+            value = column[index].as_py()
+        except (OverflowError, ValueError):  # (an instant beyond Python's datetime, from a damaged Parquet file)
+            value = pc.cast(column.slice(index, 1), pa.string())[0].as_py()
         values.append("" if value is None else str(value))
     return ",".join(values)[:2000]
 

@@ -175,6 +175,22 @@ def test_zoned_timestamps_are_instants_and_out_of_range_ones_quarantined(project
     assert [(str(day), requests) for day, _, _, requests, *_ in cells] == [("2026-02-01", 2)]
 
 
+def test_an_instant_beyond_pythons_datetime_is_quarantined_not_a_crash(project, runner):
+    """A damaged int64 of a timestamp column (year 25007): its row is quarantined with its text, the rest lands
+    (the row's raw text had made Python datetimes of it, and the ingest crashed; found by the fuzz suite)."""
+    table = pa.table({"event_id": ["y1", "y2"],
+                      "ts": pa.array([1_767_225_600_000_000, 727_000_000_000_000_000], pa.timestamp("us", "UTC")),
+                      "input_tokens": [1, 2]})
+    pq.write_table(table, project.root / "data" / "far.parquet")
+    _use(project, "data/*.parquet")
+    assert _ingest(project, runner).exit_code == 0
+    batches, quarantine, cells = _state(project)
+    assert [(line, reason) for _, line, reason in quarantine] == [
+        (1, "ts is out of range (accepted: 1900-01-02T00:00:00Z up to 2261-12-31T00:00:00Z)"
+            " (got '25007-09-18 20:26:40.000000Z')")]
+    assert [row[:4] for row in batches] == [(2, 1, 0, 1)]
+
+
 def test_a_list_or_struct_column_is_refused_naming_the_file_and_column(project, runner):
     table = pa.table({"event_id": ["a"], "ts": ["2026-01-01T00:00:00Z"], "input_tokens": pa.array([[1, 2]])})
     pq.write_table(table, project.root / "data" / "nested.parquet")
