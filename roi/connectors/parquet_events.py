@@ -47,7 +47,7 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str]]:
     try:
         handle = pq.ParquetFile(path, **_READING)
         schema = handle.schema_arrow
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     names = schema.names
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
@@ -71,7 +71,7 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str]]:
         handle.close()
         try:
             handle = pq.ParquetFile(path, read_dictionary=labels, **_READING)
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
             raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     return handle, wanted
 
@@ -176,7 +176,7 @@ def read_parquet(path: str, chunk_rows: int) -> Iterator[Chunk]:
         if first_row != handle.metadata.num_rows:  # (a damaged page can end the batches early, silently)
             raise ConnectorError(f"{path}: cannot be read: the file holds {handle.metadata.num_rows} rows, but only"
                                  f" {first_row} could be read (the file is damaged)")
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     finally:
         handle.close()

@@ -175,6 +175,30 @@ def test_zoned_timestamps_are_instants_and_out_of_range_ones_quarantined(project
     assert [(str(day), requests) for day, _, _, requests, *_ in cells] == [("2026-02-01", 2)]
 
 
+def test_a_footer_naming_a_column_in_bytes_not_utf8_refuses_the_file(project, runner):
+    good = pa.table({"event_id": ["f1"], "ts": ["2026-03-01T00:00:00Z"], "tenant": ["acme"]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(good, sink)
+    data = sink.getvalue().to_pybytes()
+    damaged = None
+    for at in range(len(data)):  # the first byte of a column's name in the footer's schema, not UTF-8 there
+        candidate = data[:at] + b"\xa9" + data[at + 1:]
+        try:
+            pq.ParquetFile(pa.BufferReader(candidate)).schema_arrow
+        except UnicodeDecodeError:  # (pyarrow's own: not an ArrowException)
+            damaged = candidate
+            break
+        except (pa.ArrowException, OSError):
+            continue
+    assert damaged is not None
+    (project.root / "data" / "footer.parquet").write_bytes(damaged)
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "footer.parquet: cannot read as Parquet: 'utf-8' codec can't decode" in errors[0]
+
+
 def test_an_instant_beyond_pythons_datetime_is_quarantined_not_a_crash(project, runner):
     """A damaged int64 of a timestamp column (year 25007): its row is quarantined with its text, the rest lands
     (the row's raw text had made Python datetimes of it, and the ingest crashed; found by the fuzz suite)."""
