@@ -242,6 +242,18 @@ def parquet_twin(source: Path, path: Path) -> None:
     pq.write_table(table, path)  # pyarrow's defaults: dictionary pages, snappy, row groups of 1M rows
 
 
+def multiline_twin(source: Path, path: Path) -> None:
+    """`source` with one value in the middle quoted over two lines (a conversation id with a line break):
+    the shape that sends a file to the careful CSV reader."""
+    with open(source, encoding="utf-8") as given, open(path, "w", encoding="utf-8") as written:
+        for number, line in enumerate(given):
+            if number == 500_000:
+                fields = line.split(",")
+                fields[2] = f'"{fields[2]}\nsplit"'
+                line = ",".join(fields)
+            written.write(line)
+
+
 def jsonl_twin(source: Path, path: Path) -> None:
     """`source` as JSON Lines, one object per event: numbers as JSON numbers, blanks null, ts as the CSV's text."""
     import duckdb
@@ -328,6 +340,11 @@ def run_wide(rows_list: list[int], runs: int) -> None:
                 twin.mkdir()
                 parquet_twin(data, twin / "events.parquet")
                 measure_processes(twin, twin / "events.parquet", rows, runs, f"wide Parquet {rows:>7,} rows",
+                                  "America/New_York")
+                twin = Path(tmp) / "wide-multiline"
+                twin.mkdir()
+                multiline_twin(data, twin / "events.csv")
+                measure_processes(twin, twin / "events.csv", rows, runs, "wide CSV, one value over 2 lines",
                                   "America/New_York")
                 twin = Path(tmp) / "wide-jsonl"
                 twin.mkdir()
