@@ -12,6 +12,7 @@ counted and each bad one quarantined with its own line number.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -162,15 +163,57 @@ def _inner_line_break(fields: list[str]) -> bool:
     return any("\n" in value and "," in value[value.index("\n"):] for value in fields)
 
 
-def records(path: str, width: int, quote_free: bool = False) -> Iterator[tuple[int, int, str, list[str] | None] | Reject]:
+_LINE_BLOCK = 4 << 20  # bytes of whole lines that read_lines hands Arrow at once, when none holds a quote
+
+
+def _line_blocks(path: str, chunk_rows: int) -> Iterator[tuple[int, bytes]] | None:
+    """The file after its header as (first line, bytes of whole LF-ended lines): about _LINE_BLOCK bytes
+    and at most `chunk_rows` lines each. None when the header does not end with LF or CRLF (an old Mac
+    file, lone CRs only: binary lines would not be its lines)."""
+    with open(path, "rb") as handle:
+        header = handle.readline(_MAX_HEADER)
+    if not header.endswith(b"\n") or b"\r" in header[:-2]:
+        return None
+
+    def blocks() -> Iterator[tuple[int, bytes]]:
+        line = 2
+        with open(path, "rb") as handle:
+            handle.readline()
+            while block := handle.read(_LINE_BLOCK):
+                if not block.endswith(b"\n"):
+                    block += handle.readline()  # the rest of the block's last line
+                count = block.count(b"\n")
+                pieces = [block]
+                if count > chunk_rows:
+                    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _LF)[chunk_rows - 1 :: chunk_rows] + 1
+                    pieces = [block[start:end] for start, end in zip([0, *ends.tolist()], [*ends.tolist(), None], strict=True)]
+                for piece in pieces:
+                    if piece:
+                        yield line, piece
+                        # its lines: LF-ended, but a lone CR ends a line too (such a block is read line by line)
+                        line += (_breaks(piece) if b"\r" in piece else piece.count(b"\n")) + (
+                            not piece.endswith((b"\n", b"\r")))
+
+    return blocks()
+
+
+def _lines_in(block: bytes, first: int) -> Iterator[tuple[int, str]]:
+    """A block's lines as physical_lines gives them (LF, CRLF and a lone CR end a line)."""
+    text = io.StringIO(block.decode("utf-8", "surrogateescape"), newline="")
+    for number, line in enumerate(text, start=first):
+        yield number, line.rstrip("\r\n")
+
+
+def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
+            ) -> Iterator[tuple[int, int, str | bytes, list[str] | None] | Reject]:
     """Records of the file after its header: (first line, lines spanned, text, fields), or a Reject for a
     line that cannot be read. A record spanning lines that fails is given back line by line. Empty
     lines are skipped (a record of empty fields is skipped later, as Arrow's reader does).
 
-    `quote_free`: a line without a quote outside a record is given as (line, 0, text, None), for Arrow
-    to split (read_lines): it is a record of its own, read as in a file where no value spans lines."""
-    lines = physical_lines(path)
-    next(lines, None)  # the header
+    `quote_free`: what holds no quote outside a record is given for Arrow to split (read_lines), each
+    line a record of its own, read as in a file where no value spans lines: a block of the file
+    without a quote or a lone CR as (first line, -1, bytes, None), at most `chunk_rows` lines; and,
+    in the other blocks, a line without a quote as (line, 0, text, None)."""
     held: list[tuple[int, str]] = []
     quotes = 0
 
@@ -180,15 +223,16 @@ def records(path: str, width: int, quote_free: bool = False) -> Iterator[tuple[i
                 found = _line_alone(number, text, width, path)
                 yield found if isinstance(found, Reject) else (found[0], 1, found[1], found[2])
 
-    for number, text in lines:
+    def step(number: int, text: str) -> Iterator[tuple[int, int, str, list[str] | None] | Reject]:
+        nonlocal held, quotes
         if not held and (not text or (quote_free and '"' not in text)):
             if text:
                 yield number, 0, text, None
-            continue
+            return
         held.append((number, text))
         quotes += text.count('"')
         if quotes % 2 and len(held) < MAX_RECORD_LINES:
-            continue  # a quoted value goes on on the next line
+            return  # a quoted value goes on on the next line
         if len(held) == 1:
             yield from alone(held)
         else:
@@ -199,6 +243,20 @@ def records(path: str, width: int, quote_free: bool = False) -> Iterator[tuple[i
             else:
                 yield from alone(held)
         held, quotes = [], 0
+
+    blocks = _line_blocks(path, chunk_rows) if quote_free and chunk_rows else None
+    if blocks is None:
+        lines = physical_lines(path)
+        next(lines, None)  # the header
+        for number, text in lines:
+            yield from step(number, text)
+    else:
+        for first, block in blocks:
+            if not held and b'"' not in block and (b"\r" not in block or block.count(b"\r") == block.count(b"\r\n")):
+                yield first, -1, block, None
+                continue
+            for number, text in _lines_in(block, first):
+                yield from step(number, text)
     yield from alone(held)  # a quote still open at the end of the file
 
 
@@ -215,10 +273,11 @@ def convert_options(names: list[str], wanted: list[str], dictionaries: bool = Tr
     )
 
 
-def _split_by_arrow(path: str, names: list[str], wanted: list[str], lines: list[int], texts: list[str]
-                    ) -> tuple[dict[str, pa.Array], np.ndarray, list[str], list[Reject]]:
-    """Quote-free lines split by Arrow: their columns, lines and texts (blank-line twins left out),
-    and a Reject for each line with the wrong number of fields."""
+def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes, lines: np.ndarray, text_of
+                    ) -> tuple[dict[str, pa.Array], np.ndarray, list[Reject]]:
+    """Lines without a quote split by Arrow, each line a record (`lines`: the file line of each;
+    `text_of(i)`: the text of the i-th): the columns of the rows, which of the lines they are
+    (blank-line twins left out), and a Reject for each line with the wrong number of fields."""
     invalid: list[int] = []
     found: list[int] = []
 
@@ -228,13 +287,13 @@ def _split_by_arrow(path: str, names: list[str], wanted: list[str], lines: list[
         return "skip"
 
     table = pacsv.read_csv(
-        pa.BufferReader("\n".join(texts).encode("utf-8", "surrogateescape")),
+        pa.BufferReader(data),
         read_options=pacsv.ReadOptions(use_threads=False, column_names=names),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
         convert_options=convert_options(names, wanted, dictionaries=False),
     )
     width = len(names)
-    rejects = [Reject(path, lines[index], f"expected {width} columns, found {count}", texts[index][:2000])
+    rejects = [Reject(path, int(lines[index]), f"expected {width} columns, found {count}", text_of(index)[:2000])
                for index, count in zip(invalid, found, strict=True)]
     kept = np.ones(len(lines), dtype=bool)
     kept[invalid] = False
@@ -243,11 +302,23 @@ def _split_by_arrow(path: str, names: list[str], wanted: list[str], lines: list[
     blank = np.ones(len(rows), dtype=bool)
     for column in columns.values():
         blank &= column.is_null().to_numpy(zero_copy_only=False)
-    if blank.any():  # a line of nothing but commas is a blank line's twin: not a row
+    if blank.any():  # an empty line, or one of nothing but commas (a blank line's twin): not a row
         keep = pa.array(~blank)
         columns = {name: column.filter(keep) for name, column in columns.items()}
         rows = rows[~blank]
-    return columns, np.asarray(lines, dtype=np.int64)[rows], [texts[index] for index in rows.tolist()], rejects
+    return columns, rows, rejects
+
+
+class _BlockTexts:
+    """The text of a block's rows (by row), split into lines only when a check rejects one."""
+
+    def __init__(self, block: bytes, rows: np.ndarray):
+        self.block, self.rows, self.lines = block, rows, None
+
+    def __getitem__(self, index: int) -> str:
+        if self.lines is None:
+            self.lines = [text for _, text in _lines_in(self.block, 0)]
+        return self.lines[int(self.rows[index])]
 
 
 def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
@@ -271,7 +342,11 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
         raw = [row[2] for row in rows]
         read = len(rows) + len(found)
         if lines:
-            split, split_lines, split_texts, split_rejects = _split_by_arrow(path, names, wanted, lines, texts)
+            split, kept, split_rejects = _split_by_arrow(
+                path, names, wanted, "\n".join(texts).encode("utf-8", "surrogateescape"), np.asarray(lines),
+                texts.__getitem__)
+            split_lines = np.asarray(lines, dtype=np.int64)[kept]
+            split_texts = [texts[index] for index in kept.tolist()]
             found = found + split_rejects
             read += len(split_lines) + len(split_rejects)
             numbers = np.concatenate([numbers, split_lines])
@@ -307,10 +382,26 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
                         alone_rows.append((found_line[0], 1, found_line[1], found_line[2]))
             yield from chunk_of(alone_rows, alone_rejects)
 
+    def block_chunk(first: int, block: bytes) -> Chunk:
+        count = block.count(b"\n") + (not block.endswith(b"\n"))
+        columns, rows, found = _split_by_arrow(path, names, wanted, block, first + np.arange(count),
+                                               _BlockTexts(block, np.arange(count)).__getitem__)
+        chunk = to_chunk(RawTable(columns, first + rows, path, _BlockTexts(block, rows)),
+                         rows_read=len(rows) + len(found))
+        chunk.rejects = sorted(found + chunk.rejects, key=lambda reject: reject.line or 0)
+        chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
+        return chunk
+
     try:
-        for found in records(path, width, quote_free=arrow):
+        for found in records(path, width, quote_free=arrow, chunk_rows=chunk_rows):
             if isinstance(found, Reject):
                 rejects.append(found)
+            elif found[1] == -1:  # a block of lines without a quote: after what came before it
+                if pending or rejects or plain_lines:
+                    yield from chunk_of(pending, rejects, plain_lines, plain_texts)
+                    pending, rejects, plain_lines, plain_texts = [], [], [], []
+                yield block_chunk(found[0], found[2])
+                continue
             elif found[3] is None:
                 plain_lines.append(found[0])
                 plain_texts.append(found[2])

@@ -8,6 +8,7 @@ module. The files are generated with the odd lines that send a file to this read
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,6 +44,7 @@ ODD = [
     '"x',  # an opening quote alone
     'y"',  # a closing quote alone
     "nul,2026-01-10T10:00:00Z,ac\x00me,t,1,2,,,eu",
+    "cr1,2026-01-10T10:00:00Z,acme,t,1,2,,,eu\rcr2,2026-01-10T10:00:00Z,acme,t,1,2,,,eu",  # a lone CR ends a line
 ]
 
 
@@ -57,13 +59,20 @@ def _read(path: str, chunk_rows: int, arrow: bool) -> tuple[list, list, int]:
     return rows, rejects, read
 
 
+@pytest.fixture(params=[4 << 20, 300], ids=["one block", "small blocks"])
+def line_block(request, monkeypatch):
+    """Blocks of whole lines handed to Arrow: the default, and a few lines each (so that blocks with and
+    without a quote follow each other, and a quoted value spans blocks)."""
+    monkeypatch.setattr(csv_lines, "_LINE_BLOCK", request.param)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     good=st.lists(st.integers(0, 10_000), max_size=120),
-    odd=st.lists(st.tuples(st.integers(0, 120), st.integers(0, len(ODD) - 1)), min_size=1, max_size=6),
+    odd=st.lists(st.tuples(st.integers(0, 120), st.integers(0, len(ODD) - 1)), max_size=6),
     ending=st.sampled_from(["\n", "\r\n", "\r"]), chunk_rows=st.sampled_from([1000, 7, 2]),
 )
-def test_quote_free_lines_by_arrow_read_as_record_by_record(tmp_path, good, odd, ending, chunk_rows):
+def test_quote_free_lines_by_arrow_read_as_record_by_record(tmp_path, line_block, good, odd, ending, chunk_rows):
     lines = [_good(number) for number in good]
     for position, index in odd:
         lines.insert(min(position, len(lines)), ODD[index])
@@ -76,26 +85,27 @@ def test_quote_free_lines_by_arrow_read_as_record_by_record(tmp_path, good, odd,
 def test_one_multi_line_value_leaves_the_other_lines_to_arrow(tmp_path, monkeypatch):
     split = []
     by_arrow = csv_lines._split_by_arrow
-    monkeypatch.setattr(csv_lines, "_split_by_arrow", lambda path, names, wanted, lines, texts:
-                        split.append(len(lines)) or by_arrow(path, names, wanted, lines, texts))
+    monkeypatch.setattr(csv_lines, "_split_by_arrow", lambda path, names, wanted, data, lines, text_of:
+                        split.append(len(lines)) or by_arrow(path, names, wanted, data, lines, text_of))
+    monkeypatch.setattr(csv_lines, "_LINE_BLOCK", 16_384)  # blocks of ~200 lines: most of them without a quote
     lines = [_good(number) for number in range(2_000)]
     lines[700] = ODD[0]  # lines 702-703 of the file
     lines[1500] = "neg,2026-01-10T10:00:00Z,acme,t,-1,2,,,eu"
     path = tmp_path / "events.csv"
     path.write_text("\n".join([HEADER, *lines]) + "\n")
     chunks = list(read_csv(str(path), 50_000))
-    assert split == [1_999]  # every line but the two of the quoted value
+    assert sum(split) == 1_999 and len(split) > 5  # every line but the two of the quoted value, block by block
     assert sum(chunk.rows_read for chunk in chunks) == 2_000
     assert sum(chunk.frame.num_rows for chunk in chunks) == 1_999
-    (chunk,) = chunks
-    assert [(reject.line, reject.reason) for reject in chunk.rejects] == [
+    assert [(reject.line, reject.reason) for chunk in chunks for reject in chunk.rejects] == [
         (1503, "input_tokens is not a whole number >= 0 (got '-1')")]
-    assert chunk.frame.column("event_id")[700].as_py() == "multi"  # in its place among the rows
-    assert chunk.frame.column("topic")[700].as_py() == "two\nlines"
+    frame = pa.concat_tables(chunk.frame for chunk in chunks)
+    assert frame.column("event_id")[700].as_py() == "multi"  # in its place among the rows
+    assert frame.column("topic")[700].as_py() == "two\nlines"
 
 
 @pytest.mark.parametrize("odd", range(len(ODD)), ids=lambda index: repr(ODD[index][:30]))
-def test_each_odd_line_among_good_ones(tmp_path, odd):
+def test_each_odd_line_among_good_ones(tmp_path, line_block, odd):
     lines = [_good(number) for number in range(40)]
     lines[10] = ODD[odd]
     lines[20] = ODD[1] if odd != 1 else ODD[0]  # an odd line, so that the file is read this way
