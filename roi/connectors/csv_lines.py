@@ -273,11 +273,13 @@ def convert_options(names: list[str], wanted: list[str], dictionaries: bool = Tr
     )
 
 
-def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes, lines: np.ndarray, text_of
-                    ) -> tuple[dict[str, pa.Array], np.ndarray, list[Reject]]:
+def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes, lines: np.ndarray, text_of,
+                    dictionaries: bool = False) -> tuple[dict[str, pa.Array], np.ndarray, list[Reject]]:
     """Lines without a quote split by Arrow, each line a record (`lines`: the file line of each;
     `text_of(i)`: the text of the i-th): the columns of the rows, which of the lines they are
-    (blank-line twins left out), and a Reject for each line with the wrong number of fields."""
+    (blank-line twins left out), and a Reject for each line with the wrong number of fields.
+    `dictionaries`: the dimensions as dictionaries, as the fast path reads them (a block's chunk is
+    its own; lines merged with records put together in Python stay plain text)."""
     invalid: list[int] = []
     found: list[int] = []
 
@@ -290,7 +292,7 @@ def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes,
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(use_threads=False, column_names=names),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
-        convert_options=convert_options(names, wanted, dictionaries=False),
+        convert_options=convert_options(names, wanted, dictionaries=dictionaries),
     )
     width = len(names)
     rejects = [Reject(path, int(lines[index]), f"expected {width} columns, found {count}", text_of(index)[:2000])
@@ -385,7 +387,7 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
     def block_chunk(first: int, block: bytes) -> Chunk:
         count = block.count(b"\n") + (not block.endswith(b"\n"))
         columns, rows, found = _split_by_arrow(path, names, wanted, block, first + np.arange(count),
-                                               _BlockTexts(block, np.arange(count)).__getitem__)
+                                               _BlockTexts(block, np.arange(count)).__getitem__, dictionaries=True)
         chunk = to_chunk(RawTable(columns, first + rows, path, _BlockTexts(block, rows)),
                          rows_read=len(rows) + len(found))
         chunk.rejects = sorted(found + chunk.rejects, key=lambda reject: reject.line or 0)

@@ -85,8 +85,8 @@ def test_quote_free_lines_by_arrow_read_as_record_by_record(tmp_path, line_block
 def test_one_multi_line_value_leaves_the_other_lines_to_arrow(tmp_path, monkeypatch):
     split = []
     by_arrow = csv_lines._split_by_arrow
-    monkeypatch.setattr(csv_lines, "_split_by_arrow", lambda path, names, wanted, data, lines, text_of:
-                        split.append(len(lines)) or by_arrow(path, names, wanted, data, lines, text_of))
+    monkeypatch.setattr(csv_lines, "_split_by_arrow", lambda path, names, wanted, data, lines, text_of, **options:
+                        split.append(len(lines)) or by_arrow(path, names, wanted, data, lines, text_of, **options))
     monkeypatch.setattr(csv_lines, "_LINE_BLOCK", 16_384)  # blocks of ~200 lines: most of them without a quote
     lines = [_good(number) for number in range(2_000)]
     lines[700] = ODD[0]  # lines 702-703 of the file
