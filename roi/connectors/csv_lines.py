@@ -163,6 +163,9 @@ def _inner_line_break(fields: list[str]) -> bool:
     return any("\n" in value and "," in value[value.index("\n"):] for value in fields)
 
 
+# Python's csv reads a field of any length, as Arrow does (its default limit, 131,072 characters,
+# had a longer value quarantined as "an unbalanced quote" by the careful reader alone)
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 _LINE_BLOCK = 4 << 20  # bytes of whole lines that read_lines hands Arrow at once, when none holds a quote
 
 
@@ -284,13 +287,15 @@ def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes,
     found: list[int] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append(int(row.number) - 1)
+        invalid.append(int(row.number) - 2)  # (numbered from 1, after the empty first line put in front)
         found.append(row.actual_columns)
         return "skip"
 
     table = pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(use_threads=False, column_names=names),
+        # an empty first line, skipped: Arrow drops a byte order mark that starts its input, and a line
+        # may start with one (kept, as the careful reader keeps it); one block, however long a line is
+        pa.BufferReader(b"\n" + data),
+        read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1, block_size=len(data) + 2),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
         convert_options=convert_options(names, wanted, dictionaries=dictionaries),
     )
