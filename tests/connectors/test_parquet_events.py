@@ -175,23 +175,31 @@ def test_zoned_timestamps_are_instants_and_out_of_range_ones_quarantined(project
     assert [(str(day), requests) for day, _, _, requests, *_ in cells] == [("2026-02-01", 2)]
 
 
+def _first_damage(table: pa.Table, change, breaks) -> bytes:
+    """`table` as a Parquet file with its first byte whose `change(byte)` makes `breaks(file bytes)` true."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue().to_pybytes()
+    for at in range(4, len(data)):  # (after the magic number)
+        candidate = data[:at] + bytes([change(data[at])]) + data[at + 1:]
+        try:
+            if breaks(candidate):
+                return candidate
+        except (pa.ArrowException, OSError):
+            continue
+    raise AssertionError("no byte of the file breaks it so")
+
+
 def test_a_footer_naming_a_column_in_bytes_not_utf8_refuses_the_file(project, runner):
     good = pa.table({"event_id": ["f1"], "ts": ["2026-03-01T00:00:00Z"], "tenant": ["acme"]})
-    sink = pa.BufferOutputStream()
-    pq.write_table(good, sink)
-    data = sink.getvalue().to_pybytes()
-    damaged = None
-    for at in range(len(data)):  # the first byte of a column's name in the footer's schema, not UTF-8 there
-        candidate = data[:at] + b"\xa9" + data[at + 1:]
+    def undecodable(candidate: bytes) -> bool:  # (a column's name in the footer's schema, not UTF-8 there)
         try:
             len(pq.ParquetFile(pa.BufferReader(candidate)).schema_arrow)  # (reading the schema decodes the names)
         except UnicodeDecodeError:  # (pyarrow's own: not an ArrowException)
-            damaged = candidate
-            break
-        except (pa.ArrowException, OSError):
-            continue
-    assert damaged is not None
-    (project.root / "data" / "footer.parquet").write_bytes(damaged)
+            return True
+        return False
+
+    (project.root / "data" / "footer.parquet").write_bytes(_first_damage(good, lambda byte: 0xA9, undecodable))
     _use(project, "data/*.parquet")
     result = _ingest(project, runner)
     assert result.exit_code == 1
@@ -316,19 +324,9 @@ def test_a_damaged_page_that_ends_the_rows_early_refuses_the_file(project, runne
     the file's own row count tells, and the file is refused whole (found by the ingest fuzz suite)."""
     good = pa.table({"event_id": [f"d{n}" for n in range(20)], "ts": ["2026-03-01T00:00:00Z"] * 20,
                      "input_tokens": list(range(20))})
-    sink = pa.BufferOutputStream()
-    pq.write_table(good, sink)
-    data = sink.getvalue().to_pybytes()
-    damaged = None
-    for at in range(4, 200):  # the first byte whose change silently loses the rows (the page's level data)
-        candidate = data[:at] + bytes([data[at] ^ 0x24]) + data[at + 1:]
-        try:
-            if sum(batch.num_rows for batch in pq.ParquetFile(pa.BufferReader(candidate)).iter_batches()) == 0:
-                damaged = candidate
-                break
-        except (pa.ArrowException, OSError):
-            continue
-    assert damaged is not None
+    damaged = _first_damage(  # (the page's level data)
+        good, lambda byte: byte ^ 0x24,
+        lambda candidate: sum(batch.num_rows for batch in pq.ParquetFile(pa.BufferReader(candidate)).iter_batches()) == 0)
     (project.root / "data" / "damaged.parquet").write_bytes(damaged)
     pq.write_table(good.set_column(0, "event_id", pa.array([f"g{n}" for n in range(20)])),
                    project.root / "data" / "good.parquet")
