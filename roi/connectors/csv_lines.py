@@ -343,8 +343,9 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
     plain_lines: list[int] = []
     plain_texts: list[str] = []
 
-    def chunk_of(rows: list[tuple[int, int, str, list[str]]], found: list[Reject],
-                 lines: list[int] | None = None, texts: list[str] | None = None) -> Iterator[Chunk]:
+    def checked(rows: list[tuple[int, int, str, list[str]]], found: list[Reject],
+                lines: list[int] | None, texts: list[str] | None) -> Chunk:
+        """The records and quote-free lines of a chunk checked together, in line order."""
         columns = {name: pa.array([row[3][position] or None for row in rows], pa.string())
                    for name, position in zip(wanted, positions, strict=True)}
         numbers = np.array([row[0] for row in rows], dtype=np.int64)
@@ -368,28 +369,30 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
             else:
                 raw = split_texts
             numbers = numbers[order]
-        table = RawTable(columns, numbers, path, raw)
-        chunk = to_chunk(table, rows_read=read)
-        spans = {row[0]: row for row in rows if row[1] > 1}
-        again = [spans[reject.line] for reject in chunk.rejects if reject.line in spans]
-        if again:
-            # a record over several lines that the checks refuse: its lines are read again one by one
-            failed = {row[0] for row in again}
-            chunk.rejects = [reject for reject in chunk.rejects if reject.line not in failed]
-            chunk.rows_read -= len(again)
+        chunk = to_chunk(RawTable(columns, numbers, path, raw), rows_read=read)
         chunk.rejects = sorted(found + chunk.rejects, key=lambda reject: reject.line or 0)
-        chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
-        yield chunk
-        if again:
+        return chunk
+
+    def chunk_of(rows: list[tuple[int, int, str, list[str]]], found: list[Reject],
+                 lines: list[int] | None = None, texts: list[str] | None = None) -> Iterator[Chunk]:
+        chunk = checked(rows, found, lines, texts)
+        spans = {row[0]: row for row in rows if row[1] > 1}
+        failed = {reject.line for reject in chunk.rejects if reject.line in spans}
+        if failed:
+            # a record over several lines that the checks refuse: its lines are read again one by one,
+            # and the chunk checked again with them in their places (the first of two equal ids wins)
             alone_rows, alone_rejects = [], []
-            for first, _span, text, _ in again:
-                for offset, part in enumerate(text.split("\n")):
+            for first in sorted(failed):
+                for offset, part in enumerate(spans[first][2].split("\n")):
                     found_line = _line_alone(first + offset, part, width, path) if part else None
                     if isinstance(found_line, Reject):
                         alone_rejects.append(found_line)
                     elif found_line and any(found_line[2][position] for position in positions):
                         alone_rows.append((found_line[0], 1, found_line[1], found_line[2]))
-            yield from chunk_of(alone_rows, alone_rejects)
+            rows = sorted([row for row in rows if row[0] not in failed] + alone_rows, key=lambda row: row[0])
+            chunk = checked(rows, found + alone_rejects, lines, texts)
+        chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
+        yield chunk
 
     def block_chunk(first: int, block: bytes) -> Chunk:
         count = block.count(b"\n") + (not block.endswith(b"\n"))

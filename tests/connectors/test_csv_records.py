@@ -130,3 +130,19 @@ def test_a_line_of_megabytes_among_them(tmp_path):
     rows, rejects, read = _read(str(path), 1000, arrow=True)
     assert (rows, rejects, read) == _read(str(path), 1000, arrow=False)
     assert read == 10 and rejects == [] and rows[6][0].startswith("longxxx")
+
+
+def test_a_refused_record_over_lines_gives_its_good_lines_in_their_place(tmp_path):
+    """A record over two lines that the checks refuse is read again line by line; its good line is a row
+    in its place, before later lines, so that of two equal event ids the first in the file wins."""
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"topic,event_id,ts,input_tokens\n"
+                     b'"\x00\n'  # line 2: opens a quote; the NUL gets the joined record refused
+                     b'first",D,2026-01-10T10:00:00Z,5\n'  # line 3: alone, a good row D
+                     b"second,D,2026-01-11T10:00:00Z,7\n")  # line 4: D again
+    chunks = list(read_csv(str(path), 50_000))
+    assert [(row["event_id"], row["topic"]) for chunk in chunks for row in chunk.frame.to_pylist()] == [
+        ("D", 'first"'), ("D", "second")]
+    assert [(reject.line, reject.reason) for chunk in chunks for reject in chunk.rejects] == [
+        (2, "expected 4 columns, found an unbalanced quote")]
+    assert sum(chunk.rows_read for chunk in chunks) == 3
