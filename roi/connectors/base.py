@@ -275,3 +275,29 @@ registry = Registry(
     }
 )
 register = registry.register
+
+
+def _lone_cr(data: bytes) -> bool:
+    """Whether some CR in `data` is not followed by an LF (a line break of its own: old Mac files)."""
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+
+
+def line_blocks(handle, size: int) -> Iterator[tuple[int, bytes | None]]:
+    """The rest of an open binary file as (offset, bytes of whole LF-ended lines), about `size` bytes
+    each (a longer line whole). Where a line break is a lone CR, (its block's offset, None) and no
+    more: lines split at LF would not be the file's lines there, so the caller reads on from that
+    offset as text. Memory stays at about two blocks, also for a file of lone CRs only."""
+    while True:
+        offset = handle.tell()
+        block = handle.read(size)
+        if not block:
+            return
+        while not block.endswith(b"\n") and not _lone_cr(block[:-1] if block.endswith(b"\r") else block):
+            more = handle.readline(size)  # the rest of the block's last line, a piece at a time
+            if not more:
+                break
+            block += more
+        if _lone_cr(block):
+            yield offset, None
+            return
+        yield offset, block

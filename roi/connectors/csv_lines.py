@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from ..domain import DIMENSIONS
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
-from .base import Chunk, Reject
+from .base import Chunk, Reject, line_blocks
 from .event_columns import RawTable, to_chunk
 
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
@@ -138,10 +138,13 @@ def _odd_line(data: bytes, start: int, parity: int, last: bool) -> tuple[bool, i
 # ------------------------------------------------------------------ the careful reader
 
 
-def physical_lines(path: str) -> Iterator[tuple[int, str]]:
-    """(line number, text without its line break); LF, CRLF and lone CR end a line, as Arrow reads them."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        for number, text in enumerate(handle, start=1):
+def physical_lines(path: str, offset: int = 0, first: int = 1) -> Iterator[tuple[int, str]]:
+    """(line number, text without its line break), from the byte `offset` on, whose line is `first`;
+    LF, CRLF and lone CR end a line, as Arrow reads them."""
+    with open(path, "rb") as binary:
+        binary.seek(offset)
+        handle = io.TextIOWrapper(binary, encoding="utf-8-sig" if offset == 0 else "utf-8", newline="")
+        for number, text in enumerate(handle, start=first):
             yield number, text.rstrip("\r\n")
 
 
@@ -171,33 +174,31 @@ csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 _LINE_BLOCK = 4 << 20  # bytes of whole lines that read_lines hands Arrow at once, when none holds a quote
 
 
-def _line_blocks(path: str, chunk_rows: int) -> Iterator[tuple[int, bytes]] | None:
+def _line_blocks(path: str, chunk_rows: int) -> Iterator[tuple[int, bytes | int]] | None:
     """The file after its header as (first line, bytes of whole LF-ended lines): about _LINE_BLOCK bytes
-    and at most `chunk_rows` lines each. None when the header does not end with LF or CRLF (an old Mac
-    file, lone CRs only: binary lines would not be its lines)."""
+    and at most `chunk_rows` lines each; where lone CRs end lines, (first line, the file offset there)
+    and no more (the rest is read as text). None when the header itself does not end with LF or CRLF."""
     with open(path, "rb") as handle:
         header = handle.readline(_MAX_HEADER)
     if not header.endswith(b"\n") or b"\r" in header[:-2]:
         return None
 
-    def blocks() -> Iterator[tuple[int, bytes]]:
+    def blocks() -> Iterator[tuple[int, bytes | int]]:
         line = 2
         with open(path, "rb") as handle:
             handle.readline()
-            while block := handle.read(_LINE_BLOCK):
-                if not block.endswith(b"\n"):
-                    block += handle.readline()  # the rest of the block's last line
-                count = block.count(b"\n")
+            for offset, block in line_blocks(handle, _LINE_BLOCK):
+                if block is None:
+                    yield line, offset
+                    return
                 pieces = [block]
-                if count > chunk_rows:
+                if block.count(b"\n") > chunk_rows:
                     ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _LF)[chunk_rows - 1 :: chunk_rows] + 1
                     pieces = [block[start:end] for start, end in zip([0, *ends.tolist()], [*ends.tolist(), None], strict=True)]
                 for piece in pieces:
                     if piece:
                         yield line, piece
-                        # its lines: LF-ended, but a lone CR ends a line too (such a block is read line by line)
-                        line += (_breaks(piece) if b"\r" in piece else piece.count(b"\n")) + (
-                            not piece.endswith((b"\n", b"\r")))
+                        line += piece.count(b"\n") + (not piece.endswith(b"\n"))
 
     return blocks()
 
@@ -217,8 +218,8 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
 
     `quote_free`: what holds no quote outside a record is given for Arrow to split (read_lines), each
     line a record of its own, read as in a file where no value spans lines: a block of the file
-    without a quote or a lone CR as (first line, -1, bytes, None), at most `chunk_rows` lines; and,
-    in the other blocks, a line without a quote as (line, 0, text, None)."""
+    without a quote as (first line, -1, bytes, None), at most `chunk_rows` lines; and, elsewhere
+    (blocks with a quote, and the text after a lone CR), a line without a quote as (line, 0, text, None)."""
     held: list[tuple[int, str]] = []
     quotes = 0
 
@@ -257,11 +258,14 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
             yield from step(number, text)
     else:
         for first, block in blocks:
-            if not held and b'"' not in block and (b"\r" not in block or block.count(b"\r") == block.count(b"\r\n")):
+            if isinstance(block, int):  # lone CRs end lines from this offset on: the rest as text
+                for number, text in physical_lines(path, block, first):
+                    yield from step(number, text)
+            elif not held and b'"' not in block:
                 yield first, -1, block, None
-                continue
-            for number, text in _lines_in(block, first):
-                yield from step(number, text)
+            else:
+                for number, text in _lines_in(block, first):
+                    yield from step(number, text)
     yield from alone(held)  # a quote still open at the end of the file
 
 

@@ -22,9 +22,10 @@ and reason exactly as before. Rows are the non-blank lines, numbered from 1 as i
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +35,7 @@ import pyarrow.json as pajson
 from ..domain import AMOUNT_LIMIT
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
-from .base import Chunk, Reject
+from .base import Chunk, Reject, line_blocks
 from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk
 
 _BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
@@ -106,7 +107,12 @@ def _line_by_line(path: str, block: bytes, first_line: int) -> tuple[Chunk, int]
     """A block read line by line with json.loads: (its chunk, how many lines it held)."""
     # a byte that is not UTF-8 becomes a surrogate escape: that line is quarantined, not the file refused;
     # newline=None splits lines as iterating the open file does (LF, CRLF, or a lone CR)
-    handle = io.TextIOWrapper(io.BytesIO(block), encoding="utf-8", errors="surrogateescape", newline=None)
+    return _lines_chunk(path, io.TextIOWrapper(io.BytesIO(block), encoding="utf-8", errors="surrogateescape",
+                                               newline=None), first_line)
+
+
+def _lines_chunk(path: str, handle: Iterable[str], first_line: int) -> tuple[Chunk, int]:
+    """Lines of text read with json.loads, the first numbered `first_line`: (their chunk, how many there were)."""
     columns: dict[str, list[str | None]] = {name: [] for name in EVENT_COLUMNS}
     lines: list[int] = []
     texts: list[str] = []
@@ -268,21 +274,35 @@ def _by_arrow(path: str, block: bytes, first_line: int) -> Chunk | None:
                     rows_read=table.num_rows)
 
 
-def _blocks(handle, chunk_rows: int) -> Iterator[tuple[bytes, int]]:
-    """The file as blocks of whole lines, with their count of LFs: about _BLOCK_BYTES, at most `chunk_rows` lines."""
-    while block := handle.read(_BLOCK_BYTES):
-        if not block.endswith(b"\n"):
-            block += handle.readline()  # the rest of the block's last line
+def _blocks(handle, chunk_rows: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """The file as blocks of whole lines: (offset, bytes, LFs), about _BLOCK_BYTES and at most `chunk_rows`
+    lines each; (offset, None, 0) where lone CRs end lines, from which the file is read as text."""
+    for offset, block in line_blocks(handle, _BLOCK_BYTES):
+        if block is None:
+            yield offset, None, 0
+            return
         breaks = block.count(b"\n")
         if breaks > chunk_rows:  # (small rows, or a small chunk_rows) cut after every chunk_rows-th line
             ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)[chunk_rows - 1 :: chunk_rows] + 1
             start = 0
             for end in ends.tolist():
-                yield block[start:end], chunk_rows
+                yield offset + start, block[start:end], chunk_rows
                 start = end
-            block, breaks = block[start:], breaks - chunk_rows * len(ends)
+            block, breaks, offset = block[start:], breaks - chunk_rows * len(ends), offset + start
         if block:
-            yield block, breaks
+            yield offset, block, breaks
+
+
+def _text_chunks(path: str, handle, offset: int, first_line: int, chunk_rows: int) -> Iterator[Chunk]:
+    """The file from `offset` on read as text (LF, CRLF and a lone CR end lines), `chunk_rows` lines a chunk."""
+    handle.seek(offset)
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig" if offset == 0 else "utf-8", errors="surrogateescape",
+                            newline=None)
+    while lines := list(itertools.islice(text, chunk_rows)):
+        chunk, count = _lines_chunk(path, lines, first_line)
+        first_line += count
+        yield chunk
+    text.detach()  # (the caller closes the file)
 
 
 def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
@@ -293,17 +313,22 @@ def read_jsonl(path: str, chunk_rows: int) -> Iterator[Chunk]:
     with handle:
         line = 1
         try:
-            for index, (block, breaks) in enumerate(_blocks(handle, chunk_rows)):
-                if index == 0 and block.startswith(b"\xef\xbb\xbf"):
-                    block = block[3:]  # a byte order mark is not part of the first line
-                count = breaks + (0 if block.endswith(b"\n") else 1)  # its lines (the last may lack its LF)
-                chunk = _by_arrow(path, block, line)
-                if chunk is None:
-                    chunk, count = _line_by_line(path, block, line)
-                line += count
-                # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
-                chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
-                if chunk.rows_read or chunk.rejects:  # (a block of blank lines holds no rows)
-                    yield chunk
+            for offset, block, breaks in _blocks(handle, chunk_rows):
+                if block is None:  # lone CRs end lines from here on
+                    chunks = _text_chunks(path, handle, offset, line, chunk_rows)
+                else:
+                    if offset == 0 and block.startswith(b"\xef\xbb\xbf"):
+                        block = block[3:]  # a byte order mark is not part of the first line
+                    count = breaks + (0 if block.endswith(b"\n") else 1)  # its lines (the last may lack its LF)
+                    chunk = _by_arrow(path, block, line)
+                    if chunk is None:
+                        chunk, count = _line_by_line(path, block, line)
+                    line += count
+                    chunks = [chunk]
+                for chunk in chunks:
+                    # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
+                    chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
+                    if chunk.rows_read or chunk.rejects:  # (a block of blank lines holds no rows)
+                        yield chunk
         except OSError as exc:
             raise ConnectorError(f"{path}: cannot read the file: {exc}") from None

@@ -146,3 +146,24 @@ def test_a_refused_record_over_lines_gives_its_good_lines_in_their_place(tmp_pat
     assert [(reject.line, reject.reason) for chunk in chunks for reject in chunk.rejects] == [
         (2, "expected 4 columns, found an unbalanced quote")]
     assert sum(chunk.rows_read for chunk in chunks) == 3
+
+
+@pytest.mark.parametrize("switch", [0, 150], ids=["lone CRs throughout", "lone CRs after LFs"])
+def test_lines_ended_by_a_lone_cr_after_an_lf_header(tmp_path, monkeypatch, switch):
+    """From the first block holding a lone CR on, the file is read as text (binary lines, split at LF, had
+    made the rest of such a file one block: memory followed the file)."""
+    monkeypatch.setattr(csv_lines, "_LINE_BLOCK", 2_000)
+    lines = [_good(number) for number in range(400)]
+    lines[40] = ODD[0]
+    lines[300] = "neg,2026-01-10T10:00:00Z,acme,t,-1,2,,,eu"
+    path = tmp_path / "events.csv"
+    path.write_bytes((HEADER + "\n" + "".join(line + ("\n" if index < switch else "\r")
+                                              for index, line in enumerate(lines))).encode())
+    walked = []
+    lines_in = csv_lines._lines_in
+    monkeypatch.setattr(csv_lines, "_lines_in", lambda block, first: walked.append(len(block)) or lines_in(block, first))
+    chunks = list(csv_lines.read_lines(str(path), NAMES, WANTED, 100))
+    assert max(chunk.rows_read for chunk in chunks) <= 100
+    assert max(walked, default=0) < 3 * 2_000  # blocks walked line by line stay blocks, not the rest of the file
+    assert _read(str(path), 100, arrow=True) == _read(str(path), 100, arrow=False)
+    assert [reject.line for chunk in chunks for reject in chunk.rejects] == [303]  # (the quoted value: 2 lines)

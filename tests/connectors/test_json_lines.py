@@ -204,3 +204,19 @@ def test_each_odd_line_among_good_ones(tmp_path, odd, crlf):
     rows, rejects, read = _read(str(path), 1000)
     assert (_nan_free(rows), rejects, read) == (_nan_free(expected[0]), expected[1], expected[2])
     assert rejects[-1][0] in (26, 27)  # the line of the rejected row (27 where the odd line held a lone CR)
+
+
+@pytest.mark.parametrize("switch", [0, 2_600], ids=["lone CRs throughout", "lone CRs after LFs"])
+def test_lines_ended_by_a_lone_cr_are_read_as_text_a_chunk_at_a_time(tmp_path, switch):
+    """From the first block holding a lone CR on, the file is read as text, chunk_rows lines a chunk: memory
+    follows the chunk (binary lines, split at LF, had made the rest of such a file one block)."""
+    lines = [_good_line(n) for n in range(5_000)]
+    lines[3_333] = json.dumps(_record(3_333, input_tokens=-1)).encode()
+    data = b"".join(line + (b"\n" if index < switch else b"\r") for index, line in enumerate(lines))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(data)
+    chunks = list(read_jsonl(str(path), 1_000))
+    assert max(chunk.rows_read for chunk in chunks) <= 1_000
+    assert [(reject.line, reject.reason) for chunk in chunks for reject in chunk.rejects] == [
+        (3_334, "input_tokens is not a whole number >= 0 (got '-1')")]
+    assert _read(str(path), 1_000) == _reference(str(path))
