@@ -424,3 +424,15 @@ def test_outcomes_are_trimmed_and_case_folded_as_documented(project, given):
     path = project.write_data("a.csv", f"event_id,ts,outcome\ne1,2026-01-10T10:00:00Z,{given}\n")
     frame, rejects, _ = only(read_all(project, str(path)))
     assert rejects == [] and list(frame["resolved"]) == [1]
+
+
+def test_holds_nul_reads_only_the_values_of_a_slice():
+    from roi.connectors.event_columns import holds_nul
+
+    column = pa.array(["a\x00", "b", "c", None, "d\x00e"])
+    assert holds_nul(column).tolist() == [True, False, False, False, True]
+    assert holds_nul(column.slice(1, 3)) is None  # the NULs lie outside the slice's bytes
+    assert holds_nul(column.slice(3, 2)).tolist() == [False, True]
+    assert holds_nul(column.dictionary_encode()).tolist() == [True, False, False, False, True]
+    assert holds_nul(pa.array(["x", "y"]).dictionary_encode()) is None
+    assert holds_nul(pa.array([1, 2])) is None and holds_nul(None) is None

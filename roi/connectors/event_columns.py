@@ -250,9 +250,25 @@ def _instants(column: pa.Array, problems: _Problems) -> pa.Array:
     return pa.array(values, pa.int64()).cast(pa.timestamp("ns", "UTC"))
 
 
-def _holds_nul(column: pa.Array | None) -> np.ndarray | None:
-    """Rows whose value holds a NUL character (no store takes it in a text), None when none does."""
-    if column is None:
+def _text_bytes(column: pa.Array) -> np.ndarray:
+    """The bytes of a string column's values, read off its Arrow buffers (no copy)."""
+    _, offsets_buffer, data_buffer = column.buffers()
+    if data_buffer is None or not len(column):
+        return np.zeros(0, dtype=np.uint8)
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[column.offset : column.offset + len(column) + 1]
+    return np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+
+
+def holds_nul(column: pa.Array | None) -> np.ndarray | None:
+    """Rows whose value holds a NUL character (no store takes it in a text), None when none does.
+    Text columns (or their dictionaries) without a NUL byte answer from their buffer (~0.05 ms per
+    40k values, against ~0.7 ms for the per-value search)."""
+    if column is None or not (pa.types.is_dictionary(column.type) or pa.types.is_string(column.type)
+                              or pa.types.is_large_string(column.type)):
+        return None
+    text = column.dictionary if pa.types.is_dictionary(column.type) else column
+    if (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) and _text_bytes(text).all():
         return None
     if pa.types.is_dictionary(column.type):
         per_value = pc.match_substring(column.dictionary, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
@@ -331,7 +347,7 @@ def to_chunk(table: RawTable, rows_read: int) -> Chunk:
         problems.add(~known[codes], f"outcome is not one of {', '.join(OUTCOMES)}", get("outcome"))
 
     for name in DIMENSIONS:
-        nul = _holds_nul(get(name))
+        nul = holds_nul(get(name))
         if nul is not None:
             problems.add(nul, f"{name} holds a NUL character")
 

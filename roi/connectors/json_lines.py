@@ -36,7 +36,7 @@ from ..domain import AMOUNT_LIMIT
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, Reject, line_blocks
-from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk
+from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, holds_nul, to_chunk
 
 _BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
 _AMOUNTS = ("cost_usd", "human_review_minutes")
@@ -193,14 +193,6 @@ def _plain_amounts(column: pa.Array) -> bool:
     return low >= 0 and high < AMOUNT_LIMIT
 
 
-def _holds_nul(column: pa.Array) -> bool:
-    """Whether a text column holds a NUL (the line reader refuses such a line: `\\u0000` in JSON)."""
-    if not pa.types.is_string(column.type) or not len(column) or column.buffers()[2] is None:
-        return False
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
-    return not np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].all()
-
-
 def _holds_odd_numbers(block: bytes) -> bool:
     """Whether a line may hold `Inf`, `-Inf` or `-NaN` as a value (Arrow reads them, json.loads does not):
     a memchr for I and N first (most files have neither), then a search of the lines around each find."""
@@ -262,7 +254,8 @@ def _by_arrow(path: str, block: bytes, first_line: int) -> Chunk | None:
     if table.num_rows != len(indices):
         return None  # a line held two objects: json.loads refuses the line
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
-    if not all(_plain_amounts(columns[name]) for name in _AMOUNTS) or any(map(_holds_nul, columns.values())):
+    if not all(_plain_amounts(columns[name]) for name in _AMOUNTS) or any(
+            holds_nul(column) is not None for column in columns.values()):  # (json.loads refuses a `\u0000`)
         return None
     for name in _AMOUNTS:
         columns[name] = pc.add(columns[name], 0.0)  # -0 is 0, as its text reads
