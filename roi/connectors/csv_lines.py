@@ -282,6 +282,20 @@ def convert_options(names: list[str], wanted: list[str], dictionaries: bool = Tr
     )
 
 
+def without_blank_rows(columns: dict[str, pa.Array]) -> tuple[dict[str, pa.Array], np.ndarray | None]:
+    """The columns without the rows null in all of them (an empty line, or one of nothing but commas:
+    a blank line's twin, not a row), and which rows were kept (None: all of them)."""
+    if not columns:
+        return columns, None
+    blank = np.ones(len(next(iter(columns.values()))), dtype=bool)
+    for column in columns.values():
+        blank &= column.is_null().to_numpy(zero_copy_only=False)
+    if not blank.any():
+        return columns, None
+    keep = pa.array(~blank)
+    return {name: column.filter(keep) for name, column in columns.items()}, ~blank
+
+
 def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes, lines: np.ndarray, text_of,
                     dictionaries: bool = False) -> tuple[dict[str, pa.Array], np.ndarray, list[Reject]]:
     """Lines without a quote split by Arrow, each line a record (`lines`: the file line of each;
@@ -311,15 +325,8 @@ def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes,
     kept = np.ones(len(lines), dtype=bool)
     kept[invalid] = False
     rows = np.flatnonzero(kept)
-    columns = {name: table.column(name).combine_chunks() for name in wanted}
-    blank = np.ones(len(rows), dtype=bool)
-    for column in columns.values():
-        blank &= column.is_null().to_numpy(zero_copy_only=False)
-    if blank.any():  # an empty line, or one of nothing but commas (a blank line's twin): not a row
-        keep = pa.array(~blank)
-        columns = {name: column.filter(keep) for name, column in columns.items()}
-        rows = rows[~blank]
-    return columns, rows, rejects
+    columns, kept = without_blank_rows({name: table.column(name).combine_chunks() for name in wanted})
+    return columns, rows if kept is None else rows[kept], rejects
 
 
 class _BlockTexts:

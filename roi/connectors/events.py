@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from pydantic import Field
 
@@ -24,7 +23,7 @@ from ..config import RelPath
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
-from .csv_lines import convert_options, read_header, read_lines, scan
+from .csv_lines import convert_options, read_header, read_lines, scan, without_blank_rows
 from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
 from .json_lines import read_jsonl
 from .parquet_events import read_parquet
@@ -174,16 +173,9 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         count = len(next(iter(columns.values())))
         lines = _line_numbers(emitted, count, invalid_lines, 1)
         emitted += count
-        blank = None
-        for column in columns.values():
-            null = column.is_null()
-            blank = null if blank is None else pc.and_(blank, null)
-        raw = RawTable(columns, lines, path)
+        columns, kept = without_blank_rows(columns)
+        raw = RawTable(columns, lines if kept is None else lines[kept], path)
         rejects, invalid[:] = list(invalid), []
-        if blank is not None and pc.any(blank).as_py():
-            keep = pc.invert(blank)
-            raw = RawTable({k: v.filter(keep) for k, v in columns.items()},
-                           lines[keep.to_numpy(zero_copy_only=False)], path)
         chunk = to_chunk(raw, rows_read=len(raw.lines) + len(rejects))
         # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
         chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
