@@ -91,15 +91,33 @@ def _raw_text(table: RawTable, index: int, names: list[str]) -> str:
     return ",".join(values)[:2000]
 
 
+def _text_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string column's offsets (one per value and one past the last) and data bytes, read off its
+    Arrow buffers without a copy; None for a column of another type."""
+    if pa.types.is_string(column.type):
+        width = np.int32
+    elif pa.types.is_large_string(column.type):
+        width = np.int64
+    else:
+        return None
+    _, offsets_buffer, data_buffer = column.buffers()
+    if data_buffer is None or not len(column):  # (no values, or every one null or empty)
+        return np.zeros(len(column) + 1, dtype=width), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[column.offset : column.offset + len(column) + 1]
+    return offsets, np.frombuffer(data_buffer, dtype=np.uint8)
+
+
+def _text_bytes(column: pa.Array) -> np.ndarray:
+    """The bytes of a string column's values, one after another (no copy)."""
+    offsets, data = _text_buffers(column)
+    return data[offsets[0] : offsets[-1]]
+
+
 def _may_hold_hex(column: pa.Array) -> bool:
     """Whether any byte of a text column is x or X (read off the Arrow buffer: ~1 ms per million values)."""
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+    if _text_buffers(column) is None:
         return False
-    data_buffer = column.buffers()[2]
-    if data_buffer is None:
-        return False
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
-    return bool(((data | 0x20) == ord("x")).any())
+    return bool(((_text_bytes(column) | 0x20) == ord("x")).any())
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -250,26 +268,15 @@ def _instants(column: pa.Array, problems: _Problems) -> pa.Array:
     return pa.array(values, pa.int64()).cast(pa.timestamp("ns", "UTC"))
 
 
-def _text_bytes(column: pa.Array) -> np.ndarray:
-    """The bytes of a string column's values, read off its Arrow buffers (no copy)."""
-    _, offsets_buffer, data_buffer = column.buffers()
-    if data_buffer is None or not len(column):
-        return np.zeros(0, dtype=np.uint8)
-    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=width)[column.offset : column.offset + len(column) + 1]
-    return np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
-
-
 def holds_nul(column: pa.Array | None) -> np.ndarray | None:
     """Rows whose value holds a NUL character (no store takes it in a text), None when none does.
     Text columns (or their dictionaries) without a NUL byte answer from their buffer (~0.05 ms per
     40k values, against ~0.7 ms for the per-value search)."""
-    if column is None or not (pa.types.is_dictionary(column.type) or pa.types.is_string(column.type)
-                              or pa.types.is_large_string(column.type)):
+    if column is None:
         return None
     text = column.dictionary if pa.types.is_dictionary(column.type) else column
-    if (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) and _text_bytes(text).all():
-        return None
+    if _text_buffers(text) is None or _text_bytes(text).all():
+        return None  # (not text; or no NUL byte in it)
     if pa.types.is_dictionary(column.type):
         per_value = pc.match_substring(column.dictionary, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
         if not per_value.any():
@@ -303,17 +310,10 @@ def _may_need_trim(column: pa.Array) -> bool:
     """Whether trimming could change a value: some first or last byte is whitespace or not ASCII.
 
     Two bytes per value, read off the Arrow buffers, instead of a regex over every value."""
-    if pa.types.is_string(column.type):
-        width = np.int32
-    elif pa.types.is_large_string(column.type):
-        width = np.int64
-    else:
+    buffers = _text_buffers(column)
+    if buffers is None:
         return True
-    _, offsets_buffer, data_buffer = column.buffers()
-    if data_buffer is None or not len(column):
-        return False
-    offsets = np.frombuffer(offsets_buffer, dtype=width)[column.offset : column.offset + len(column) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    offsets, data = buffers
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts
     return bool(_WHITESPACE_BYTES[data[starts[filled]]].any() or _WHITESPACE_BYTES[data[ends[filled] - 1]].any())
