@@ -6,8 +6,11 @@ import numpy as np
 import pyarrow as pa
 
 
-def dictionary_codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+def dictionary_codes(column: pa.Array | pa.ChunkedArray, widen: bool = True) -> tuple[np.ndarray, list[str]]:
     """Each row's code (int64) into a list of values; a null, in the rows or in the dictionary, is "".
+
+    `widen=False`: the codes in the dictionary's own integer type, without a copy where it has no
+    nulls (for callers that only look codes up, never compute with them).
 
     The list may hold a value more than once (a dictionary of spellings trimmed alike): callers
     that need one code per value map the list through a dict, which is cheap at its size."""
@@ -20,4 +23,5 @@ def dictionary_codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, li
     if indices.null_count:
         indices = indices.cast(pa.int64()).fill_null(len(values))  # (len(values) may not fit int8 indices)
         values.append("")
-    return indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), values
+    codes = indices.to_numpy(zero_copy_only=False)
+    return (codes.astype(np.int64, copy=False) if widen else codes), values

@@ -251,14 +251,16 @@ class _Encoding:
                 word |= value
         return keys
 
-    def unpack(self, keys: np.ndarray) -> list[np.ndarray]:
+    def unpack(self, keys: np.ndarray, dtype: type = np.int64) -> list[np.ndarray]:
+        """Keys -> fields (day as epoch days, then codes), each made `dtype` as it comes out
+        (int32 for the cell table: the int64 fields of 905k cells would take 58 MB at once)."""
         fields: list[np.ndarray] = [np.empty(0)] * len(self.widths)
         for word, members in zip(keys, self.words, strict=True):
             word = word.copy()
             for field in reversed(members):
-                fields[field] = word & np.int64((1 << self.widths[field]) - 1)
+                fields[field] = (word & np.int64((1 << self.widths[field]) - 1)).astype(dtype, copy=False)
                 word >>= self.widths[field]
-        fields[0] = fields[0] + self.first_day
+        fields[0] = fields[0] + dtype(self.first_day)
         return fields
 
 
@@ -308,15 +310,57 @@ def _reduce(keys: np.ndarray, metrics: Iterable[np.ndarray], runs: bool = False)
     return _Run(keys, sums)
 
 
+def _merged(runs: list[_Run]) -> _Run:
+    """Sorted runs summed into one; each run's arrays are let go as they are used."""
+    if len(runs) == 1:
+        return runs[0]
+    keys = np.concatenate([run.keys for run in runs], axis=1)
+    for run in runs:
+        run.keys = None
+
+    def metrics() -> Iterator[np.ndarray]:
+        # each metric's inputs are let go once it is summed: the merged run replaces them
+        for m in range(len(CELL_METRICS)):
+            values = np.concatenate([run.sums[m] for run in runs])
+            for run in runs:
+                run.sums[m] = None
+            yield values
+            del values
+
+    return _reduce(keys, metrics(), runs=True)
+
+
+def _merged_into(cells: _Run, run: _Run) -> _Run:
+    """`run` summed into `cells`, both sorted with one-word keys: the run's keys that the cells hold
+    add to them in place; the others are inserted where they sort (one new array at a time)."""
+    big, small = cells.keys[0], run.keys[0]
+    at = np.searchsorted(big, small)
+    held = at < len(big)
+    held[held] = big[at[held]] == small[held]
+    places = at[held]
+    for total, part in zip(cells.sums, run.sums, strict=True):
+        total[places] += part[held]  # (keys are unique in a run: no place twice)
+    new = ~held
+    if not new.any():
+        return cells
+    places = at[new]
+    keys = np.insert(big, places, small[new])[np.newaxis, :]
+    cells.keys = None
+    sums = cells.sums
+    for m, part in enumerate(run.sums):
+        sums[m] = np.insert(sums[m], places, part[new])
+    return _Run(keys, sums)
+
+
 class _CellSums:
     """One batch's rows summed per cell (day and dimensions), in numpy.
 
     Each dimension value gets a batch-wide code, so a row's key is a few
     packed integers (_Encoding). A chunk's rows are summed into a sorted run;
     runs merge into the cells once they hold more rows than _COMPACT_ROWS or a
-    quarter of the cells. Memory is the cells plus those runs, and a merge
-    works one metric at a time: a few arrays of the merged length, not a copy
-    of every column at once.
+    quarter of the cells. Memory is the cells plus those runs, and a merge holds
+    one new array of the cells' length at a time (_merged_into; with keys of
+    more than one word, _merged sorts them one metric at a time).
     """
 
     def __init__(self, dimensions: tuple[str, ...], compact_rows: int = _COMPACT_ROWS):
@@ -361,23 +405,16 @@ class _CellSums:
             run.keys = encoding.pack(old.unpack(run.keys))
 
     def _merge(self) -> None:
-        runs = [self._cells, *self._runs] if self._cells else self._runs
-        if len(runs) > 1:
-            keys = np.concatenate([run.keys for run in runs], axis=1)
-            for run in runs:
-                run.keys = None
-
-            def metrics() -> Iterator[np.ndarray]:
-                # each metric's inputs are let go once it is summed: the merged cells replace them
-                for m in range(len(CELL_METRICS)):
-                    values = np.concatenate([run.sums[m] for run in runs])
-                    for run in runs:
-                        run.sums[m] = None
-                    yield values
-                    del values
-
-            runs = [_reduce(keys, metrics(), runs=True)]
-        self._cells, self._runs, self._run_rows = runs[0], [], 0
+        """The waiting runs summed into one, then into the cells: in place where the keys are one
+        word (a merge then holds the cells and one new array, not a copy of every column)."""
+        run = _merged(self._runs)
+        self._runs, self._run_rows = [], 0
+        if self._cells is None:
+            self._cells = run
+        elif len(self._cells.keys) == 1:
+            self._cells = _merged_into(self._cells, run)
+        else:
+            self._cells = _merged([self._cells, run])
 
     def table(self) -> pa.Table | None:
         """The cells: day (date32), every dimension (dictionary; "" where not stored), CELL_METRICS."""
@@ -385,14 +422,14 @@ class _CellSums:
             self._merge()
         if self._cells is None:
             return None
-        fields = self._encoding.unpack(self._cells.keys)
+        fields = self._encoding.unpack(self._cells.keys, np.int32)  # (epoch days and codes fit int32)
         count = self._cells.rows
-        columns: dict[str, pa.Array] = {"day": pa.array(fields[0].astype(np.int32), pa.int32()).cast(pa.date32())}
+        columns: dict[str, pa.Array] = {"day": pa.array(fields[0], pa.int32()).cast(pa.date32())}
         stored = dict(zip(self._stored, fields[1:], strict=True))
         for name in DIMENSIONS:
             if name in stored:
                 columns[name] = pa.DictionaryArray.from_arrays(
-                    pa.array(stored[name].astype(np.int32)), pa.array(list(self._codes[name]), pa.string()))
+                    pa.array(stored[name]), pa.array(list(self._codes[name]), pa.string()))
             else:
                 columns[name] = pa.DictionaryArray.from_arrays(
                     pa.array(np.zeros(count, dtype=np.int32)), pa.array([""], pa.string()))

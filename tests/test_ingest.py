@@ -9,6 +9,8 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from roi import services
 from roi.cli import main
@@ -613,6 +615,30 @@ def test_cells_merge_into_few_runs_as_they_come():
         merges += not sums._runs
     assert 4 <= merges < 30
     _close_rows(_as_rows(sums.table()), _reference_sums(pa.concat_tables(chunks).unify_dictionaries()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), values=st.sampled_from([2, 5, 40, 700]), chunks=st.integers(2, 12),
+       rows=st.integers(1, 600), days=st.sampled_from([1, 7, 400]))
+def test_cells_merged_as_they_come_equal_the_reference_sums(seed, values, chunks, rows, days):
+    """Runs merge into the cells after almost every chunk: in place when a key is one word (few values
+    and days), by a sort of everything when it is two (700 values in seven dimensions: 70 bits and more)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from roi import ingestion
+
+    rng = np.random.default_rng(seed)
+    sums = ingestion._CellSums(ingestion.DIMENSIONS, compact_rows=rows // 2)
+    added = []
+    for _ in range(chunks):
+        # days drift back and forth, so keys are packed wider now and then (before a merge, too)
+        chunk = _chunk_of(rng, int(rng.integers(1, rows + 1)), values, 20_000 + int(rng.integers(-days, days + 1)), days)
+        added.append(chunk)
+        sums.add(chunk.column("day").cast(pa.int32()).to_numpy().astype(np.int64),
+                 {name: chunk.column(name) for name in ingestion.DIMENSIONS},
+                 [chunk.column(name).to_numpy() for name in ingestion.CELL_METRICS])
+    _close_rows(_as_rows(sums.table()), _reference_sums(pa.concat_tables(added).unify_dictionaries()))
 
 
 # ------------------------------------------------------------------ fingerprints
