@@ -9,6 +9,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	@# roi's own bytecode, compiled once: an editable install leaves it to the first import, which
+	@# cannot keep it where PYTHONDONTWRITEBYTECODE is set (then every command compiled roi again)
+	$(BIN)/python -m compileall -q roi
 	touch $(STAMP)
 
 install: $(STAMP)
