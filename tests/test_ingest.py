@@ -89,6 +89,8 @@ def test_bad_rows_are_quarantined_and_good_rows_land(project, runner):
         project, "a.csv",
         row("e1"), row("e2", ts="2026-01-10T10:00:00"), row("e3", outcome="closed"), row("", cost="1"),
         "e5,2026-01-10T10:00:00Z,acme", row("e6", tokens="1,x,0"), row("e7", cost="0.25"),
+        # an unreadable input_tokens is no number to compare the cached ones with: one reason, not two
+        row("e8", tokens="x,1,3"), row("e9", tokens="2,1,3"),
     )
     result = ingest(project, runner)
     assert result.exit_code == 0
@@ -101,6 +103,8 @@ def test_bad_rows_are_quarantined_and_good_rows_land(project, runner):
         ("bot", file, 5, "event_id is missing"),
         ("bot", file, 6, "expected 13 columns, found 3"),
         ("bot", file, 7, "output_tokens is not a whole number >= 0 (got 'x')"),
+        ("bot", file, 9, "input_tokens is not a whole number >= 0 (got 'x')"),
+        ("bot", file, 10, "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)"),
     ]
     cells = stored_cells(project)
     assert cells["requests"].sum() == 2

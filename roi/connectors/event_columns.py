@@ -127,9 +127,11 @@ def _as_text(column: pa.Array) -> pa.Array:
     return column.cast(pa.string())
 
 
-def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _Problems) -> np.ndarray:
+def _whole_numbers(column: pa.Array | None, length: int, name: str,
+                   problems: _Problems) -> tuple[np.ndarray, np.ndarray | None]:
+    """The counts (0 where blank or unreadable), and where they are unreadable (None: nowhere)."""
     if column is None:
-        return np.zeros(length, dtype=np.int64)
+        return np.zeros(length, dtype=np.int64), None
     try:
         # fast path: Arrow's integer parser (blanks are nulls), except that it also reads "0x10" as 16:
         # a column with an x in it goes the regex way, where only decimal digits are a number
@@ -137,15 +139,16 @@ def _whole_numbers(column: pa.Array | None, length: int, name: str, problems: _P
         low, high = pc.min_max(values).values()
         # the rule is the text rule's (_WHOLE): 0 up to 18 digits, so that int64 never holds a 19-digit count
         if (low.as_py() or 0) >= 0 and (high.as_py() or 0) < COUNT_LIMIT and not _may_hold_hex(column):
-            return values.fill_null(0).to_numpy()
+            return values.fill_null(0).to_numpy(), None
     except pa.ArrowInvalid:
         pass
     column = _as_text(column)
     given = _present(column)
     ok = pc.match_substring_regex(column.fill_null("0"), _WHOLE)
-    problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a whole number >= 0", column)
+    unreadable = pc.and_(given, pc.invert(ok))
+    problems.add(unreadable, f"{name} is not a whole number >= 0", column)
     cleaned = pc.if_else(pc.and_(given, ok), pc.utf8_trim_whitespace(column.fill_null("0")), "0")
-    return pc.cast(cleaned, pa.int64()).to_numpy()
+    return pc.cast(cleaned, pa.int64()).to_numpy(), unreadable.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def _decimals(column: pa.Array | None, length: int, name: str, problems: _Problems) -> np.ndarray:
@@ -331,11 +334,14 @@ def to_chunk(table: RawTable, rows_read: int) -> Chunk:
         event_id = pc.utf8_trim_whitespace(event_id.fill_null(""))
     problems.add(pc.equal(event_id, ""), "event_id is missing")
     ts = _timestamps(_filled(get("ts"), length), problems)
-    tokens = {name: _whole_numbers(get(name), length, name, problems) for name in TOKEN_COLUMNS}
-    problems.add(
-        tokens["cached_input_tokens"] > tokens["input_tokens"],
-        "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)",
-    )
+    tokens, unreadable = {}, {}
+    for name in TOKEN_COLUMNS:
+        tokens[name], unreadable[name] = _whole_numbers(get(name), length, name, problems)
+    exceeds = tokens["cached_input_tokens"] > tokens["input_tokens"]
+    for name in ("input_tokens", "cached_input_tokens"):  # an unreadable count (taken as 0) is no comparison
+        if unreadable[name] is not None:
+            exceeds &= ~unreadable[name]
+    problems.add(exceeds, "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)")
     cost = _decimals(get("cost_usd"), length, "cost_usd", problems)
     review = _decimals(get("human_review_minutes"), length, "human_review_minutes", problems)
     outcome = _dimension(get("outcome"), length)

@@ -294,24 +294,31 @@ def to_cells_chunk(frame: pd.DataFrame, first_row: int, label: str, first_day: d
             data[name] = frame[name].fillna("").astype(str).str.strip().to_numpy(dtype=object)
         else:
             data[name] = np.full(count, "", dtype=object)
+    unreadable = {name: np.zeros(count, dtype=bool) for name in CELL_METRICS}  # flagged: compared with nothing
     for name in CELL_METRICS:
         if name not in frame:
             values = np.zeros(count) if name != "token_cost" else np.full(count, np.nan)
             data[_FRAME_NAME.get(name, name)] = values
             continue
         values, not_number = _numbers(frame[name])
-        flag(not_number, f"{name} is not a number")
-        flag(~np.isnan(values) & ((values < 0) | ~np.isfinite(values)), f"{name} is not a finite number >= 0")
+        checks = [(not_number, f"{name} is not a number"),
+                  (~np.isnan(values) & ((values < 0) | ~np.isfinite(values)), f"{name} is not a finite number >= 0")]
         limit = AMOUNT_LIMIT if name in FLOAT_METRICS else _COUNT_LIMIT
-        flag(np.isfinite(values) & (values >= limit), too_large(name, limit))
+        checks.append((np.isfinite(values) & (values >= limit), too_large(name, limit)))
         if name in _COUNTS:
-            flag(~np.isnan(values) & np.isfinite(values) & (values != np.floor(values)), f"{name} is not a whole number")
+            checks.append((~np.isnan(values) & np.isfinite(values) & (values != np.floor(values)),
+                           f"{name} is not a whole number"))
+        for mask, reason in checks:
+            flag(mask, reason)
+            unreadable[name] |= mask
         data[_FRAME_NAME.get(name, name)] = values
     requests = np.nan_to_num(data["requests"], nan=0.0)
-    flag(np.nan_to_num(data["cached_input_tokens"]) > np.nan_to_num(data["input_tokens"]),
+    flag(~unreadable["cached_input_tokens"] & ~unreadable["input_tokens"]
+         & (np.nan_to_num(data["cached_input_tokens"]) > np.nan_to_num(data["input_tokens"])),
          "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)")
     if "unpriced_requests" in frame:
-        flag(np.nan_to_num(data["unpriced_requests"]) > requests, "unpriced_requests exceeds requests")
+        flag(~unreadable["unpriced_requests"] & ~unreadable["requests"]
+             & (np.nan_to_num(data["unpriced_requests"]) > requests), "unpriced_requests exceeds requests")
     bad = np.array([bool(found) for found in reasons], dtype=bool)
 
     # No token_cost (NULL or no column): those requests are unpriced, unless the query says how many.

@@ -273,3 +273,25 @@ def test_a_million_events_in_postgresql_give_the_cells_the_events_connector_give
 def test_the_docs_show_the_events_table_query_that_is_tested():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "scheduling.md").read_text()
     assert EVENTS_TABLE_QUERY.strip() in docs
+
+
+def test_a_metric_that_is_no_number_is_compared_with_nothing():
+    """An unreadable count is one reason; "exceeds" is said only of two numbers that can be read."""
+    import pandas as pd
+
+    from roi.connectors.sql import to_cells_chunk
+
+    frame = pd.DataFrame({
+        "day": ["2026-03-01"] * 4,
+        "requests": ["x", 1, 2, 1],
+        "unpriced_requests": [1, 0, 3, 0],
+        "input_tokens": [10, "many", 10, 2],
+        "cached_input_tokens": [0, 5, 0, 3],
+    })
+    chunk = to_cells_chunk(frame, 0, "wh 2026-03-01", date(2026, 3, 1), date(2026, 3, 1))
+    assert [(reject.line, reject.reason) for reject in chunk.rejects] == [
+        (1, "requests is not a number"),
+        (2, "input_tokens is not a number"),
+        (3, "unpriced_requests exceeds requests"),
+        (4, "cached_input_tokens exceeds input_tokens (input_tokens includes the cached ones)"),
+    ]
