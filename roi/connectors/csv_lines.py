@@ -41,8 +41,9 @@ class Scan:
     odd_line: bool = False  # some line holds an odd number of quotes: a value may span lines
 
 
-def read_header(path: str) -> str:
-    """The first line (ended by LF, CRLF or a lone CR), without its BOM."""
+def read_header(path: str) -> tuple[str, bool]:
+    """The first line (ended by LF, CRLF or a lone CR), without its BOM; and whether a line break
+    ends it (a file of a header alone, without one, holds no rows)."""
     try:
         with open(path, "rb") as handle:
             first = handle.read(_MAX_HEADER)
@@ -53,7 +54,7 @@ def read_header(path: str) -> str:
         raise ConnectorError(f"{path}: line 1: no line break in the first MB: not a CSV file of events")
     line = first[: min(cut)] if cut else first
     try:
-        return line.decode("utf-8-sig").strip()
+        return line.decode("utf-8-sig").strip(), bool(cut)
     except UnicodeDecodeError as exc:
         raise ConnectorError(f"{path}: line 1: not UTF-8 text (byte 0x{line[exc.start]:02x}); save the file as UTF-8") from None
 

@@ -137,8 +137,10 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             return  # an empty file (e.g. still being created) holds no rows yet
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
-    header = read_header(path)
+    header, ended = read_header(path)
     names = _columns(path, header)
+    if not ended:
+        return  # the header alone, without a line break after it: no rows (Arrow would refuse the file)
     wanted = [name for name in names if name in EVENT_COLUMNS]
     scanned = scan(path)  # UTF-8 checked, so Arrow never meets bad bytes
     if scanned.odd_line:

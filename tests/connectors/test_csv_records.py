@@ -167,3 +167,15 @@ def test_lines_ended_by_a_lone_cr_after_an_lf_header(tmp_path, monkeypatch, swit
     assert max(walked, default=0) < 3 * 2_000  # blocks walked line by line stay blocks, not the rest of the file
     assert _read(str(path), 100, arrow=True) == _read(str(path), 100, arrow=False)
     assert [reject.line for chunk in chunks for reject in chunk.rejects] == [303]  # (the quoted value: 2 lines)
+
+
+@pytest.mark.parametrize("ending", ["", "\n", "\r\n", "\r"])
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_a_header_alone_holds_no_rows_whatever_ends_it(tmp_path, ending, bom):
+    """An export of no rows: the header, with or without a line break after it (Arrow refused the
+    file without one: "Could not skip initial 1 rows")."""
+    path = tmp_path / "e.csv"
+    path.write_text(bom + HEADER + ending, encoding="utf-8")
+    chunks = list(read_csv(str(path), 1000))
+    assert sum(chunk.frame.num_rows for chunk in chunks) == 0
+    assert [reject for chunk in chunks for reject in chunk.rejects] == []
