@@ -436,3 +436,48 @@ def test_holds_nul_reads_only_the_values_of_a_slice():
     assert holds_nul(column.dictionary_encode()).tolist() == [True, False, False, False, True]
     assert holds_nul(pa.array(["x", "y"]).dictionary_encode()) is None
     assert holds_nul(pa.array([1, 2])) is None and holds_nul(None) is None
+
+
+ODD_NUMBERS = ["0", "-0", "-00", "+0", "+5", "5", "05", " 5", "5 ", "-0.0", "-.0", "-0e3", "+1.5", "1.5", ".5", "5.",
+               "1e3", "1E+2", "1e-05", "-1", "-1.5", "inf", "+inf", "-inf", "nan", "NaN", "-nan", "Infinity",
+               "1e400", "0x10", "1_000", "1,5", "9" * 18, "9" * 19, "1e15", "", "  "]
+
+
+@pytest.mark.parametrize("name", ["input_tokens", "cost_usd"])
+@pytest.mark.parametrize("given", ODD_NUMBERS)
+def test_a_value_reads_the_same_whatever_else_its_chunk_holds(name, given):
+    """Arrow's parser reads a column whose values all parse; the text rules read it otherwise. Both
+    must read each value alike: "-0" or "+1.5" was a number beside good values and quarantined beside
+    a bad one."""
+    import numpy as np
+
+    from roi.connectors.event_columns import RawTable, to_chunk
+
+    def read(values: list[str]):
+        columns = {"event_id": pa.array([f"e{i}" for i in range(len(values))]),
+                   "ts": pa.array(["2026-01-10T10:00:00Z"] * len(values)), name: pa.array(values)}
+        chunk = to_chunk(RawTable(columns, np.arange(2, 2 + len(values)), "a.csv"), rows_read=len(values))
+        kept = chunk.frame.to_pylist()
+        value = kept[0]["input_tokens" if name == "input_tokens" else "cost"] if kept and kept[0]["event_id"] == "e0" \
+            else None
+        return value, [reject.reason for reject in chunk.rejects if reject.line == 2]
+
+    alone = read([given])
+    for company in (["5"], ["abc"], ["-1"], [""]):  # a good value, and ones that send the column to the text rules
+        beside = read([given, *company])
+        assert beside[1] == alone[1]
+        assert beside[0] == alone[0] or (beside[0] != beside[0] and alone[0] != alone[0])  # (NaN: no cost given)
+    if alone[0] is not None and name == "cost_usd" and alone[0] == alone[0]:
+        assert str(alone[0]) != "-0.0"  # a cost of "-0" is 0, not a negative zero in the sums
+
+
+@pytest.mark.parametrize(("name", "written"), [("cost_usd", "1e400"), ("cost_usd", "-1e400"), ("cost_usd", "NaN"),
+                                               ("cost_usd", "Infinity"), ("input_tokens", "1e400")])
+def test_a_json_number_no_float_holds_gets_its_csv_twins_reason(project, name, written):
+    """json.loads reads 1e400 as inf and NaN as nan: the reason quotes what the line wrote, as for CSV."""
+    good = f'{{"event_id": "e1", "ts": "2026-01-10T10:00:00Z", "{name}": 5}}'
+    json_path = project.write_data("a.jsonl", good + f'\n{{"event_id": "e2", "ts": "2026-01-10T10:00:00Z", "{name}": {written}}}\n')
+    csv_path = project.write_data("a.csv", f"event_id,ts,{name}\ne1,2026-01-10T10:00:00Z,5\ne2,2026-01-10T10:00:00Z,{written}\n")
+    (_, json_rejects, _), (_, csv_rejects, _) = only(read_all(project, str(json_path))), only(read_all(project, str(csv_path)))
+    assert [reject.reason for reject in json_rejects] == [reject.reason for reject in csv_rejects]
+    assert written in json_rejects[0].reason

@@ -25,7 +25,8 @@ EVENT_COLUMNS = (
 REQUIRED_COLUMNS = ("event_id", "ts")
 
 _WHOLE = r"^\s*\d{1,18}\s*$"  # int64 holds every 18-digit number (below COUNT_LIMIT)
-_DECIMAL = r"^\s*(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_DECIMAL = r"^\s*\+?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_NEGATIVE_ZERO = r"^\s*-(0+\.?0*|\.0+)([eE][-+]?\d+)?\s*$"  # -0, -0.00, -.0: zero, as Arrow's parser reads them
 _OFFSET = r"(?i)[T ]\d\d:\d\d(:\d\d([.,]\d*)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"
 _SHORTEST_TIMESTAMP = len("2026-01-01T00:00Z")
 _DATED = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
@@ -113,11 +114,14 @@ def _text_bytes(column: pa.Array) -> np.ndarray:
     return data[offsets[0] : offsets[-1]]
 
 
-def _may_hold_hex(column: pa.Array) -> bool:
-    """Whether any byte of a text column is x or X (read off the Arrow buffer: ~1 ms per million values)."""
+def _may_not_be_digits(column: pa.Array) -> bool:
+    """Whether any byte of a text column is x, X or a minus sign, which Arrow's integer parser reads
+    ("0x10" as 16, "-0" as 0) where a count must be decimal digits (read off the Arrow buffer: ~1 ms
+    per million values)."""
     if _text_buffers(column) is None:
         return False
-    return bool(((_text_bytes(column) | 0x20) == ord("x")).any())
+    data = _text_bytes(column)
+    return bool(((data | 0x20) == ord("x")).any() or (data == ord("-")).any())
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -133,12 +137,13 @@ def _whole_numbers(column: pa.Array | None, length: int, name: str,
     if column is None:
         return np.zeros(length, dtype=np.int64), None
     try:
-        # fast path: Arrow's integer parser (blanks are nulls), except that it also reads "0x10" as 16:
-        # a column with an x in it goes the regex way, where only decimal digits are a number
+        # fast path: Arrow's integer parser (blanks are nulls), except that it also reads "0x10" as 16
+        # and "-0" as 0: a column with an x or a minus in it goes the regex way, where only decimal
+        # digits are a number (whatever else the chunk holds)
         values = pc.cast(column, pa.int64())
         low, high = pc.min_max(values).values()
         # the rule is the text rule's (_WHOLE): 0 up to 18 digits, so that int64 never holds a 19-digit count
-        if (low.as_py() or 0) >= 0 and (high.as_py() or 0) < COUNT_LIMIT and not _may_hold_hex(column):
+        if (low.as_py() or 0) >= 0 and (high.as_py() or 0) < COUNT_LIMIT and not _may_not_be_digits(column):
             return values.fill_null(0).to_numpy(), None
     except pa.ArrowInvalid:
         pass
@@ -160,12 +165,15 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
         finite = np.isfinite(values)
         if (((values >= 0) & (values < AMOUNT_LIMIT)) | np.isnan(values)).all() and (
                 finite | pc.is_null(column).to_numpy(zero_copy_only=False)).all():
-            return values
+            return values + 0.0  # (-0.0 made 0.0: a cost of "-0" is no negative amount)
     except pa.ArrowInvalid:
         pass
+    # the text rule reads what Arrow's parser reads where both read a number >= 0 ("+1.5", "-0"), so
+    # that a value never turns bad because another one in its chunk is
     column = _as_text(column)
     given = _present(column)
-    ok = pc.match_substring_regex(column.fill_null("0"), _DECIMAL)
+    ok = pc.or_(pc.match_substring_regex(column.fill_null("0"), _DECIMAL),
+                pc.match_substring_regex(column.fill_null("0"), _NEGATIVE_ZERO))
     problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a number >= 0", column)
     cleaned = pc.if_else(pc.and_(given, ok), pc.utf8_trim_whitespace(column.fill_null("0")), "NaN")
     values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
@@ -175,7 +183,7 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     with np.errstate(invalid="ignore"):
         huge = read & np.isfinite(values) & (values >= AMOUNT_LIMIT)
     problems.add(huge, too_large(name, AMOUNT_LIMIT), column)
-    return np.where(bad_inf | huge, np.nan, values)
+    return np.where(bad_inf | huge, np.nan, values) + 0.0
 
 
 # Instants roi holds exactly: nanoseconds since 1970 in an int64 reach 1677-09-21 to 2262-04-11. The

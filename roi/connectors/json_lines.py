@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 
@@ -57,6 +58,16 @@ _NOT_JSON_NUMBER = re.compile(rb"[\[:,][ \t\r]*(?:-?Inf(?!inity)|-NaN)")
 # ------------------------------------------------------------------ one line at a time
 
 
+class _Written(str):
+    """A JSON number that is no finite float (1e400) or a constant (NaN, Infinity), as the line wrote
+    it: checked as text, it gets the reason its CSV twin gets (`not a finite number (got '1e400')`)."""
+
+
+def _float(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else _Written(text)
+
+
 def _json_text(value: object) -> str | None:
     if value is None or value.__class__ is str:
         return value
@@ -88,7 +99,7 @@ def _json_record(text: str) -> dict:
         except UnicodeEncodeError as exc:  # a byte that is not UTF-8, kept as a surrogate escape
             raise ValueError(f"not UTF-8 text (byte 0x{ord(text[exc.start]) - 0xDC00:02x})") from None
     try:
-        record = json.loads(text)
+        record = json.loads(text, parse_float=_float, parse_constant=_Written)
     except RecursionError:
         raise ValueError("not a JSON object: nested too deeply") from None
     except ValueError as exc:
