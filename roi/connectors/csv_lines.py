@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -214,8 +215,12 @@ def _lines_in(block: bytes, first: int) -> Iterator[tuple[int, str]]:
 def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
             ) -> Iterator[tuple[int, int, str | bytes, list[str] | None] | Reject]:
     """Records of the file after its header: (first line, lines spanned, text, fields), or a Reject for a
-    line that cannot be read. A record spanning lines that fails is given back line by line. Empty
-    lines are skipped (a record of empty fields is skipped later, as Arrow's reader does).
+    line that cannot be read. Empty lines are skipped (a record of empty fields is skipped later, as
+    Arrow's reader does).
+
+    A record spanning lines that fails (a stray quote paired with a later one) gives back its first
+    line alone, and its other lines are read again as if they came next: a valid value over lines
+    among them is still a record (one stray quote costs its own line, whatever follows it).
 
     `quote_free`: what holds no quote outside a record is given for Arrow to split (read_lines), each
     line a record of its own, read as in a file where no value spans lines: a block of the file
@@ -223,6 +228,7 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
     (blocks with a quote, and the text after a lone CR), a line without a quote as (line, 0, text, None)."""
     held: list[tuple[int, str]] = []
     quotes = 0
+    again: deque[tuple[int, str]] = deque()  # lines to read (again, after a failed record's first line)
 
     def alone(taken: list[tuple[int, str]]) -> Iterator[tuple[int, int, str, list[str]] | Reject]:
         for number, text in taken:
@@ -230,26 +236,36 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
                 found = _line_alone(number, text, width, path)
                 yield found if isinstance(found, Reject) else (found[0], 1, found[1], found[2])
 
-    def step(number: int, text: str) -> Iterator[tuple[int, int, str, list[str] | None] | Reject]:
+    def settle() -> Iterator[tuple[int, int, str, list[str]] | Reject]:
+        """The held lines as one record, or else their first line alone and the others read again."""
         nonlocal held, quotes
-        if not held and (not text or (quote_free and '"' not in text)):
-            if text:
-                yield number, 0, text, None
-            return
-        held.append((number, text))
-        quotes += text.count('"')
-        if quotes % 2 and len(held) < MAX_RECORD_LINES:
-            return  # a quoted value goes on on the next line
-        if len(held) == 1:
-            yield from alone(held)
-        else:
-            joined = "\n".join(part for _, part in held)
-            fields = _split(joined) if quotes % 2 == 0 else None
+        taken, even, held, quotes = held, quotes % 2 == 0, [], 0
+        if len(taken) > 1:
+            joined = "\n".join(part for _, part in taken)
+            fields = _split(joined) if even else None
             if fields is not None and len(fields) == width and not _inner_line_break(fields):
-                yield held[0][0], len(held), joined, fields
-            else:
-                yield from alone(held)
-        held, quotes = [], 0
+                yield taken[0][0], len(taken), joined, fields
+                return
+        yield from alone(taken[:1])
+        again.extendleft(reversed(taken[1:]))
+
+    def drain() -> Iterator[tuple[int, int, str, list[str] | None] | Reject]:
+        nonlocal quotes
+        while again:
+            number, text = again.popleft()
+            if not held and (not text or (quote_free and '"' not in text)):
+                if text:
+                    yield number, 0, text, None
+                continue
+            held.append((number, text))
+            quotes += text.count('"')
+            if quotes % 2 and len(held) < MAX_RECORD_LINES:
+                continue  # a quoted value goes on on the next line
+            yield from settle()
+
+    def step(number: int, text: str) -> Iterator[tuple[int, int, str, list[str] | None] | Reject]:
+        again.append((number, text))
+        yield from drain()
 
     blocks = _line_blocks(path, chunk_rows) if quote_free and chunk_rows else None
     if blocks is None:
@@ -267,7 +283,9 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
             else:
                 for number, text in _lines_in(block, first):
                     yield from step(number, text)
-    yield from alone(held)  # a quote still open at the end of the file
+    while held:  # a quote still open at the end of the file
+        yield from settle()
+        yield from drain()
 
 
 def convert_options(names: list[str], wanted: list[str], dictionaries: bool = True) -> pacsv.ConvertOptions:
