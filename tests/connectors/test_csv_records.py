@@ -179,3 +179,30 @@ def test_a_header_alone_holds_no_rows_whatever_ends_it(tmp_path, ending, bom):
     chunks = list(read_csv(str(path), 1000))
     assert sum(chunk.frame.num_rows for chunk in chunks) == 0
     assert [reject for chunk in chunks for reject in chunk.rejects] == []
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_stray_quote_costs_its_own_line_even_before_a_value_over_lines(tmp_path, arrow, ending):
+    """The stray quote pairs with the opening quote of a valid value over lines further down: the record
+    they make fails, and its lines after the first are read again, so that valid value is still one row."""
+    lines = [
+        HEADER,
+        'stray,2026-01-10T10:00:00Z,acme,"never closed,1,2,,resolved,eu',  # line 2: the stray quote
+        _good(3),
+        'multi,2026-01-10T10:00:00Z,acme,"two',  # lines 4-5: a valid value over two lines
+        'lines",1,2,,resolved,eu',
+        _good(6),
+        'late"stray,2026-01-10T10:00:00Z,acme,t,1,2,,,eu',  # line 7: a quote inside a value (valid alone) that pairs
+        _good(8),
+        'multi2,2026-01-10T10:00:00Z,acme,"three',  # lines 9-11: ...with this quote, which opens a value over lines
+        "lines",
+        'here",1,2,,resolved,eu',
+    ]
+    path = tmp_path / "e.csv"
+    path.write_bytes(ending.join(lines).encode() + ending.encode())
+    rows, rejects, read = _read(str(path), 1000, arrow)
+    assert [row[0] for row in rows] == ["e3", "multi", "e6", 'late"stray', "e8", "multi2"]
+    assert "two\nlines" in rows[1] and "three\nlines\nhere" in rows[5]  # (the topic)
+    assert [(line, reason) for line, reason, _ in rejects] == [(2, "expected 9 columns, found an unbalanced quote")]
+    assert read == 7
