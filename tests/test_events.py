@@ -440,7 +440,7 @@ def test_holds_nul_reads_only_the_values_of_a_slice():
 
 ODD_NUMBERS = ["0", "-0", "-00", "+0", "+5", "5", "05", " 5", "5 ", "-0.0", "-.0", "-0e3", "+1.5", "1.5", ".5", "5.",
                "1e3", "1E+2", "1e-05", "-1", "-1.5", "inf", "+inf", "-inf", "nan", "NaN", "-nan", "Infinity",
-               "1e400", "0x10", "1_000", "1,5", "9" * 18, "9" * 19, "1e15", "", "  "]
+               "1e400", "0x10", "1_000", "1,5", "9" * 18, "9" * 19, "0" * 20 + "5", "1e15", "", "  "]
 
 
 @pytest.mark.parametrize("name", ["input_tokens", "cost_usd"])
@@ -481,3 +481,43 @@ def test_a_json_number_no_float_holds_gets_its_csv_twins_reason(project, name, w
     (_, json_rejects, _), (_, csv_rejects, _) = only(read_all(project, str(json_path))), only(read_all(project, str(csv_path)))
     assert [reject.reason for reject in json_rejects] == [reject.reason for reject in csv_rejects]
     assert written in json_rejects[0].reason
+
+
+ODD_TIMES = ["2026-03-01T09+05:30", "2026-03-01T09Z", "2026-03-01 09Z", "2026-03-01T09:00+0530", "2026-03-01T09:00:00+05",
+             "2026-03-01t09:00:00z", "2026-03-01T09:00:00,25Z", "2026-03-01T09:00:00.Z", "2026-03-01T09:00:00 Z",
+             "2026-03-01T09:00:00.1234567891Z", "2026-03-01T24:00:00Z", "2026-02-29T09:00:00Z", "2026-03-01T09:00:60Z",
+             "2026-03-01T09:00:00+99:00", "+2026-03-01T09:00:00Z", "20260301T090000Z", "2026-03-01", "2026-03-01T09:00",
+             "2026-03-01T09:00:00+05:30:00", "1899-12-31T23:00:00Z", "2261-12-30T00:00:00Z", " 2026-03-01T09:00:00Z "]
+
+
+@pytest.mark.parametrize("given", ODD_TIMES)
+def test_a_timestamp_reads_the_same_whatever_else_its_chunk_holds(given):
+    """A column of timestamps that all parse goes through Arrow's parser; otherwise each value is
+    checked as text first. Either way a value is the same instant, or quarantined for the same reason."""
+    import numpy as np
+
+    from roi.connectors.event_columns import RawTable, to_chunk
+
+    def read(values: list[str]):
+        columns = {"event_id": pa.array([f"e{i}" for i in range(len(values))]), "ts": pa.array(values)}
+        chunk = to_chunk(RawTable(columns, np.arange(2, 2 + len(values)), "a.csv"), rows_read=len(values))
+        kept = [row["ts"] for row in chunk.frame.to_pylist() if row["event_id"] == "e0"]
+        return kept, [reject.reason for reject in chunk.rejects if reject.line == 2]
+
+    alone = read([given])
+    for company in ("2026-03-02T10:00:00Z", "yesterday", "", "2026-03-02T10:00:00"):
+        assert read([given, company]) == alone
+
+
+def test_a_decimal_comma_and_lower_case_t_and_z_are_iso_8601():
+    """ISO 8601 allows a decimal comma and RFC 3339 a lower-case t and z, which Arrow's parser refuses."""
+    import numpy as np
+
+    from roi.connectors.event_columns import RawTable, to_chunk
+
+    values = ["2026-03-01t09:00:00,25z", "2026-03-01T09:00:00.25Z"]
+    columns = {"event_id": pa.array(["e1", "e2"]), "ts": pa.array(values)}
+    chunk = to_chunk(RawTable(columns, np.arange(2, 4), "a.csv"), rows_read=2)
+    assert chunk.rejects == []
+    first, second = chunk.frame.column("ts").to_pylist()
+    assert first == second and (first.hour, first.microsecond) == (9, 250_000)

@@ -24,10 +24,10 @@ EVENT_COLUMNS = (
 )
 REQUIRED_COLUMNS = ("event_id", "ts")
 
-_WHOLE = r"^\s*\d{1,18}\s*$"  # int64 holds every 18-digit number (below COUNT_LIMIT)
+_WHOLE = r"^\s*0*\d{1,18}\s*$"  # int64 holds every 18-digit number (below COUNT_LIMIT); leading zeros aside, as Arrow reads them
 _DECIMAL = r"^\s*\+?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _NEGATIVE_ZERO = r"^\s*-(0+\.?0*|\.0+)([eE][-+]?\d+)?\s*$"  # -0, -0.00, -.0: zero, as Arrow's parser reads them
-_OFFSET = r"(?i)[T ]\d\d:\d\d(:\d\d([.,]\d*)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"
+_OFFSET = r"(?i)[T ]\d\d(:\d\d(:\d\d([.,]\d*)?)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"  # (the hour alone, as Arrow reads it)
 _SHORTEST_TIMESTAMP = len("2026-01-01T00:00Z")
 _DATED = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
 _OUTCOME_NAMES = frozenset(("",) + OUTCOMES)
@@ -243,7 +243,8 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
     problems.add(pc.and_(far, year_first), OUT_OF_RANGE, column)
     problems.add(pc.and_(far, pc.invert(year_first)), "ts is not an ISO 8601 timestamp", column)
     usable = pc.and_(has_offset, plausible)
-    text = pc.if_else(usable, text, "1970-01-01T00:00:00Z")
+    # ISO 8601's decimal comma and RFC 3339's lower-case t and z, which Arrow's parser does not read
+    text = pc.replace_substring(pc.utf8_upper(pc.if_else(usable, text, "1970-01-01T00:00:00Z")), ",", ".")
     try:
         parsed = pc.cast(text, pa.timestamp("ns", "UTC"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
