@@ -521,3 +521,31 @@ def test_a_decimal_comma_and_lower_case_t_and_z_are_iso_8601():
     assert chunk.rejects == []
     first, second = chunk.frame.column("ts").to_pylist()
     assert first == second and (first.hour, first.microsecond) == (9, 250_000)
+
+
+def test_a_row_that_holds_nothing_is_no_row_in_any_format(project):
+    """`,,,` in CSV, `{}` or an object of nulls and empty texts in JSON Lines, a row of nulls in Parquet:
+    a blank line's twin, skipped and not counted (pandas writes such a JSON line for a row of NaN)."""
+    import pyarrow.parquet as pq
+
+    good = {"event_id": "a", "ts": "2026-03-01T09:00:00Z", "tenant": "t", "input_tokens": 1}
+    blank_objects = [{}, {"event_id": None, "ts": None, "tenant": None, "input_tokens": None},
+                     {"event_id": "", "ts": "", "tenant": "", "input_tokens": None}, {"other": 5}]
+    jsonl = project.write_data("a.jsonl", "\n".join(json.dumps(row) for row in [good, *blank_objects, good | {"event_id": "b"}]) + "\n")
+    csv = project.write_data("a.csv", 'event_id,ts,tenant,input_tokens,other\na,2026-03-01T09:00:00Z,t,1,\n,,,,\n"","","",,\n,,,,5\n'
+                                       "b,2026-03-01T09:00:00Z,t,1,\n")
+    parquet = project.root / "data" / "a.parquet"
+    pq.write_table(pa.table({"event_id": ["a", None, "", "b"], "ts": ["2026-03-01T09:00:00Z", None, "", "2026-03-01T09:00:00Z"],
+                             "tenant": ["t", None, "", "t"], "input_tokens": [1, None, None, 1]}), parquet)
+    for path in (jsonl, csv, parquet):
+        frame, rejects, read = only(read_all(project, str(path)))
+        assert (list(frame["event_id"]), rejects, read) == (["a", "b"], [], 2), path.name
+    # the JSON Lines reader's two ways (Arrow's parser, and json.loads line by line) agree
+    from roi.connectors import json_lines
+
+    block = jsonl.read_bytes()
+    by_arrow = json_lines._by_arrow(str(jsonl), block, 1)
+    by_lines, _ = json_lines._line_by_line(str(jsonl), block, 1)
+    assert by_arrow is not None
+    assert (by_arrow.rows_read, by_arrow.frame.column("event_id").to_pylist()) == (2, ["a", "b"])
+    assert (by_lines.rows_read, by_lines.frame.column("event_id").to_pylist()) == (2, ["a", "b"])

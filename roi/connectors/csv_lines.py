@@ -27,7 +27,7 @@ from ..domain import DIMENSIONS
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, Reject, line_blocks
-from .event_columns import RawTable, to_chunk
+from .event_columns import RawTable, to_chunk, without_blank_rows
 
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 BLOCK_BYTES = 8 << 20  # read at a time by the scan
@@ -299,20 +299,6 @@ def convert_options(names: list[str], wanted: list[str], dictionaries: bool = Tr
         null_values=[""],
         quoted_strings_can_be_null=True,
     )
-
-
-def without_blank_rows(columns: dict[str, pa.Array]) -> tuple[dict[str, pa.Array], np.ndarray | None]:
-    """The columns without the rows null in all of them (an empty line, or one of nothing but commas:
-    a blank line's twin, not a row), and which rows were kept (None: all of them)."""
-    if not columns:
-        return columns, None
-    blank = np.ones(len(next(iter(columns.values()))), dtype=bool)
-    for column in columns.values():
-        blank &= column.is_null().to_numpy(zero_copy_only=False)
-    if not blank.any():
-        return columns, None
-    keep = pa.array(~blank)
-    return {name: column.filter(keep) for name, column in columns.items()}, ~blank
 
 
 def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes, lines: np.ndarray, text_of,

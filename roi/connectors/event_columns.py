@@ -331,6 +331,42 @@ def _may_need_trim(column: pa.Array) -> bool:
     return bool(_WHITESPACE_BYTES[data[starts[filled]]].any() or _WHITESPACE_BYTES[data[ends[filled] - 1]].any())
 
 
+def _is_text(value_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(value_type):
+        return _is_text(value_type.value_type)
+    return any(test(value_type) for test in (pa.types.is_string, pa.types.is_large_string,
+                                             pa.types.is_binary, pa.types.is_large_binary))
+
+
+def _empty(column: pa.Array) -> np.ndarray:
+    """Rows where the column holds nothing: null, or an empty text (which a CSV file cannot tell from null)."""
+    empty = column.is_null().to_numpy(zero_copy_only=False)
+    if not _is_text(column.type):
+        return empty
+    if pa.types.is_dictionary(column.type):
+        if not len(column.dictionary):
+            return empty
+        per_value = pc.equal(pc.binary_length(column.dictionary), 0).fill_null(True).to_numpy(zero_copy_only=False)
+        return empty | per_value[column.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+    return empty | pc.equal(pc.binary_length(column), 0).fill_null(True).to_numpy(zero_copy_only=False)
+
+
+def without_blank_rows(columns: dict[str, pa.Array]) -> tuple[dict[str, pa.Array], np.ndarray | None]:
+    """The columns without the rows that hold nothing in any of them, and which rows were kept (None:
+    all of them). Such a row is a blank line's twin, not a row, in every format: an empty CSV line or
+    one of nothing but commas, `{}` or an object of nulls and empty texts in JSON Lines, a Parquet row
+    of nulls."""
+    if not columns:
+        return columns, None
+    blank = np.ones(len(next(iter(columns.values()))), dtype=bool)
+    for column in columns.values():
+        blank &= _empty(column)
+    if not blank.any():
+        return columns, None
+    keep = pa.array(~blank)
+    return {name: column.filter(keep) for name, column in columns.items()}, ~blank
+
+
 def to_chunk(table: RawTable, rows_read: int) -> Chunk:
     """Validate one table of text columns; good rows become the frame (an Arrow table), bad rows rejects."""
     names = list(table.columns)

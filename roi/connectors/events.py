@@ -23,8 +23,8 @@ from ..config import RelPath
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
-from .csv_lines import convert_options, read_header, read_lines, scan, without_blank_rows
-from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk
+from .csv_lines import convert_options, read_header, read_lines, scan
+from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk, without_blank_rows
 from .json_lines import read_jsonl
 from .parquet_events import read_parquet
 

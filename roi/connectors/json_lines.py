@@ -37,7 +37,7 @@ from ..domain import AMOUNT_LIMIT
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, Reject, line_blocks
-from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, holds_nul, to_chunk
+from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, holds_nul, to_chunk, without_blank_rows
 
 _BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
 _AMOUNTS = ("cost_usd", "human_review_minutes")
@@ -150,8 +150,12 @@ def _lines_chunk(path: str, handle: Iterable[str], first_line: int) -> tuple[Chu
             continue
         lines.append(number)
         texts.append(text.strip())
-    arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
-    chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path, texts), rows_read=read)
+    arrays, kept = without_blank_rows({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    numbers = np.asarray(lines, dtype=np.int64)
+    if kept is not None:  # {} or an object of nulls and empty texts: a blank line's twin, not a row
+        read -= int((~kept).sum())
+        numbers, texts = numbers[kept], [text for text, keep in zip(texts, kept.tolist(), strict=True) if keep]
+    chunk = to_chunk(RawTable(arrays, numbers, path, texts), rows_read=read)
     chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
     return chunk, number - first_line + 1
 
@@ -274,8 +278,11 @@ def _by_arrow(path: str, block: bytes, first_line: int) -> Chunk | None:
         columns[name] = _whole_counts(columns[name])
         if columns[name] is None:
             return None
+    columns, kept = without_blank_rows(columns)
+    if kept is not None:  # {} or an object of nulls and empty texts: a blank line's twin, not a row
+        indices, starts, ends = indices[kept], starts[kept], ends[kept]
     return to_chunk(RawTable(columns, first_line + indices, path, _BlockLines(block, starts, ends)),
-                    rows_read=table.num_rows)
+                    rows_read=len(indices))
 
 
 def _blocks(handle, chunk_rows: int) -> Iterator[tuple[int, bytes | None, int]]:

@@ -18,7 +18,14 @@ from ..domain import DIMENSIONS
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk
-from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk
+from .event_columns import (
+    EVENT_COLUMNS,
+    REQUIRED_COLUMNS,
+    TOKEN_COLUMNS,
+    RawTable,
+    to_chunk,
+    without_blank_rows,
+)
 
 _AMOUNTS = ("cost_usd", "human_review_minutes")
 _WHOLE_LIMIT = 1e18  # a whole float below this is a count (int64 holds it exactly)
@@ -131,29 +138,15 @@ def _column(name: str, column: pa.Array) -> pa.Array:
     return _text(column)
 
 
-def _empty(column: pa.Array) -> np.ndarray:
-    """Rows where the column holds nothing: null, or an empty text (which a CSV file cannot tell from null)."""
-    empty = column.is_null().to_numpy(zero_copy_only=False)
-    if _kind(column.type) != "text":
-        return empty
-    if pa.types.is_dictionary(column.type):
-        if not len(column.dictionary):
-            return empty
-        per_value = pc.equal(pc.binary_length(column.dictionary), 0).fill_null(True).to_numpy(zero_copy_only=False)
-        return empty | per_value[column.indices.fill_null(0).to_numpy(zero_copy_only=False)]
-    return empty | pc.equal(pc.binary_length(column), 0).fill_null(True).to_numpy(zero_copy_only=False)
-
-
 def _chunk(path: str, batch: pa.RecordBatch, first_row: int) -> Chunk:
     columns = {name: _column(name, batch.column(name)) for name in batch.schema.names}
     rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
-    blank = np.ones(batch.num_rows, dtype=bool)
-    for column in batch.columns:  # a row of nothing but nulls (or empty texts) is a blank line's twin: not a row
-        blank &= _empty(column)
-    if blank.any():
-        keep = pa.array(~blank)
+    # (the file's own columns judge what is blank: a row of nulls or empty texts is not a row)
+    _, kept = without_blank_rows(dict(zip(batch.schema.names, batch.columns, strict=True)))
+    if kept is not None:
+        keep = pa.array(kept)
         columns = {name: column.filter(keep) for name, column in columns.items()}
-        rows = rows[~blank]
+        rows = rows[kept]
     chunk = to_chunk(RawTable(columns, rows, path), rows_read=len(rows))
     # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
     chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
