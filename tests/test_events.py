@@ -549,3 +549,19 @@ def test_a_row_that_holds_nothing_is_no_row_in_any_format(project):
     assert by_arrow is not None
     assert (by_arrow.rows_read, by_arrow.frame.column("event_id").to_pylist()) == (2, ["a", "b"])
     assert (by_lines.rows_read, by_lines.frame.column("event_id").to_pylist()) == (2, ["a", "b"])
+
+
+def test_a_nul_gets_the_same_reasons_in_csv_and_json_lines(project):
+    """A NUL in a JSON string had the line refused with that reason alone; it is judged as in CSV."""
+    rows = [{"event_id": "a\x00", "ts": "2026-03-01T09:00:00Z", "tenant": "t", "outcome": ""},  # an id may hold one
+            {"event_id": "", "ts": "2026-03-01T09:00:00Z", "tenant": "t\x00", "outcome": ""},
+            {"event_id": "c", "ts": "2026-03-01T09:00:00Z", "tenant": "t", "outcome": "resolved\x00"},
+            {"event_id": "d", "ts": "2026-03-01T09:00:00Z\x00", "tenant": "t", "outcome": ""}]
+    names = list(rows[0])
+    csv = project.write_data("a.csv", ",".join(names) + "\n" + "".join(",".join(row.values()) + "\n" for row in rows))
+    jsonl = project.write_data("a.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+    (csv_frame, csv_rejects, _), (json_frame, json_rejects, _) = only(read_all(project, str(csv))), \
+        only(read_all(project, str(jsonl)))
+    assert list(json_frame["event_id"]) == list(csv_frame["event_id"]) == ["a\x00"]
+    assert [reject.reason for reject in json_rejects] == [reject.reason for reject in csv_rejects]
+    assert [reject.reason for reject in csv_rejects][0] == "event_id is missing; tenant holds a NUL character"

@@ -80,15 +80,14 @@ def _json_text(value: object) -> str | None:
     return str(value)
 
 
-def _unsafe(value: str) -> str | None:
-    """Why a text from outside cannot be stored as it is (None when it can)."""
-    if "\x00" in value:
-        return "holds a NUL character"
+def _not_unicode(value: str) -> bool:
+    """Whether a text holds a lone surrogate, which no Arrow (UTF-8) text can (a NUL it can: the checks
+    judge it as they judge a CSV file's, quarantining a dimension that holds one)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "holds a lone surrogate (not Unicode text)"
-    return None
+        return True
+    return False
 
 
 def _json_record(text: str) -> dict:
@@ -106,11 +105,11 @@ def _json_record(text: str) -> dict:
         raise ValueError(f"not a JSON object: {exc}") from None
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
-    if "\\u" in text:  # only an escape can put a NUL or a lone surrogate in a value (the line is UTF-8)
+    if "\\u" in text:  # only an escape can put a lone surrogate in a value (the line is UTF-8)
         for name in EVENT_COLUMNS:
             value = record.get(name)
-            if value.__class__ is str and (why := _unsafe(value)):
-                raise ValueError(f"{name} {why}")
+            if value.__class__ is str and _not_unicode(value):
+                raise ValueError(f"{name} holds a lone surrogate (not Unicode text)")
     return record
 
 
