@@ -136,6 +136,19 @@ def test_blank_lines_are_skipped_and_lines_still_count(project):
     assert read == 2
 
 
+@pytest.mark.parametrize("careful", [False, True])
+def test_a_line_of_spaces_is_a_blank_line_too(project, careful):
+    """As in JSON Lines: skipped, not counted, not "expected 12 columns, found 1" (with a quote over lines
+    elsewhere in the file too, which sends it to the careful reader)."""
+    quoted = '"q\n1",2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,100,20,0,,resolved,\n' if careful else ""
+    path = project.root / "data" / "a.csv"  # (written as it is: write_data's dedent would empty the lines of spaces)
+    path.write_text(HEADER + "\n" + GOOD.format(n=1) + "\n   \n\t\n" + quoted + BAD_ROWS[0][0] + "\n \n")
+    frame, rejects, read = only(read_all(project, str(path)))
+    assert list(frame["event_id"]) == (["e1", "q\n1"] if careful else ["e1"])
+    assert reasons(rejects) == [(7 if careful else 5, BAD_ROWS[0][1])]
+    assert read == (3 if careful else 2)
+
+
 def test_line_numbers_after_a_quoted_newline(project):
     path = project.write_data(
         "a.csv",

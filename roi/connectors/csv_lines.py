@@ -232,7 +232,7 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
 
     def alone(taken: list[tuple[int, str]]) -> Iterator[tuple[int, int, str, list[str]] | Reject]:
         for number, text in taken:
-            if text:
+            if text.strip():  # (a line of nothing but spaces is a blank line)
                 found = _line_alone(number, text, width, path)
                 yield found if isinstance(found, Reject) else (found[0], 1, found[1], found[2])
 
@@ -253,8 +253,8 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
         nonlocal quotes
         while again:
             number, text = again.popleft()
-            if not held and (not text or (quote_free and '"' not in text)):
-                if text:
+            if not held and (not text.strip() or (quote_free and '"' not in text)):
+                if text.strip():
                     yield number, 0, text, None
                 continue
             held.append((number, text))
@@ -325,8 +325,8 @@ def _split_by_arrow(path: str, names: list[str], wanted: list[str], data: bytes,
         convert_options=convert_options(names, wanted, dictionaries=dictionaries),
     )
     width = len(names)
-    rejects = [Reject(path, int(lines[index]), f"expected {width} columns, found {count}", text_of(index)[:2000])
-               for index, count in zip(invalid, found, strict=True)]
+    rejects = [Reject(path, int(lines[index]), f"expected {width} columns, found {count}", text[:2000])
+               for index, count in zip(invalid, found, strict=True) if (text := text_of(index)).strip()]
     kept = np.ones(len(lines), dtype=bool)
     kept[invalid] = False
     rows = np.flatnonzero(kept)

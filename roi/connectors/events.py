@@ -127,6 +127,8 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         line = int(row.number) if row.number is not None else None
         if line is not None:
             invalid_lines.append(line)
+        if not row.text.strip():
+            return "skip"  # a line of nothing but spaces is a blank line (as in JSON Lines), not a row
         invalid.append(
             Reject(path, line, f"expected {row.expected_columns} columns, found {row.actual_columns}", row.text[:2000])
         )
