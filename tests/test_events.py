@@ -578,3 +578,15 @@ def test_a_nul_gets_the_same_reasons_in_csv_and_json_lines(project):
     assert list(json_frame["event_id"]) == list(csv_frame["event_id"]) == ["a\x00"]
     assert [reject.reason for reject in json_rejects] == [reject.reason for reject in csv_rejects]
     assert [reject.reason for reject in csv_rejects][0] == "event_id is missing; tenant holds a NUL character"
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_a_truncated_json_line_gets_one_reason_whatever_ends_it(project, ending):
+    """The line break is no part of the line json.loads reads: "Unterminated string", not "Invalid control
+    character" (LF) or another column (CRLF)."""
+    path = project.root / "data" / "a.jsonl"
+    path.write_bytes(ending.join(['{"event_id": "4", "ts": "2026-', '{"event_id": "5", "ts": "2026-03-01T10:00:00Z"}']).encode()
+                     + ending.encode())
+    _, rejects, read = only(read_all(project, str(path)))
+    assert reasons(rejects) == [(1, "not a JSON object: Unterminated string starting at: line 1 column 25 (char 24)")]
+    assert read == 2

@@ -134,7 +134,7 @@ def _lines_chunk(path: str, handle: Iterable[str], first_line: int) -> tuple[Chu
             continue
         read += 1
         try:
-            record = _json_record(text)
+            record = _json_record(text.rstrip("\r\n"))  # (its line break is no part of a reason: LF and CRLF alike)
         except ValueError as exc:
             raw = text.strip()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             rejects.append(Reject(path, number, str(exc), raw))  # (bytes not UTF-8 shown as \xff)
