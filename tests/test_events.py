@@ -590,3 +590,13 @@ def test_a_truncated_json_line_gets_one_reason_whatever_ends_it(project, ending)
     _, rejects, read = only(read_all(project, str(path)))
     assert reasons(rejects) == [(1, "not a JSON object: Unterminated string starting at: line 1 column 25 (char 24)")]
     assert read == 2
+
+
+def test_a_json_count_a_float_would_round_is_read_as_written(project):
+    """9007199254740993.0 is no float: json.loads made it ...992, a count the file does not hold."""
+    rows = [("1", "9007199254740993.0"), ("2", "1e16"), ("3", "9007199254740993"), ("4", "412.0")]
+    path = project.write_data("a.jsonl", "".join(
+        f'{{"event_id": "{event}", "ts": "2026-03-01T10:00:00Z", "input_tokens": {count}}}\n' for event, count in rows))
+    frame, rejects, _ = only(read_all(project, str(path)))
+    assert reasons(rejects) == [(1, "input_tokens is not a whole number >= 0 (got '9007199254740993.0')")]
+    assert list(frame["input_tokens"]) == [10**16, 9007199254740993, 412]

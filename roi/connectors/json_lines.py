@@ -21,6 +21,7 @@ and reason exactly as before. Rows are the non-blank lines, numbered from 1 as i
 
 from __future__ import annotations
 
+import decimal
 import io
 import itertools
 import json
@@ -65,7 +66,11 @@ class _Written(str):
 
 def _float(text: str) -> float | str:
     value = float(text)
-    return value if math.isfinite(value) else _Written(text)
+    if not math.isfinite(value):
+        return _Written(text)
+    if abs(value) >= _EXACT and decimal.Decimal(text) != decimal.Decimal(value):
+        return _Written(text)  # a float would round it (9007199254740993.0): read as written, as in CSV
+    return value
 
 
 def _json_text(value: object) -> str | None:
