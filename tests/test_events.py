@@ -453,7 +453,8 @@ def test_holds_nul_reads_only_the_values_of_a_slice():
 
 ODD_NUMBERS = ["0", "-0", "-00", "+0", "+5", "5", "05", " 5", "5 ", "-0.0", "-.0", "-0e3", "+1.5", "1.5", ".5", "5.",
                "1e3", "1E+2", "1e-05", "-1", "-1.5", "inf", "+inf", "-inf", "nan", "NaN", "-nan", "Infinity",
-               "1e400", "0x10", "1_000", "1,5", "9" * 18, "9" * 19, "0" * 20 + "5", "1e15", "", "  "]
+               "1e400", "0x10", "1_000", "1,5", "9" * 18, "9" * 19, "0" * 20 + "5", "1e15", "", "  ",
+               "-1e-400", "-2e-324", "-0e-400"]
 
 
 @pytest.mark.parametrize("name", ["input_tokens", "cost_usd"])
@@ -485,6 +486,7 @@ def test_a_value_reads_the_same_whatever_else_its_chunk_holds(name, given):
 
 
 @pytest.mark.parametrize(("name", "written"), [("cost_usd", "1e400"), ("cost_usd", "-1e400"), ("cost_usd", "NaN"),
+                                               ("cost_usd", "-1e-400"), ("input_tokens", "-1e-400"),
                                                ("cost_usd", "Infinity"), ("input_tokens", "1e400")])
 def test_a_json_number_no_float_holds_gets_its_csv_twins_reason(project, name, written):
     """json.loads reads 1e400 as inf and NaN as nan: the reason quotes what the line wrote, as for CSV."""
@@ -543,7 +545,7 @@ def test_a_row_that_holds_nothing_is_no_row_in_any_format(project):
 
     good = {"event_id": "a", "ts": "2026-03-01T09:00:00Z", "tenant": "t", "input_tokens": 1}
     blank_objects = [{}, {"event_id": None, "ts": None, "tenant": None, "input_tokens": None},
-                     {"event_id": "", "ts": "", "tenant": "", "input_tokens": None}, {"other": 5}]
+                     {"event_id": "", "ts": "", "tenant": "", "input_tokens": None}]
     jsonl = project.write_data("a.jsonl", "\n".join(json.dumps(row) for row in [good, *blank_objects, good | {"event_id": "b"}]) + "\n")
     csv = project.write_data("a.csv", 'event_id,ts,tenant,input_tokens,other\na,2026-03-01T09:00:00Z,t,1,\n,,,,\n"","","",,\n,,,,5\n'
                                        "b,2026-03-01T09:00:00Z,t,1,\n")
@@ -553,15 +555,24 @@ def test_a_row_that_holds_nothing_is_no_row_in_any_format(project):
     for path in (jsonl, csv, parquet):
         frame, rejects, read = only(read_all(project, str(path)))
         assert (list(frame["event_id"]), rejects, read) == (["a", "b"], [], 2), path.name
-    # the JSON Lines reader's two ways (Arrow's parser, and json.loads line by line) agree
+    # Arrow's JSON reader ignores keys it does not know, so a block with such an object is the line reader's
     from roi.connectors import json_lines
 
-    block = jsonl.read_bytes()
-    by_arrow = json_lines._by_arrow(str(jsonl), block, 1)
-    by_lines, _ = json_lines._line_by_line(str(jsonl), block, 1)
-    assert by_arrow is not None
-    assert (by_arrow.rows_read, by_arrow.frame.column("event_id").to_pylist()) == (2, ["a", "b"])
-    assert (by_lines.rows_read, by_lines.frame.column("event_id").to_pylist()) == (2, ["a", "b"])
+    assert json_lines._by_arrow(str(jsonl), jsonl.read_bytes(), 1) is None
+
+
+def test_a_json_object_of_other_keys_only_is_a_row_without_event_id_never_dropped(project):
+    """{"eventId": ...} holds nothing in the events columns, but it is no blank line: a file written with
+    other key names must show up in the quarantine, not ingest as nothing (DESIGN: never dropped silently)."""
+    from roi.connectors import json_lines
+
+    path = project.write_data("a.jsonl", '{"eventId": "e1", "timestamp": "2026-03-01T00:00Z"}\n{"other": 5}\n'
+                                         '{"event_id": null, "note": "x"}\n')
+    _, rejects, read = only(read_all(project, str(path)))
+    assert reasons(rejects) == [(line, "event_id is missing; ts is missing") for line in (1, 2, 3)]
+    assert read == 3
+    block = path.read_bytes()
+    assert json_lines._by_arrow(str(path), block, 1) is None  # (Arrow's reader, which ignores other keys, leaves it to the line reader)
 
 
 def test_a_nul_gets_the_same_reasons_in_csv_and_json_lines(project):

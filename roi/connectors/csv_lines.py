@@ -400,7 +400,7 @@ def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
             alone_rows, alone_rejects = [], []
             for first in sorted(failed):
                 for offset, part in enumerate(spans[first][2].split("\n")):
-                    found_line = _line_alone(first + offset, part, width, path) if part else None
+                    found_line = _line_alone(first + offset, part, width, path) if part.strip() else None
                     if isinstance(found_line, Reject):
                         alone_rejects.append(found_line)
                     elif found_line and any(found_line[2][position] for position in positions):

@@ -163,9 +163,11 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     try:
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         finite = np.isfinite(values)
+        # (a negative zero goes the text way: "-0" is the amount 0, "-1e-400" a negative number that
+        # Arrow's parser rounds to -0.0)
         if (((values >= 0) & (values < AMOUNT_LIMIT)) | np.isnan(values)).all() and (
-                finite | pc.is_null(column).to_numpy(zero_copy_only=False)).all():
-            return values + 0.0  # (-0.0 made 0.0: a cost of "-0" is no negative amount)
+                finite | pc.is_null(column).to_numpy(zero_copy_only=False)).all() and not np.signbit(values).any():
+            return values
     except pa.ArrowInvalid:
         pass
     # the text rule reads what Arrow's parser reads where both read a number >= 0 ("+1.5", "-0"), so

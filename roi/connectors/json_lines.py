@@ -5,15 +5,19 @@ multi-threaded JSON reader parses a block into typed columns (text, int64 tokens
 amounts), which go through the same checks as a CSV chunk (event_columns.to_chunk). A block
 Arrow would read differently from a line-by-line `json.loads` goes line by line instead:
 
-- bytes that are not UTF-8, a `\\u0000` escape, or a line break that is a lone CR;
+- bytes that are not UTF-8, or a line break that is a lone CR;
 - a line that is not one JSON object (Arrow refuses it, reads two objects from it, or takes it:
   a top-level `null`, a byte order mark, `Inf`, `-NaN`; found before Arrow parses, as a `null`
   first in a block crashes pyarrow 26), or one json.loads cannot read (nested 900 levels and
   more, an integer of more than 4,300 digits);
 - a value of another JSON type than its column's (a number as `event_id`, `1.5` or `"5"` as a
   token count, `true` as an amount): its text, as the line reader makes it, is what is checked;
-- a count of 2^53 or more (a float64 would round it), or an amount that is negative, not finite
-  or too large (its reason quotes the text).
+- a count of 2^53 or more (a float64 would round it), an amount that is negative, not finite
+  or too large (its reason quotes the text), or a count or amount of -0.0 (written -0 it is 0,
+  written -1e-400 a negative number the parser rounded);
+- an object that holds nothing in the events columns: `{}` and an object of nulls or empty
+  texts are skipped as blank lines are, but one holding other keys only (`{"eventId": ...}`)
+  is quarantined (`event_id is missing; ts is missing`), never dropped.
 
 So a block of well-formed events costs Arrow's parse, and a damaged line still names its line
 and reason exactly as before. Rows are the non-blank lines, numbered from 1 as in the file.
@@ -38,7 +42,7 @@ from ..domain import AMOUNT_LIMIT
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, Reject, line_blocks
-from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, holds_nul, to_chunk, without_blank_rows
+from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk, without_blank_rows
 
 _BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
 _AMOUNTS = ("cost_usd", "human_review_minutes")
@@ -68,8 +72,9 @@ def _float(text: str) -> float | str:
     value = float(text)
     if not math.isfinite(value):
         return _Written(text)
-    if abs(value) >= _EXACT and decimal.Decimal(text) != decimal.Decimal(value):
-        return _Written(text)  # a float would round it (9007199254740993.0): read as written, as in CSV
+    if (abs(value) >= _EXACT or (value == 0 and text.startswith("-"))) and decimal.Decimal(text) != decimal.Decimal(value):
+        # a float would round it (9007199254740993.0, or -1e-400 to -0.0): read as written, as in CSV
+        return _Written(text)
     return value
 
 
@@ -144,6 +149,9 @@ def _lines_chunk(path: str, handle: Iterable[str], first_line: int) -> tuple[Chu
             raw = text.strip()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             rejects.append(Reject(path, number, str(exc), raw))  # (bytes not UTF-8 shown as \xff)
             continue
+        if all(key in _EVENT_KEYS and (value is None or value == "") for key, value in record.items()):
+            read -= 1  # {} or an object of nulls and empty texts: a blank line's twin, not a row (one holding
+            continue   # other keys only, {"eventId": ...}, is a row without event_id and ts: quarantined)
         try:
             for name, values in columns.items():
                 values.append(_json_text(record.get(name)))
@@ -154,12 +162,8 @@ def _lines_chunk(path: str, handle: Iterable[str], first_line: int) -> tuple[Chu
             continue
         lines.append(number)
         texts.append(text.strip())
-    arrays, kept = without_blank_rows({name: pa.array(values, pa.string()) for name, values in columns.items()})
-    numbers = np.asarray(lines, dtype=np.int64)
-    if kept is not None:  # {} or an object of nulls and empty texts: a blank line's twin, not a row
-        read -= int((~kept).sum())
-        numbers, texts = numbers[kept], [text for text, keep in zip(texts, kept.tolist(), strict=True) if keep]
-    chunk = to_chunk(RawTable(arrays, numbers, path, texts), rows_read=read)
+    arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+    chunk = to_chunk(RawTable(arrays, np.asarray(lines, dtype=np.int64), path, texts), rows_read=read)
     chunk.rejects = sorted(rejects + chunk.rejects, key=lambda reject: reject.line or 0)
     return chunk, number - first_line + 1
 
@@ -188,6 +192,7 @@ def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+_EVENT_KEYS = frozenset(EVENT_COLUMNS)
 _EXACT = float(2**53)  # a float64 below this holds every whole number exactly
 
 
@@ -210,6 +215,13 @@ def _plain_amounts(column: pa.Array) -> bool:
         return False
     low, high = (value.as_py() for value in pc.min_max(column).values())
     return low >= 0 and high < AMOUNT_LIMIT
+
+
+def _negative_zeros(column: pa.Array) -> bool:
+    """Whether a number column holds a -0.0: written -0 it is 0, but -1e-400 is a negative number that
+    the parser rounded (the line reader, which keeps the text, tells them apart)."""
+    values = column.to_numpy(zero_copy_only=False)
+    return bool(((values == 0) & np.signbit(values)).any())
 
 
 def _holds_odd_numbers(block: bytes) -> bool:
@@ -274,17 +286,14 @@ def _by_arrow(path: str, block: bytes, first_line: int) -> Chunk | None:
         return None  # a line held two objects: json.loads refuses the line
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
     if not all(_plain_amounts(columns[name]) for name in _AMOUNTS) or any(
-            holds_nul(column) is not None for column in columns.values()):  # (json.loads refuses a `\u0000`)
+            _negative_zeros(columns[name]) for name in (*_AMOUNTS, *TOKEN_COLUMNS)):
         return None
-    for name in _AMOUNTS:
-        columns[name] = pc.add(columns[name], 0.0)  # -0 is 0, as its text reads
     for name in TOKEN_COLUMNS:
         columns[name] = _whole_counts(columns[name])
         if columns[name] is None:
             return None
-    columns, kept = without_blank_rows(columns)
-    if kept is not None:  # {} or an object of nulls and empty texts: a blank line's twin, not a row
-        indices, starts, ends = indices[kept], starts[kept], ends[kept]
+    if without_blank_rows(columns)[1] is not None:
+        return None  # an object with nothing in the events columns: the line reader sees whether it holds other keys
     return to_chunk(RawTable(columns, first_line + indices, path, _BlockLines(block, starts, ends)),
                     rows_read=len(indices))
 

@@ -206,3 +206,17 @@ def test_a_stray_quote_costs_its_own_line_even_before_a_value_over_lines(tmp_pat
     assert "two\nlines" in rows[1] and "three\nlines\nhere" in rows[5]  # (the topic)
     assert [(line, reason) for line, reason, _ in rejects] == [(2, "expected 9 columns, found an unbalanced quote")]
     assert read == 7
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_a_line_of_spaces_in_a_refused_record_over_lines_is_blank_too(tmp_path, arrow):
+    """The record's lines are read again one by one when the checks refuse it: a line of spaces among
+    them is a blank line there too (not "expected 3 columns, found 1"), and is not counted."""
+    path = tmp_path / "e.csv"
+    path.write_text('event_id,ts,model\ne1,bad,"a\n   \nb"\ne2,2026-03-01T00:00:00Z,m\n')
+    chunks = list(csv_lines.read_lines(str(path), ["event_id", "ts", "model"], ["event_id", "ts", "model"], 1000,
+                                       arrow=arrow))
+    rejects = [reject.line for chunk in chunks for reject in chunk.rejects]
+    assert rejects == [2, 4]
+    assert sum(chunk.rows_read for chunk in chunks) == 3
+    assert [row for chunk in chunks for row in chunk.frame.column("event_id").to_pylist()] == ["e2"]
