@@ -253,10 +253,12 @@ def records(path: str, width: int, quote_free: bool = False, chunk_rows: int = 0
         nonlocal quotes
         while again:
             number, text = again.popleft()
-            if not held and (not text.strip() or (quote_free and '"' not in text)):
-                if text.strip():
+            if not held:
+                if not text.strip():
+                    continue  # a blank line (empty, or nothing but spaces)
+                if quote_free and '"' not in text:
                     yield number, 0, text, None
-                continue
+                    continue
             held.append((number, text))
             quotes += text.count('"')
             if quotes % 2 and len(held) < MAX_RECORD_LINES:

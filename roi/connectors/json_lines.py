@@ -46,6 +46,8 @@ from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk, wit
 
 _BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
 _AMOUNTS = ("cost_usd", "human_review_minutes")
+_EVENT_KEYS = frozenset(EVENT_COLUMNS)
+_EXACT = float(2**53)  # a float64 below this holds every whole number exactly
 _SCHEMA = pa.schema(
     # counts as float64: `412` and `412.0` (pandas writes counts with gaps so) parse alike (_whole_counts)
     [(name, pa.float64() if name in TOKEN_COLUMNS or name in _AMOUNTS else pa.string())
@@ -192,8 +194,6 @@ def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-_EVENT_KEYS = frozenset(EVENT_COLUMNS)
-_EXACT = float(2**53)  # a float64 below this holds every whole number exactly
 
 
 def _whole_counts(column: pa.Array) -> pa.Array | None:

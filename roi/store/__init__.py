@@ -489,7 +489,6 @@ class _Decoded:
         return list(map(self.values.__getitem__, self.codes[start:stop].tolist()))
 
 
-_SLICE = 5_000  # cells turned into Python values at a time
 
 
 def _cell_slices(cells: pa.Table, batch_id: int, source: str) -> Iterable[tuple[int, list[list]]]:
@@ -506,6 +505,9 @@ def _cell_slices(cells: pa.Table, batch_id: int, source: str) -> Iterable[tuple[
 
 
 _PER_STATEMENT = 400  # rows per INSERT: SQLite spends most of an executemany on per-statement work
+# cells turned into Python values at a time: whole statements, and few enough that a slice's objects
+# stay small (20,000 cells held about 25 MB of them at 10M rows' cells)
+_SLICE = 12 * _PER_STATEMENT
 
 
 def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> None:
