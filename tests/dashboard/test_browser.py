@@ -27,10 +27,10 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
                 allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402 - only once the browser is known to be there
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 PHONE = (390, 844)
@@ -69,11 +69,23 @@ def shoot(driver, name: str) -> None:
 
 
 def go(driver, element) -> None:
-    """Click a link or a submit button and wait until the next page has replaced this one."""
-    page = driver.find_element(By.TAG_NAME, "html")
+    """Click a link or a submit button and wait until the next page has replaced this one.
+
+    This page is marked with a script variable, and the wait ends when a complete page lacks it.
+    Not selenium's `staleness_of`: chromedriver can answer a question about an element of the
+    page being left with "Node with given id does not belong to the document", an error that
+    condition does not take as stale (CI failed on it once, in a sign-out).
+    """
+    driver.execute_script("window.roiPageLeft = true")
     element.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def replaced(d) -> bool:
+        try:
+            return d.execute_script("return document.readyState === 'complete' && !window.roiPageLeft")
+        except WebDriverException:  # asked while the page changed: not there yet
+            return False
+
+    WebDriverWait(driver, 30).until(replaced, "the next page did not replace this one in 30 s")
 
 
 def shown(driver, css: str) -> list[tuple[str, str, str]]:
