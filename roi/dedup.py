@@ -4,10 +4,11 @@
 and says, chunk by chunk, which ids are new. Three layers:
 
 - a blocked Bloom filter: the three bits of an id sit in one 64-bit word
-  (one memory access per id). 16 MiB answer "surely new" for all but 0.3%
-  of new ids at 5M ids, 0.7% at 8M. Past 16 bits per id (8M ids) it
-  doubles, rebuilt from the hashes: the one part that grows, by 2 to 4
-  bytes per id, and only in batches of more than 8M ids;
+  (one memory access per id). 16 MiB answer "surely new" for all but 0.25%
+  of new ids at 5M ids, 0.7% at 8M, 1.5% at 11M. Past 12 bits per id
+  (11.2M ids) it doubles, rebuilt from the hashes (the old one let go
+  first): the one part that grows, by 1.5 to 3 bytes per id, and only in
+  batches of more than 11M ids;
 - the latest ids in memory, as sorted arrays each more than twice as long
   as the next (merged when not), fewer than `memory_ids` in all (256k:
   2 MiB); an array of half that many goes to disk;
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import RoiError
+from .temporary_files import cut_short, on_temporary_file, temporary_folder
 
 MEMORY_IDS = 1 << 18  # hashes kept in memory before they go to disk as a sorted run
 
@@ -51,7 +53,7 @@ class RunReads:
 
 
 _FILTER_WORDS = 1 << 21  # 16 MiB to start with
-_BITS_PER_ID = 16  # the filter doubles when fewer bits than this are left per id
+_BITS_PER_ID = 12  # the filter doubles when fewer bits than this are left per id
 
 
 def _mixed(hashes: np.ndarray) -> np.ndarray:
@@ -195,47 +197,17 @@ def _member(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     return haystack[at] == needles
 
 
-def temporary_folder() -> str:
-    """The folder for temporary files: $TMPDIR when set, else the system's (/tmp).
-
-    Python's tempfile falls back to /tmp when $TMPDIR is missing, unwritable or full; the
-    operator pointed TMPDIR somewhere on purpose (a disk with room), so that is an error here."""
-    folder = os.environ.get("TMPDIR")
-    if not folder:
-        return tempfile.gettempdir()
-    if not os.path.isdir(folder):
-        reason = "does not exist" if not os.path.exists(folder) else "is not a folder"
-        raise RoiError(f"temporary folder {folder} (TMPDIR) {reason}; point TMPDIR at a folder with room")
-    try:
-        with tempfile.TemporaryFile(prefix="roi-check-", dir=folder) as probe:
-            probe.write(b"\0" * 4096)
-            probe.flush()
-            os.fsync(probe.fileno())
-    except OSError as exc:
-        raise RoiError(f"temporary folder {folder} (TMPDIR) cannot be written: {exc.strerror or exc}; "
-                       "point TMPDIR at a folder with room") from None
-    return folder
+_PURPOSE = "deduplicating event ids"
+_NEED = "8 bytes per event id of the batch, twice that at times"
 
 
 def _short(got: int, wanted: int) -> RoiError:
-    return RoiError(f"deduplicating event ids: a temporary file in {_where()} gave {got} of "
-                    f"{wanted} bytes; was it cut short?")
-
-
-def _where() -> str:
-    folder = os.environ.get("TMPDIR")
-    return f"{folder} (TMPDIR)" if folder else tempfile.gettempdir()
+    return cut_short(_PURPOSE, got, wanted)
 
 
 def _temporary(operation, *args, **kwargs):
     """A temporary file's operation; a full or unwritable disk becomes an error that says where."""
-    try:
-        return operation(*args, **kwargs)
-    except OSError as exc:
-        raise RoiError(
-            f"deduplicating event ids: cannot use a temporary file in {_where()} ({exc}); "
-            "set TMPDIR to a folder with space (8 bytes per event id of the batch, twice that at times)"
-        ) from None
+    return on_temporary_file(_PURPOSE, _NEED, operation, *args, **kwargs)
 
 
 def _merged(a: _Run, b: _Run) -> _Run:
@@ -353,6 +325,7 @@ class SeenIds:
         words = len(self._filter.words) * 2
         while self.count * _BITS_PER_ID > words * 64:
             words *= 2
+        self._filter = None  # before the new one is made: not both at once
         self._filter = _Filter(words)
         for level in self._levels:
             self._filter.add(level)

@@ -1,12 +1,17 @@
 """From canonical event frames to daily cells: dedup, pricing, day bucketing, sums.
 
-Pure Arrow/numpy (deduplication keeps the older event ids' hashes in
-temporary files: roi.dedup). Memory follows the chunk size and the number of
-distinct cells (about 100 bytes each, plus their merge), not the rows read.
+Pure Arrow/numpy. Memory follows the chunk size and the number of distinct
+cells (about 100 bytes each, plus their merge), not the rows read, and the
+cells themselves are held up to about 16 MiB: a batch with more goes on in
+partitions on disk (_Spill), as deduplication keeps the older event ids'
+hashes in temporary files (roi.dedup).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,12 +30,17 @@ from .errors import ConnectorError
 from .pricing import Pricer
 from .store import BatchResult
 from .string_hashes import hash_strings
+from .temporary_files import cut_short, on_temporary_file, temporary_folder
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
 
 
 _COMPACT_ROWS = 100_000  # rows of chunk sums that wait before merging into the cells
+# the cells one batch holds in memory, about 16 MiB of them (a one-word key and the metrics: 96 bytes
+# a cell, so 174,762); past that they go to disk in partitions (_Spill)
+_MEMORY_CELLS = (16 << 20) // (8 * (1 + len(CELL_METRICS)))
+_PARTITIONS = 16  # a spilled batch's cells are summed again and stored one partition at a time
 _COUNTS = EVENT_COUNTS
 _SUMMED_COUNTS = (*EVENT_COUNTS, "unpriced_requests")
 _SUM_LIMIT = float(2**62)  # a batch's total of any count stays below this (half of int64's range: a margin)
@@ -75,6 +85,7 @@ class CellBuilder:
         self._sums = _CellSums(dimensions)
         self._totals = dict.fromkeys(_SUMMED_COUNTS, 0.0)  # each count over the batch so far (worker thread)
         self._closed = False
+        self._handed_over = False  # cell_tables() gave the cells (and a spilled batch's file) away
 
     @property
     def result(self) -> BatchResult:
@@ -165,18 +176,25 @@ class CellBuilder:
             raise ValueError("a row without a day cannot make a cell")  # (connectors validate days first)
         return pc.cast(days, pa.int32()).to_numpy().astype(np.int64)
 
-    def cell_table(self) -> pa.Table | None:
-        """The batch's cells as an Arrow table (None when it has none); ends the worker thread and
-        deduplication (its temporary files and memory)."""
+    def cell_tables(self) -> BatchCells:
+        """The batch's cells, for the store; ends the worker thread and deduplication (its temporary
+        files and memory). The cells are the caller's from now on: it closes them once stored."""
         try:
             self._drain(0)
         finally:
-            self.close()
-        return self._sums.table()
+            self._stop()
+        self._handed_over = True
+        return BatchCells(self._sums)
 
     def close(self) -> None:
-        """End the worker thread (after what it is doing) and deduplication; idempotent. A batch that
-        fails calls it so that its temporary files close now, not whenever its frames are collected."""
+        """End the worker thread (after what it is doing), deduplication, and the cells unless they
+        were handed over; idempotent. A batch that fails calls it so that its temporary files close
+        now, not whenever its frames are collected."""
+        self._stop()
+        if not self._handed_over:
+            self._sums.close()
+
+    def _stop(self) -> None:
         if self._worker is not None:
             self._worker.shutdown(cancel_futures=True)
             self._worker = None
@@ -185,12 +203,17 @@ class CellBuilder:
         self._closed = True
 
     def cells(self) -> pd.DataFrame:
+        """The batch's cells as one pandas frame (all of them in memory: for tests and small batches)."""
         import pandas as pd  # noqa: F401  (to_pandas needs it)
 
-        table = self.cell_table()
-        if table is None:
+        cells = self.cell_tables()
+        try:
+            tables = list(cells)
+        finally:
+            cells.close()
+        if not tables:
             return empty_cells()
-        frame = table.to_pandas(date_as_object=True)
+        frame = pa.concat_tables(tables).to_pandas(date_as_object=True)
         for name in DIMENSIONS:
             frame[name] = frame[name].astype(object)
         return frame
@@ -202,6 +225,21 @@ def empty_cells() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in ("day", *DIMENSIONS)} | {
         name: pd.Series([], dtype="float64") for name in CELL_METRICS
     })
+
+
+class BatchCells:
+    """A read batch's cells for the store: iterated, its tables in key order (one, or one per
+    partition of a batch whose cells went to disk), read again on each pass (a store that tries
+    again). Closing it lets a spilled batch's temporary file go."""
+
+    def __init__(self, sums: _CellSums):
+        self._sums = sums
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        return self._sums.tables()
+
+    def close(self) -> None:
+        self._sums.close()
 
 
 class _Encoding:
@@ -262,6 +300,22 @@ class _Encoding:
                 word >>= self.widths[field]
         fields[0] = fields[0] + dtype(self.first_day)
         return fields
+
+    def leading(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's day (epoch days) and first field after it, as one int64 (day * 2^32 + code):
+        the same in any encoding, and in the keys' order (both lead word 0: the day takes at most 23
+        bits, a code at most 31)."""
+        shifts: dict[int, int] = {}
+        shift = 0
+        for field in reversed(self.words[0]):
+            shifts[field] = shift
+            shift += self.widths[field]
+        word = keys[0]
+        day = ((word >> shifts[0]) & ((1 << self.widths[0]) - 1)) + self.first_day
+        if len(self.widths) == 1:
+            return day
+        code = (word >> shifts[1]) & ((1 << self.widths[1]) - 1)
+        return day * (1 << 32) + code
 
 
 _WORD_BITS = 62  # a packed key word stays a positive int64
@@ -352,6 +406,87 @@ def _merged_into(cells: _Run, run: _Run) -> _Run:
     return _Run(keys, sums)
 
 
+def _summed(cells: _Run, run: _Run) -> _Run:
+    """A sorted run summed into the cells: in place where the keys are one word (a merge then holds
+    the cells and one new array, not a copy of every column)."""
+    return _merged_into(cells, run) if len(cells.keys) == 1 else _merged([cells, run])
+
+
+_SPILLING = "holding a big batch's cells"
+_SPILL_ROOM = "up to 100 bytes per event of the batch"
+
+
+def _spilling(operation, *args, **kwargs):
+    return on_temporary_file(_SPILLING, _SPILL_ROOM, operation, *args, **kwargs)
+
+
+@dataclass(slots=True)
+class _Piece:
+    """A sorted run of cells in the spill file: where it starts, its cells, its key words and their encoding."""
+
+    offset: int
+    rows: int
+    words: int
+    encoding: _Encoding
+    dtypes: tuple[np.dtype, ...]  # of the sums, in CELL_METRICS order
+
+
+class _Spill:
+    """A batch's cells on disk, in partitions by key: partition i holds the keys whose leading value
+    (_Encoding.leading: day, first dimension) lies in [edges[i-1], edges[i]), so the partitions one
+    after another are the cells in key order. Each write adds a piece (a sorted run, in the encoding
+    of its time) to the partitions it spans; reading a partition sums its pieces into its cells, so
+    memory at the end is one partition's cells, not the batch's."""
+
+    def __init__(self, edges: np.ndarray):
+        self.edges = edges
+        self.pieces: list[list[_Piece]] = [[] for _ in range(len(edges) + 1)]
+        self.file = _spilling(tempfile.TemporaryFile, prefix="roi-cells-", dir=temporary_folder())
+        self.size = 0
+
+    def write(self, run: _Run, encoding: _Encoding) -> None:
+        dtypes = tuple(values.dtype for values in run.sums)
+        bounds = np.searchsorted(encoding.leading(run.keys), self.edges, side="left").tolist()
+        for pieces, start, stop in zip(self.pieces, [0, *bounds], [*bounds, run.rows], strict=True):
+            if stop > start:
+                pieces.append(_Piece(self.size, stop - start, len(run.keys), encoding, dtypes))
+                for array in (run.keys[:, start:stop], *(values[start:stop] for values in run.sums)):
+                    data = np.ascontiguousarray(array)
+                    _spilling(self.file.write, data.data)
+                    self.size += data.nbytes
+
+    def partitions(self, encoding: _Encoding) -> Iterator[_Run]:
+        """Each partition's cells, summed from its pieces one at a time, keys in `encoding`."""
+        _spilling(self.file.flush)
+        for pieces in self.pieces:
+            cells = None
+            for piece in pieces:
+                run = self._read(piece, encoding)
+                cells = run if cells is None else _summed(cells, run)
+            if cells is not None:
+                yield cells
+
+    def _read(self, piece: _Piece, encoding: _Encoding) -> _Run:
+        rows = piece.rows
+        size = rows * (8 * piece.words + sum(dtype.itemsize for dtype in piece.dtypes))
+        buffer = bytearray(size)  # writable: the first piece of a partition is summed into in place
+        got = _spilling(os.preadv, self.file.fileno(), [buffer], piece.offset)
+        if got != size:
+            raise cut_short(_SPILLING, got, size)
+        keys = np.frombuffer(buffer, np.int64, piece.words * rows).reshape(piece.words, rows)
+        sums, at = [], keys.nbytes
+        for dtype in piece.dtypes:
+            sums.append(np.frombuffer(buffer, dtype, rows, at))
+            at += rows * dtype.itemsize
+        if piece.encoding is not encoding:  # keys packed before the encoding widened
+            keys = encoding.pack(piece.encoding.unpack(keys))
+        return _Run(keys, sums)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # a full disk fails the flush; the descriptor closes anyway
+            self.file.close()
+
+
 class _CellSums:
     """One batch's rows summed per cell (day and dimensions), in numpy.
 
@@ -360,11 +495,17 @@ class _CellSums:
     runs merge into the cells once they hold more rows than _COMPACT_ROWS or a
     quarter of the cells. Memory is the cells plus those runs, and a merge holds
     one new array of the cells' length at a time (_merged_into; with keys of
-    more than one word, _merged sorts them one metric at a time).
+    more than one word, _merged sorts them one metric at a time). Past
+    `memory_cells` the cells go to disk (_Spill) and the sums start again:
+    memory then stays at that many cells, whatever the batch holds.
     """
 
-    def __init__(self, dimensions: tuple[str, ...], compact_rows: int = _COMPACT_ROWS):
-        self._compact_rows = compact_rows
+    def __init__(self, dimensions: tuple[str, ...], compact_rows: int | None = None,
+                 memory_cells: int | None = None):
+        self._compact_rows = _COMPACT_ROWS if compact_rows is None else compact_rows
+        self._memory_cells = _MEMORY_CELLS if memory_cells is None else memory_cells
+        self._spill: _Spill | None = None
+        self._closed = False
         self._stored = [name for name in DIMENSIONS if name in dimensions]
         self._codes: dict[str, dict[str, int]] = {name: {} for name in self._stored}
         self._encoding: _Encoding | None = None
@@ -405,34 +546,56 @@ class _CellSums:
             run.keys = encoding.pack(old.unpack(run.keys))
 
     def _merge(self) -> None:
-        """The waiting runs summed into one, then into the cells: in place where the keys are one
-        word (a merge then holds the cells and one new array, not a copy of every column)."""
+        """The waiting runs summed into one, then into the cells; cells beyond memory_cells go to disk."""
         run = _merged(self._runs)
         self._runs, self._run_rows = [], 0
-        if self._cells is None:
-            self._cells = run
-        elif len(self._cells.keys) == 1:
-            self._cells = _merged_into(self._cells, run)
-        else:
-            self._cells = _merged([self._cells, run])
+        self._cells = run if self._cells is None else _summed(self._cells, run)
+        if self._cells.rows > self._memory_cells:
+            if self._spill is None:  # partitions of about equal shares of these cells
+                leading = self._encoding.leading(self._cells.keys)
+                edges = np.unique(leading[np.arange(1, _PARTITIONS) * len(leading) // _PARTITIONS])
+                self._spill = _Spill(edges)
+            self._spill.write(self._cells, self._encoding)
+            self._cells = None
 
-    def table(self) -> pa.Table | None:
-        """The cells: day (date32), every dimension (dictionary; "" where not stored), CELL_METRICS."""
+    def tables(self) -> Iterator[pa.Table]:
+        """The cells in key order: one table, or one per partition once they went to disk; each has
+        day (date32), every dimension (dictionary; "" where not stored) and CELL_METRICS."""
+        if self._closed:
+            raise RuntimeError("the cells were closed: a spilled batch's file is gone")
         if self._runs:
             self._merge()
-        if self._cells is None:
-            return None
-        fields = self._encoding.unpack(self._cells.keys, np.int32)  # (epoch days and codes fit int32)
-        count = self._cells.rows
+        if self._spill is not None and self._cells is not None:
+            self._spill.write(self._cells, self._encoding)
+            self._cells = None
+        if self._encoding is None:
+            return
+        dictionaries = {name: pa.array(list(self._codes[name]), pa.string()) for name in self._stored}
+        runs = self._spill.partitions(self._encoding) if self._spill is not None else [self._cells]
+        for run in runs:
+            yield self._table(run, dictionaries)
+
+    def table(self) -> pa.Table | None:
+        """The cells as one table (all in memory), None when there are none."""
+        tables = list(self.tables())
+        return pa.concat_tables(tables) if tables else None
+
+    def _table(self, run: _Run, dictionaries: dict[str, pa.Array]) -> pa.Table:
+        fields = self._encoding.unpack(run.keys, np.int32)  # (epoch days and codes fit int32)
         columns: dict[str, pa.Array] = {"day": pa.array(fields[0], pa.int32()).cast(pa.date32())}
         stored = dict(zip(self._stored, fields[1:], strict=True))
         for name in DIMENSIONS:
             if name in stored:
-                columns[name] = pa.DictionaryArray.from_arrays(
-                    pa.array(stored[name]), pa.array(list(self._codes[name]), pa.string()))
+                columns[name] = pa.DictionaryArray.from_arrays(pa.array(stored[name]), dictionaries[name])
             else:
                 columns[name] = pa.DictionaryArray.from_arrays(
-                    pa.array(np.zeros(count, dtype=np.int32)), pa.array([""], pa.string()))
-        for name, values in zip(CELL_METRICS, self._cells.sums, strict=True):
+                    pa.array(np.zeros(run.rows, dtype=np.int32)), pa.array([""], pa.string()))
+        for name, values in zip(CELL_METRICS, run.sums, strict=True):
             columns[name] = pa.array(values)
         return pa.table(columns)
+
+    def close(self) -> None:
+        """Let a spilled batch's temporary file go; idempotent."""
+        self._closed = True
+        if self._spill is not None:
+            self._spill.close()

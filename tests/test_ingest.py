@@ -787,7 +787,7 @@ def test_a_closed_builder_takes_no_more_rows(project):
     builder = CellBuilder(dimensions=("tenant",), timezone="UTC", pricer=Pricer({}))
     chunk = next(read_csv(str(path), 1000))
     builder.add(chunk)
-    assert builder.cell_table().num_rows == 1  # the two rows make one cell
+    assert [table.num_rows for table in builder.cell_tables()] == [1]  # the two rows make one cell
     with pytest.raises(RuntimeError, match="CellBuilder is closed: its batch is done"):
         builder.add(chunk)
 
@@ -820,3 +820,132 @@ def test_files_each_below_the_batch_limit_that_together_pass_int64_still_report(
     for options in (["--format", "csv"], ["--format", "xlsx", "--output", str(tmp_path / "r.xlsx")]):
         report = runner.invoke(main, ["--config", str(project.config_path), "report", "--period", "2026-01", *options])
         assert report.exit_code == 0, report.stderr
+
+
+# ------------------------------------------------------------------ cells beyond memory (the spill)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), values=st.sampled_from([2, 5, 40, 700]), chunks=st.integers(2, 12),
+       rows=st.integers(1, 600), days=st.sampled_from([1, 7, 400]), memory=st.integers(1, 300))
+def test_cells_spilled_to_disk_equal_the_reference_sums_in_key_order(seed, values, chunks, rows, days, memory):
+    """Past `memory_cells` the cells go to disk in partitions and the sums start again; the tables
+    then come partition by partition. Whatever spilled when (keys widened after a spill too, one word
+    or two), the tables hold each cell once, in key order, with the reference sums."""
+    import numpy as np
+    import pyarrow as pa
+
+    from roi import ingestion
+
+    rng = np.random.default_rng(seed)
+    sums = ingestion._CellSums(ingestion.DIMENSIONS, compact_rows=rows // 3, memory_cells=memory)
+    added = []
+    for _ in range(chunks):
+        chunk = _chunk_of(rng, int(rng.integers(1, rows + 1)), values, 20_000 + int(rng.integers(-days, days + 1)), days)
+        added.append(chunk)
+        sums.add(chunk.column("day").cast(pa.int32()).to_numpy().astype(np.int64),
+                 {name: chunk.column(name) for name in ingestion.DIMENSIONS},
+                 [chunk.column(name).to_numpy() for name in ingestion.CELL_METRICS])
+    tables = list(sums.tables())
+    assert list(sums.tables())[-1].equals(tables[-1])  # read again (a store that tries again): the same
+    whole = pa.concat_tables(tables)
+    _close_rows(_as_rows(whole), _reference_sums(pa.concat_tables(added).unify_dictionaries()))
+    # key order across the tables: day, then each dimension's batch code (the order values first came)
+    codes = [whole.column("day").cast(pa.int32()).to_numpy()] + [
+        whole.column(name).combine_chunks().indices.to_numpy() if whole.column(name).num_chunks == 1 else
+        np.concatenate([chunk.indices.to_numpy() for chunk in whole.column(name).chunks])
+        for name in ingestion.DIMENSIONS]
+    order = np.lexsort(codes[::-1])
+    assert (order == np.arange(len(order))).all()
+    sums.close()
+
+
+def test_a_spilled_batch_writes_its_partitions_to_one_temporary_file_and_closing_deletes_it(monkeypatch, tmp_path):
+    import numpy as np
+    import pyarrow as pa
+
+    from roi import ingestion
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    rng = np.random.default_rng(3)
+    sums = ingestion._CellSums(ingestion.DIMENSIONS, compact_rows=500, memory_cells=1000)
+    for _ in range(10):
+        chunk = _chunk_of(rng, 1000, 40, 20_000, 30)
+        sums.add(chunk.column("day").cast(pa.int32()).to_numpy().astype(np.int64),
+                 {name: chunk.column(name) for name in ingestion.DIMENSIONS},
+                 [chunk.column(name).to_numpy() for name in ingestion.CELL_METRICS])
+    assert sums._spill is not None and sums._cells is None or sums._cells.rows <= 1000 + 500
+    assert _open_files_in(tmp_path) == 1
+    parts = list(sums.tables())
+    assert len(parts) > 1  # one table per partition
+    sums.close()
+    assert _open_files_in(tmp_path) == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        list(sums.tables())
+
+
+def test_a_batch_whose_cells_spill_stores_the_same_cells_and_counts(any_project, runner, monkeypatch, tmp_path):
+    """A file of many cells with memory for a few hundred: the stored cells, the batch's cell count and
+    days equal those of the same file ingested in memory, on SQLite and PostgreSQL; the temporary file
+    is gone once the batch is stored."""
+    from roi import ingestion
+
+    project = any_project
+    lines = [json.dumps({"event_id": f"e{n}", "ts": f"2026-01-{1 + n % 28:02d}T{n % 24:02d}:00:00Z",
+                         "tenant": f"t{n % 37}", "channel": "web", "model": f"m{n % 3}", "input_tokens": n % 5,
+                         "output_tokens": n % 7, "cost_usd": (n % 9) / 1000}) for n in range(12_000)]
+    project.write_data("a.jsonl", "\n".join(lines) + "\n")
+    project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
+                                                                      'path = "data/*.jsonl"\nchunk_rows = 1000'))
+    def state():
+        store = services.store_for(project.settings())
+        try:
+            cells = store.cells(date(2026, 1, 1), date(2026, 2, 1)).sort_values(["day", "tenant", "model"])
+            [batch] = store.batches()
+            return cells.reset_index(drop=True), (batch.rows_read, batch.cells, batch.first_day, batch.last_day)
+        finally:
+            store.close()
+
+    assert ingest(project, runner).exit_code == 0
+    cells, counts = state()
+    assert counts == (12_000, len(cells), date(2026, 1, 1), date(2026, 1, 28)) and len(cells) > 3000
+    monkeypatch.setattr(ingestion, "_MEMORY_CELLS", 300)
+    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", 200)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    spilled = []
+    real = ingestion._Spill.write
+    monkeypatch.setattr(ingestion._Spill, "write", lambda self, *args: spilled.append(1) or real(self, *args))
+    assert ingest(project, runner, "--force").exit_code == 0
+    assert len(spilled) > 3
+    spilled_cells, spilled_counts = state()
+    pd.testing.assert_frame_equal(spilled_cells, cells)
+    assert spilled_counts == counts
+    assert _open_files_in(scratch) == 0
+
+
+def test_a_tmpdir_that_fills_while_cells_spill_stops_the_ingest_naming_it(project, monkeypatch, tmp_path):
+    from roi import ingestion
+    from roi.errors import RoiError
+    from tests.mounts import fill, tmpfs
+
+    monkeypatch.setattr(ingestion, "_MEMORY_CELLS", 100)
+    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", 100)
+    project.write_config(body=project.config_path.read_text().replace('path = "data/*.csv"',
+                                                                      'path = "data/*.jsonl"\nchunk_rows = 1000'))
+    lines = [json.dumps({"event_id": f"e{n}", "ts": f"2026-01-{1 + n % 28:02d}T10:00:00Z", "tenant": f"t{n}",
+                         "cost_usd": 0.001}) for n in range(4000)]
+    project.write_data("a.jsonl", "\n".join(lines) + "\n")
+    with tmpfs(tmp_path / "small", size_kib=256) as folder:
+        monkeypatch.setenv("TMPDIR", str(folder))
+        fill(folder, leave=40 << 10)  # the cells' partitions outgrow it (the ids stay in memory)
+        gc.disable()
+        try:
+            with pytest.raises(RoiError, match=f"holding a big batch's cells: cannot use a temporary file in "
+                                               f"{folder} \\(TMPDIR\\)"):
+                ingesting.ingest(project.settings(), services.store_for(project.settings()))
+            assert _open_files_in(folder) == 0
+        finally:
+            gc.enable()
+    assert services.store_for(project.settings()).batches() == []

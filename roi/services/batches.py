@@ -88,11 +88,6 @@ def _read_batch(settings: Settings, source: SourceConfig, batch, pricer: Pricer,
     return builder, rejects
 
 
-def _cells_of(builder: CellBuilder):
-    table = builder.cell_table()
-    return table if table is not None else builder.cells()
-
-
 def ingest_source(
     settings: Settings,
     store: Store,
@@ -158,20 +153,27 @@ def ingest_source(
                 if on_batch:
                     on_batch(batch.key)
                 item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
-                            started_at=started, cells=_cells_of(builder), rejects=rejects, result=builder.result)
+                            started_at=started, cells=builder.cell_tables(), rejects=rejects, result=builder.result)
             finally:
                 builder.close()  # done with (cells taken) or given up: its worker and files end here
             if day_batch:
                 staged.append(item)
             else:
-                _store_batch(store, run, item)
+                try:
+                    _store_batch(store, run, item)
+                finally:
+                    item["cells"].close()  # a spilled batch's temporary file goes now
             builder = item = rejects = None  # this batch goes now, not after the next batch is read
     except ConnectorError as exc:
         run.errors.append(str(exc))
         log.info("source %s: %s", source.name, exc)
-    if not run.failed:
-        for item in staged:
-            _store_batch(store, run, item)
+    try:
+        if not run.failed:
+            for item in staged:
+                _store_batch(store, run, item)
+    finally:
+        for item in staged:  # stored, or not to be: a spilled batch's temporary file goes now
+            item["cells"].close()
     return run
 
 

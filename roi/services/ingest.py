@@ -31,9 +31,9 @@ from zoneinfo import ZoneInfo
 
 from ..config import Settings, SourceConfig
 from ..connectors import Window
-from ..dedup import temporary_folder
 from ..errors import RoiError
 from ..store import Store, pulls_and_jobs
+from ..temporary_files import temporary_folder
 from .batches import Progress, SourceRun, ingest_source
 
 log = logging.getLogger("roi.pulling")

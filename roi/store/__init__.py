@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -14,7 +14,7 @@ from urllib.parse import quote
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Float, case, cast, delete, event, func, insert, inspect, select, text
+from sqlalchemy import Float, case, cast, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
@@ -225,19 +225,21 @@ class Store:
         label: str,
         fingerprint: str,
         started_at: datetime,
-        cells: pd.DataFrame | pa.Table,
+        cells: pd.DataFrame | pa.Table | Iterable[pa.Table],
         rejects: list[Reject],
         result: BatchResult,
     ) -> int | None:
         """Store a batch in one transaction, replacing what the same key stored before.
+
+        `cells`: a table or frame, or tables one after another (a big batch's partitions, read as
+        they are stored: an iterable that can be gone through again, in case the store tries again).
 
         Two ingests of the same batch at once (two `roi ingest`, a manual run beside the
         scheduler): the second one's insert waits for the first's transaction (SQLite's write
         lock, PostgreSQL's unique index), then finds the batch stored. It then stores nothing if
         the first stored the same content (None: skipped), else replaces it, as a later ingest
         would. Either way the batch is stored once."""
-        cells = _as_cell_table(cells)
-        first_day, last_day = pc.min_max(cells.column("day")).values() if cells.num_rows else (None, None)
+        parts = [cells] if isinstance(cells, pa.Table) or hasattr(cells, "iloc") else cells  # (iloc: a DataFrame)
         for attempt in range(_CONCURRENT_TRIES):
             try:
                 with self.engine.begin() as connection:
@@ -253,8 +255,8 @@ class Store:
                         connection.execute(delete(CellRecord).where(CellRecord.batch_id == old.id))
                         connection.execute(delete(QuarantineRecord).where(QuarantineRecord.batch_id == old.id))
                         connection.execute(delete(BatchRecord).where(BatchRecord.id == old.id))
-                    batch_id = self._insert_batch(connection, source, key, label, fingerprint, started_at, cells,
-                                                  rejects, result, first_day, last_day)
+                    batch_id = self._insert_batch(connection, source, key, label, fingerprint, started_at, parts,
+                                                  rejects, result)
             except IntegrityError as exc:
                 if attempt + 1 == _CONCURRENT_TRIES or not _batch_key_taken(exc):
                     raise
@@ -267,8 +269,7 @@ class Store:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _insert_batch(connection, source, key, label, fingerprint, started_at, cells, rejects, result,
-                      first_day, last_day) -> int:
+    def _insert_batch(connection, source, key, label, fingerprint, started_at, parts, rejects, result) -> int:
         batch_id = connection.execute(
             insert(BatchRecord)
             .values(
@@ -283,13 +284,14 @@ class Store:
                 duplicates=result.duplicates,
                 quarantined=result.quarantined,
                 unpriced=result.unpriced,
-                cells=cells.num_rows,
-                first_day=first_day.as_py() if first_day is not None else None,
-                last_day=last_day.as_py() if last_day is not None else None,
             )
             .returning(BatchRecord.id)
         ).scalar_one()
-        _insert_cells(connection, cells, batch_id, source)
+        count, first_day, last_day = _insert_cells(connection, (_as_cell_table(part) for part in parts), batch_id,
+                                                   source)
+        if count:  # known once the cells are in (a big batch's come partition by partition)
+            connection.execute(update(BatchRecord).where(BatchRecord.id == batch_id)
+                               .values(cells=count, first_day=first_day, last_day=last_day))
         quarantine = (
             {"batch_id": batch_id, "source": source, "file": r.file, "line": r.line, "reason": r.reason,
              "raw": r.raw}
@@ -510,24 +512,45 @@ _PER_STATEMENT = 400  # rows per INSERT: SQLite spends most of an executemany on
 _SLICE = 12 * _PER_STATEMENT
 
 
-def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> None:
-    if not cells.num_rows:
-        return
+class _Counted:
+    """Tables passing by, counted: their rows, and their first and last day."""
+
+    def __init__(self, tables: Iterable[pa.Table]):
+        self.tables = tables
+        self.rows = 0
+        self.first_day: date | None = None
+        self.last_day: date | None = None
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        for table in self.tables:
+            if table.num_rows:
+                low, high = (value.as_py() for value in pc.min_max(table.column("day")).values())
+                self.first_day = low if self.first_day is None else min(self.first_day, low)
+                self.last_day = high if self.last_day is None else max(self.last_day, high)
+                self.rows += table.num_rows
+                yield table
+
+
+def _insert_cells(connection, tables: Iterable[pa.Table], batch_id: int, source: str
+                  ) -> tuple[int, date | None, date | None]:
+    """The cells of these tables inserted; how many there were, and their first and last day."""
+    counted = _Counted(tables)
+    slices = (piece for cells in counted for piece in _cell_slices(cells, batch_id, source))
     names = ", ".join(_CELL_COLUMNS)
     if connection.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than INSERT for many rows
         cursor = connection.connection.cursor()
         with cursor.copy(f"COPY roi_cells ({names}) FROM STDIN") as copy:
-            for _, columns in _cell_slices(cells, batch_id, source):
+            for _, columns in slices:
                 for row in zip(*columns, strict=True):
                     copy.write_row(row)
-        return
+        return counted.rows, counted.first_day, counted.last_day
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     row = "(" + ", ".join(mark for _ in _CELL_COLUMNS) + ")"
     cursor = connection.connection.cursor()
     full = f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * _PER_STATEMENT)
     width = len(_CELL_COLUMNS)
-    for count, columns in _cell_slices(cells, batch_id, source):
+    for count, columns in slices:
         # the parameters row after row, interleaved by slice assignment (no tuple per row)
         flat: list = [None] * (count * width)
         for index, column in enumerate(columns):
@@ -539,6 +562,7 @@ def _insert_cells(connection, cells: pa.Table, batch_id: int, source: str) -> No
         if whole < count:
             rest = count - whole
             cursor.execute(f"INSERT INTO roi_cells ({names}) VALUES " + ", ".join([row] * rest), flat[whole * width :])
+    return counted.rows, counted.first_day, counted.last_day
 
 
 def _chunks(rows: Iterable[dict]) -> Iterable[list[dict]]:
