@@ -498,6 +498,16 @@ def test_a_json_number_no_float_holds_gets_its_csv_twins_reason(project, name, w
     assert written in json_rejects[0].reason
 
 
+@pytest.mark.parametrize("written", ["inf", "-inf", "Infinity", "NaN", "nan", " +INF ", "1e400"])
+def test_an_amount_that_is_no_finite_number_says_so(project, written):
+    """inf, NaN and 1e400 are numbers, not finite ones (docs/connectors.md), where `abc` is no number."""
+    path = project.write_data("a.csv", f"event_id,ts,cost_usd\ne1,2026-01-10T10:00:00Z,{written}\n"
+                                       "e2,2026-01-10T10:00:00Z,abc\n")
+    _, rejects, _ = only(read_all(project, str(path)))
+    assert [reject.reason for reject in rejects] == [f"cost_usd is not a finite number (got {written!r})",
+                                                     "cost_usd is not a number >= 0 (got 'abc')"]
+
+
 ODD_TIMES = ["2026-03-01T09+05:30", "2026-03-01T09Z", "2026-03-01 09Z", "2026-03-01T09:00+0530", "2026-03-01T09:00:00+05",
              "2026-03-01t09:00:00z", "2026-03-01T09:00:00,25Z", "2026-03-01T09:00:00.Z", "2026-03-01T09:00:00 Z",
              "2026-03-01T09:00:00.1234567891Z", "2026-03-01T24:00:00Z", "2026-02-29T09:00:00Z", "2026-03-01T09:00:60Z",

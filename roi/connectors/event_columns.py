@@ -27,6 +27,7 @@ REQUIRED_COLUMNS = ("event_id", "ts")
 _WHOLE = r"^\s*0*\d{1,18}\s*$"  # int64 holds every 18-digit number (below COUNT_LIMIT); leading zeros aside, as Arrow reads them
 _DECIMAL = r"^\s*\+?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _NEGATIVE_ZERO = r"^\s*-(0+\.?0*|\.0+)([eE][-+]?\d+)?\s*$"  # -0, -0.00, -.0: zero, as Arrow's parser reads them
+_NOT_FINITE = r"(?i)^\s*[-+]?(inf|infinity|nan)\s*$"  # a number, but not a finite one (as Arrow's parser reads them)
 _OFFSET = r"(?i)[T ]\d\d(:\d\d(:\d\d([.,]\d*)?)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"  # (the hour alone, as Arrow reads it)
 _SHORTEST_TIMESTAMP = len("2026-01-01T00:00Z")
 _DATED = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
@@ -176,11 +177,13 @@ def _decimals(column: pa.Array | None, length: int, name: str, problems: _Proble
     given = _present(column)
     ok = pc.or_(pc.match_substring_regex(column.fill_null("0"), _DECIMAL),
                 pc.match_substring_regex(column.fill_null("0"), _NEGATIVE_ZERO))
-    problems.add(pc.and_(given, pc.invert(ok)), f"{name} is not a number >= 0", column)
+    not_finite = pc.and_(given, pc.match_substring_regex(column.fill_null("0"), _NOT_FINITE))
+    problems.add(pc.and_(given, pc.invert(pc.or_(ok, not_finite))), f"{name} is not a number >= 0", column)
     cleaned = pc.if_else(pc.and_(given, ok), pc.utf8_trim_whitespace(column.fill_null("0")), "NaN")
     values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
     read = pc.and_(given, ok).to_numpy(zero_copy_only=False)
-    bad_inf = ~np.isfinite(values) & read
+    # inf, NaN (and 1e400, which a double cannot hold) are numbers, not finite ones
+    bad_inf = (~np.isfinite(values) & read) | not_finite.to_numpy(zero_copy_only=False)
     problems.add(bad_inf, f"{name} is not a finite number", column)
     with np.errstate(invalid="ignore"):
         huge = read & np.isfinite(values) & (values >= AMOUNT_LIMIT)

@@ -31,14 +31,21 @@ _AMOUNTS = ("cost_usd", "human_review_minutes")
 _WHOLE_LIMIT = 1e18  # a whole float below this is a count (int64 holds it exactly)
 # pyarrow by default reads ahead every row group it is asked for (pre_buffer) and each column chunk whole:
 # memory would follow the file. Read in 1 MiB pieces instead: the same speed, memory follows the chunk.
-_READING = {"pre_buffer": False, "buffer_size": 1 << 20}
+# A page that carries a checksum is checked against it: a damaged value is refused, not read.
+_READING = {"pre_buffer": False, "buffer_size": 1 << 20, "page_checksum_verification": True}
+_EXACT_FLOAT = 2**53  # an integer amount beyond this is read as its text: a float would round it
 
 
 def _kind(value_type: pa.DataType) -> str | None:
     """What a column of this type holds, None when it is not a single value (a list, a struct, bytes...)."""
     if pa.types.is_dictionary(value_type):
         return _kind(value_type.value_type)
+    if isinstance(value_type, pa.UuidType):
+        return "uuid"
+    if isinstance(value_type, pa.BaseExtensionType):  # (JSON text, say): what it is stored as
+        return _kind(value_type.storage_type)
     for kind, test in (("text", pa.types.is_string), ("text", pa.types.is_large_string),
+                       ("text", pa.types.is_string_view), ("text", pa.types.is_binary_view),
                        ("text", pa.types.is_binary), ("text", pa.types.is_large_binary),  # (text unmarked as such)
                        ("integer", pa.types.is_integer), ("float", pa.types.is_floating),
                        ("decimal", pa.types.is_decimal), ("boolean", pa.types.is_boolean),
@@ -49,14 +56,15 @@ def _kind(value_type: pa.DataType) -> str | None:
     return None
 
 
-def _schema(path: str) -> tuple[pq.ParquetFile, list[str]]:
-    """The open file and the events columns it has (ConnectorError when it cannot be read as events)."""
+def _schema(path: str) -> tuple[pq.ParquetFile, list[str], list[str]]:
+    """The open file, the events columns it has as the file names them, and their names trimmed
+    of surrounding spaces, as a CSV header's are (ConnectorError when it cannot be read as events)."""
     try:
         handle = pq.ParquetFile(path, **_READING)
         schema = handle.schema_arrow
     except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
-    names = schema.names
+    names = [name.strip() for name in schema.names]
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         handle.close()
@@ -65,28 +73,50 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str]]:
     if twice:
         handle.close()
         raise ConnectorError(f"{path}: the file names {', '.join(twice)} more than once")
-    wanted = [name for name in names if name in EVENT_COLUMNS]
-    for name in wanted:
-        value_type = schema.field(name).type
-        if _kind(value_type) is None:
+    fields = [(field, name) for field, name in zip(schema, names, strict=True) if name in EVENT_COLUMNS]
+    for field, name in fields:
+        if _kind(field.type) is None:
             handle.close()
-            raise ConnectorError(f"{path}: column {name} is of type {value_type}, not a value "
+            raise ConnectorError(f"{path}: column {name} is of type {field.type}, not a value "
                                  "(expected text, a number, a boolean, a date or a timestamp)")
-    labels = [name for name in wanted if (name in DIMENSIONS or name == "outcome")
-              and _kind(schema.field(name).type) == "text" and not pa.types.is_dictionary(schema.field(name).type)]
+    wanted = [field.name for field, _ in fields]
+    labels = [field.name for field, name in fields if (name in DIMENSIONS or name == "outcome")
+              and any(test(field.type) for test in (pa.types.is_string, pa.types.is_large_string,
+                                                    pa.types.is_binary, pa.types.is_large_binary))]
     if labels:  # dimensions read straight into dictionaries: small codes, not a string per row
         handle.close()
         try:
             handle = pq.ParquetFile(path, read_dictionary=labels, **_READING)
         except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
             raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
-    return handle, wanted
+    return handle, wanted, [name for _, name in fields]
 
 
 def _text(column: pa.Array) -> pa.Array:
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
+    if isinstance(column.type, pa.UuidType):
+        return _uuid_text(column.storage)
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = column.storage
     return column.cast(pa.string())
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_DIGITS = [i for i in range(36) if i not in (8, 13, 18, 23)]  # where a UUID's 32 hex digits go
+
+
+def _uuid_text(column: pa.FixedSizeBinaryArray) -> pa.Array:
+    """UUIDs (16 bytes each) as their canonical text, 8-4-4-4-12 lower-case hex digits."""
+    count = len(column)
+    raw = np.frombuffer(column.buffers()[1], dtype=np.uint8)[column.offset * 16 : (column.offset + count) * 16]
+    raw = raw.reshape(count, 16)
+    text = np.full((count, 36), ord("-"), dtype=np.uint8)
+    digits = np.empty((count, 32), dtype=np.uint8)
+    digits[:, 0::2], digits[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 15]
+    text[:, _UUID_DIGITS] = digits
+    strings = pa.FixedSizeBinaryArray.from_buffers(pa.binary(36), count, [None, pa.py_buffer(text.tobytes())])
+    return pc.if_else(column.is_valid(), strings.cast(pa.binary()).cast(pa.string()), pa.scalar(None, pa.string()))
 
 
 def _count(column: pa.Array) -> pa.Array:
@@ -111,11 +141,19 @@ def _count(column: pa.Array) -> pa.Array:
 
 
 def _amount(column: pa.Array) -> pa.Array:
-    """cost_usd or human_review_minutes: numbers keep their value (no round trip through text)."""
-    if _kind(column.type) in ("integer", "float", "decimal"):
-        if pa.types.is_dictionary(column.type):
-            column = column.dictionary_decode()
-        return column.cast(pa.float64())
+    """cost_usd or human_review_minutes: a double or an integer a double holds keeps its value; the
+    rest reads as its text, as in the CSV twin: a decimal (Arrow's cast to a double is not correctly
+    rounded: 0.1 would be 0.09999999999999999), a float32 (0.1 as written, not 0.10000000149011612)
+    and an integer beyond 2^53 (quarantined as written, not refused with the file)."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_float64(column.type):
+        return column
+    if _kind(column.type) == "integer" and not pa.types.is_uint64(column.type):
+        wide = column.cast(pa.int64())
+        low, high = pc.min_max(wide).values()
+        if low.as_py() is None or (low.as_py() >= -_EXACT_FLOAT and high.as_py() <= _EXACT_FLOAT):
+            return wide.cast(pa.float64())
     return _text(column)
 
 
@@ -138,11 +176,11 @@ def _column(name: str, column: pa.Array) -> pa.Array:
     return _text(column)
 
 
-def _chunk(path: str, batch: pa.RecordBatch, first_row: int) -> Chunk:
-    columns = {name: _column(name, batch.column(name)) for name in batch.schema.names}
+def _chunk(path: str, batch: pa.RecordBatch, names: list[str], first_row: int) -> Chunk:
+    columns = {name: _column(name, column) for name, column in zip(names, batch.columns, strict=True)}
     rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
     # (the file's own columns judge what is blank: a row of nulls or empty texts is not a row)
-    _, kept = without_blank_rows(dict(zip(batch.schema.names, batch.columns, strict=True)))
+    _, kept = without_blank_rows(dict(zip(names, batch.columns, strict=True)))
     if kept is not None:
         keep = pa.array(kept)
         columns = {name: column.filter(keep) for name, column in columns.items()}
@@ -155,13 +193,13 @@ def _chunk(path: str, batch: pa.RecordBatch, first_row: int) -> Chunk:
 
 def read_parquet(path: str, chunk_rows: int) -> Iterator[Chunk]:
     """The file's rows in chunks of `chunk_rows`; a file that is not Parquet or lacks a column is refused whole."""
-    handle, wanted = _schema(path)
+    handle, wanted, names = _schema(path)
     first_row = 0
     try:
         for batch in handle.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
             try:
                 batch.validate(full=True)  # Parquet text is meant to be UTF-8; a file can break that
-                chunk = _chunk(path, batch, first_row)  # (bytes become text here, checked as UTF-8)
+                chunk = _chunk(path, batch, names, first_row)  # (bytes become text here, checked as UTF-8)
             except pa.ArrowInvalid as exc:
                 raise ConnectorError(f"{path}: rows {first_row} to {first_row + batch.num_rows - 1}: cannot be read: {exc}") from None
             yield chunk

@@ -129,7 +129,7 @@ def test_typed_columns_read_as_their_text_would(project, runner):
         (0, "outcome is not one of resolved, escalated, abandoned, reopened (got 'true')"),
         (1, "input_tokens is not a whole number >= 0 (got '-3')"),
         (2, "output_tokens is not a whole number >= 0 (got '2.5')"),
-        (3, "cost_usd is not a number >= 0 (got 'inf')"),
+        (3, "cost_usd is not a finite number (got 'inf')"),
         (5, "cached_input_tokens is not a whole number >= 0 (got '0.50'); cost_usd is not a number >= 0 (got '-1')"),
     ]
     assert batches[0][:4] == (6, 1, 0, 5)
@@ -338,6 +338,112 @@ def test_a_damaged_page_that_ends_the_rows_early_refuses_the_file(project, runne
         "damaged.parquet: cannot be read: the file holds 20 rows, but only 0 could be read (the file is damaged)")
     batches, _, _ = _state(project)
     assert [row[:2] for row in batches] == [(20, 20)]  # the good file landed
+
+
+def _twins(project, runner, table: pa.Table, csv_text: str) -> tuple[tuple, tuple]:
+    """The states stored from `table` as Parquet and from `csv_text`, its CSV twin, each alone."""
+    states = []
+    base = project.config_path.read_text()
+    for name, write in (("a.parquet", lambda path: pq.write_table(table, path)),
+                        ("a.csv", lambda path: path.write_text(csv_text))):
+        folder = project.root / f"{name.replace('.', '-')}-{len(list(project.root.iterdir()))}"
+        folder.mkdir()
+        write(folder / name)
+        project.write_config(body=base.replace('path = "data/*.csv"', f'path = "{folder.name}/*"'))
+        result = _ingest(project, runner)
+        assert result.exit_code == 0, result.output
+        batches, quarantine, cells = _state(project)
+        states.append((batches, [(line - (2 if name.endswith(".csv") else 0), reason) for _, line, reason in quarantine],
+                       cells))
+        store = services.store_for(project.settings())
+        with store.engine.begin() as connection:
+            for stored in ("roi_cells", "roi_quarantine", "roi_batches"):
+                connection.execute(sa.text(f"DELETE FROM {stored}"))
+        store.close()
+    project.write_config(body=base)
+    return states[0], states[1]
+
+
+def test_amounts_of_any_numeric_type_read_as_their_csv_twin(project, runner):
+    """Decimals (money in warehouse exports) and float32 read as written (Arrow's cast of a decimal to a
+    double is off by one ulp for 0.1), and an integer beyond 2^53 is that row's problem, not the file's."""
+    table = pa.table({
+        "event_id": [f"n{n}" for n in range(6)],
+        "ts": ["2026-03-01T10:00:00Z"] * 6,
+        "tenant": ["a", "b", "c", "d", "e", "f"],
+        "cost_usd": pa.array([Decimal("0.100000"), Decimal("0.000492"), Decimal("-5.000000"),
+                              Decimal("12345678901234567.890000"), None, Decimal("0.000005")], pa.decimal128(38, 6)),
+        "human_review_minutes": pa.array([1, 9007199254740993, 2**63 - 1, 3, 4, 5], pa.int64()),
+    })
+    csv_text = "event_id,ts,tenant,cost_usd,human_review_minutes\n" + "".join(
+        f"n{n},2026-03-01T10:00:00Z,{tenant},{cost},{review}\n" for n, (tenant, cost, review) in enumerate(zip(
+            "abcdef", ["0.100000", "0.000492", "-5.000000", "12345678901234567.890000", "", "0.000005"],
+            [1, 9007199254740993, 2**63 - 1, 3, 4, 5], strict=True)))
+    parquet, csv = _twins(project, runner, table, csv_text)
+    assert parquet == csv
+    batches, quarantine, cells = parquet
+    assert [line for line, _ in quarantine] == [1, 2, 3]
+    assert quarantine[0][1] == "human_review_minutes is too large (accepted: below 10^12) (got '9007199254740993')"
+    assert quarantine[2][1].startswith("cost_usd is too large (accepted: below 10^12) (got '12345678901234567.890000')")
+    assert [cell[7] for cell in cells] == [0.1, 0.0, 0.000005]  # (tenant e: no cost)
+
+    floats = table.set_column(3, "cost_usd", pa.array([0.1, 0.000492, 0.5, 0.25, None, 1e-6], pa.float32()))
+    floats = floats.set_column(4, "human_review_minutes", pa.array([1, 2, 3, 4, 5, 6], pa.uint8()))
+    csv_text = "event_id,ts,tenant,cost_usd,human_review_minutes\n" + "".join(
+        f"n{n},2026-03-01T10:00:00Z,{tenant},{cost},{n + 1}\n" for n, (tenant, cost) in enumerate(zip(
+            "abcdef", ["0.1", "0.000492", "0.5", "0.25", "", "1e-06"], strict=True)))
+    parquet, csv = _twins(project, runner, floats, csv_text)
+    assert parquet == csv and parquet[1] == []
+    assert [cell[7] for cell in parquet[2]] == [0.1, 0.000492, 0.5, 0.25, 0.0, 1e-06]
+
+
+def test_view_uuid_and_json_columns_and_spaced_names_read_as_their_csv_twin(project, runner):
+    """Text in the types newer writers choose (string views: polars; UUID and JSON: DuckDB's exports) is
+    text; a column name's surrounding spaces are trimmed, as a CSV header's."""
+    import uuid
+
+    ids = [uuid.UUID(int=n * 0x1234567890ABCDEF1234567890ABCDEF % 2**128) for n in range(1, 5)]
+    table = pa.table({
+        " event_id": pa.array([str(n) for n in range(4)], pa.string_view()),
+        "ts ": pa.array(["2026-03-01T10:00:00Z"] * 4, pa.string_view()),
+        "tenant": pa.array([b"acme", b"beta", b"acme", None], pa.binary_view()),
+        "conversation_id": pa.ExtensionArray.from_storage(pa.uuid(), pa.array([u.bytes for u in ids[:3]] + [None],
+                                                                              pa.binary(16))),
+        "channel": pa.ExtensionArray.from_storage(pa.json_(), pa.array(['"web"', '{"a": 1}', None, "[]"])),
+        " input_tokens ": pa.array([5, 6, 7, 8], pa.int64()),
+    })
+    csv_text = "event_id,ts,tenant,conversation_id,channel,input_tokens\n" + "".join(
+        f'{n},2026-03-01T10:00:00Z,{tenant},{conversation},"{channel}",{n + 5}\n' for n, (tenant, conversation, channel)
+        in enumerate(zip(["acme", "beta", "acme", ""], [str(u) for u in ids[:3]] + [""],
+                         ['""web""', '{""a"": 1}', "", "[]"], strict=True)))
+    parquet, csv = _twins(project, runner, table, csv_text)
+    assert parquet == csv
+    assert parquet[0][0][:4] == (4, 4, 0, 0) and sum(cell[4] for cell in parquet[2]) == 26
+
+
+def test_a_page_whose_checksum_fails_refuses_the_file(project, runner):
+    """A writer's page checksums are checked: one flipped bit in a value refuses the file, never a
+    wrong count stored."""
+    good = pa.table({"event_id": [f"c{n}" for n in range(50)], "ts": ["2026-03-01T00:00:00Z"] * 50,
+                     "input_tokens": list(range(1000, 1050))})
+    sink = pa.BufferOutputStream()
+    pq.write_table(good, sink, write_page_checksum=True, compression="NONE", use_dictionary=False)
+    written = sink.getvalue().to_pybytes()
+    value = (1049).to_bytes(8, "little")
+    for at in (at for at in range(len(written)) if written.startswith(value, at)):  # (statistics hold it too)
+        data = bytearray(written)
+        data[at] ^= 0x01  # 1049 -> 1048
+        if pq.read_table(pa.BufferReader(bytes(data))).column("input_tokens")[-1].as_py() == 1048:
+            break  # the value in the page: unchecked, it reads as another number
+    else:
+        raise AssertionError("the value's bytes are not in the page")
+    (project.root / "data" / "flipped.parquet").write_bytes(bytes(data))
+    _use(project, "data/*.parquet")
+    result = _ingest(project, runner)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "flipped.parquet" in errors[0] and "CRC checksum verification failed" in errors[0]
+    assert _state(project) == ([], [], [])
 
 
 VALUES = ["", " ", "e1", "e2", "acme", " Acme ", "resolved", "Escalated", "maybe", "2026-01-10T10:00:00Z",
