@@ -80,6 +80,7 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str], list[str]]:
             raise ConnectorError(f"{path}: column {name} is of type {field.type}, not a value "
                                  "(expected text, a number, a boolean, a date or a timestamp)")
     wanted = [field.name for field, _ in fields]
+    names = [name for _, name in fields]
     labels = [field.name for field, name in fields if (name in DIMENSIONS or name == "outcome")
               and any(test(field.type) for test in (pa.types.is_string, pa.types.is_large_string,
                                                     pa.types.is_binary, pa.types.is_large_binary))]
@@ -89,7 +90,7 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str], list[str]]:
             handle = pq.ParquetFile(path, read_dictionary=labels, **_READING)
         except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
             raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
-    return handle, wanted, [name for _, name in fields]
+    return handle, wanted, names
 
 
 def _text(column: pa.Array) -> pa.Array:
@@ -176,8 +177,20 @@ def _column(name: str, column: pa.Array) -> pa.Array:
     return _text(column)
 
 
-def _chunk(path: str, batch: pa.RecordBatch, names: list[str], first_row: int) -> Chunk:
-    columns = {name: _column(name, column) for name, column in zip(names, batch.columns, strict=True)}
+def _int96_ts(handle: pq.ParquetFile, wanted: list[str], names: list[str]) -> bool:
+    """Whether ts is stored as INT96: Spark's default for timestamps, UTC by convention, which pyarrow
+    reads as a timestamp without a zone."""
+    stored = {column.name: column.physical_type for column in map(handle.schema.column, range(len(handle.schema)))}
+    return any(name == "ts" and stored.get(field) == "INT96" for field, name in zip(wanted, names, strict=True))
+
+
+def _chunk(path: str, batch: pa.RecordBatch, names: list[str], first_row: int, ts_in_utc: bool = False) -> Chunk:
+    read = list(batch.columns)
+    if ts_in_utc:
+        at = names.index("ts")
+        if pa.types.is_timestamp(read[at].type) and read[at].type.tz is None:
+            read[at] = read[at].cast(pa.timestamp(read[at].type.unit, "UTC"))  # (the same numbers, said to be UTC)
+    columns = {name: _column(name, column) for name, column in zip(names, read, strict=True)}
     rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
     # (the file's own columns judge what is blank: a row of nulls or empty texts is not a row)
     _, kept = without_blank_rows(dict(zip(names, batch.columns, strict=True)))
@@ -194,12 +207,13 @@ def _chunk(path: str, batch: pa.RecordBatch, names: list[str], first_row: int) -
 def read_parquet(path: str, chunk_rows: int) -> Iterator[Chunk]:
     """The file's rows in chunks of `chunk_rows`; a file that is not Parquet or lacks a column is refused whole."""
     handle, wanted, names = _schema(path)
+    ts_in_utc = _int96_ts(handle, wanted, names)
     first_row = 0
     try:
         for batch in handle.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
             try:
                 batch.validate(full=True)  # Parquet text is meant to be UTF-8; a file can break that
-                chunk = _chunk(path, batch, names, first_row)  # (bytes become text here, checked as UTF-8)
+                chunk = _chunk(path, batch, names, first_row, ts_in_utc)  # (bytes become text here, checked as UTF-8)
             except pa.ArrowInvalid as exc:
                 raise ConnectorError(f"{path}: rows {first_row} to {first_row + batch.num_rows - 1}: cannot be read: {exc}") from None
             yield chunk

@@ -340,11 +340,13 @@ def test_a_damaged_page_that_ends_the_rows_early_refuses_the_file(project, runne
     assert [row[:2] for row in batches] == [(20, 20)]  # the good file landed
 
 
-def _twins(project, runner, table: pa.Table, csv_text: str) -> tuple[tuple, tuple]:
-    """The states stored from `table` as Parquet and from `csv_text`, its CSV twin, each alone."""
+def _twins(project, runner, table: pa.Table | bytes, csv_text: str) -> tuple[tuple, tuple]:
+    """The states stored from `table` as Parquet (or these bytes of a Parquet file) and from
+    `csv_text`, its CSV twin, each alone."""
     states = []
     base = project.config_path.read_text()
-    for name, write in (("a.parquet", lambda path: pq.write_table(table, path)),
+    for name, write in (("a.parquet", lambda path: path.write_bytes(table) if isinstance(table, bytes)
+                         else pq.write_table(table, path)),
                         ("a.csv", lambda path: path.write_text(csv_text))):
         folder = project.root / f"{name.replace('.', '-')}-{len(list(project.root.iterdir()))}"
         folder.mkdir()
@@ -419,6 +421,24 @@ def test_view_uuid_and_json_columns_and_spaced_names_read_as_their_csv_twin(proj
     parquet, csv = _twins(project, runner, table, csv_text)
     assert parquet == csv
     assert parquet[0][0][:4] == (4, 4, 0, 0) and sum(cell[4] for cell in parquet[2]) == 26
+
+
+def test_spark_int96_timestamps_are_instants_in_utc(project, runner):
+    """Spark writes timestamps as INT96 by default, in UTC by convention; pyarrow reads them without a
+    zone. They are those instants, so an export from Spark lands as its CSV twin (with Z) does."""
+    stamps = [datetime(2026, 3, 1, 4, 30), datetime(2026, 3, 1, 5, 30), None]
+    table = pa.table({"event_id": ["s1", "s2", "s3"], "ts": pa.array(stamps, pa.timestamp("us")),
+                      "input_tokens": [1, 2, 3]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, use_deprecated_int96_timestamps=True)
+    assert pq.ParquetFile(pa.BufferReader(sink.getvalue())).schema.column(1).physical_type == "INT96"
+    project.write_config(timezone="America/New_York")
+    twin = "event_id,ts,input_tokens\ns1,2026-03-01T04:30:00Z,1\ns2,2026-03-01T05:30:00Z,2\ns3,,3\n"
+    parquet, csv = _twins(project, runner, sink.getvalue().to_pybytes(), twin)
+    assert parquet == csv
+    # 04:30Z is still 28 February in New York, 05:30Z the 1st of March; the row without ts is quarantined
+    assert [(str(cell[0]), cell[4]) for cell in parquet[2]] == [("2026-02-28", 1), ("2026-03-01", 2)]
+    assert [line for line, _ in parquet[1]] == [2]
 
 
 def test_a_page_whose_checksum_fails_refuses_the_file(project, runner):
