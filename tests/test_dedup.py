@@ -123,7 +123,7 @@ def test_fences_are_copies_so_written_pieces_can_go():
 def test_filter_has_no_false_negatives_and_few_false_positives_on_real_id_hashes():
     # structured ids: their hashes are linear in the bytes, so the bits the filter uses must be mixed
     ids = hash_strings(pa.array([f"ev-{i}" for i in range(64_000)]))
-    words = 1 << 14  # 16 bits per id, the load at which the filter doubles
+    words = 1 << 14  # 16 bits per id (the filter doubles at 12): about four ids to a word
     bloom = _Filter(words)
     bloom.add(np.sort(ids))
     assert bloom.may_hold(ids).all()
