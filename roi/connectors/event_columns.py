@@ -364,10 +364,11 @@ def without_blank_rows(columns: dict[str, pa.Array]) -> tuple[dict[str, pa.Array
     if not columns:
         return columns, None
     blank = np.ones(len(next(iter(columns.values()))), dtype=bool)
-    for column in columns.values():
-        blank &= _empty(column)
-    if not blank.any():
-        return columns, None
+    # the columns every row should fill first: once no row is empty in all so far, none is blank
+    for name in sorted(columns, key=lambda name: name not in ("event_id", "ts")):
+        blank &= _empty(columns[name])
+        if not blank.any():
+            return columns, None
     keep = pa.array(~blank)
     return {name: column.filter(keep) for name, column in columns.items()}, ~blank
 
