@@ -280,9 +280,32 @@ def _instants(column: pa.Array, problems: _Problems) -> pa.Array:
     values = column.cast(pa.int64()).fill_null(0).to_numpy()
     outside = present & ((values < FIRST_TS // nanos) | (values >= END_TS // nanos))
     if outside.any():  # (the text, shown in the reason, only when needed: formatting every instant is slow)
-        problems.add(outside, OUT_OF_RANGE, _as_text(column.cast(pa.timestamp(column.type.unit, "UTC"))))
+        problems.add(outside, OUT_OF_RANGE, _instant_texts(column, values))
     values = np.where(outside, 0, values) * nanos
     return pa.array(values, pa.int64()).cast(pa.timestamp("ns", "UTC"))
+
+
+_YEAR_1, _YEAR_10000 = -62_135_596_800, 253_402_300_800  # seconds from 1970 to 0001-01-01 and 10000-01-01
+
+
+def _instant_texts(column: pa.Array, values: np.ndarray) -> pa.Array:
+    """Instants as the text a reason quotes, in UTC, as Arrow writes them (`1800-01-01 00:00:00.000Z`);
+    numpy writes those beyond year 9999 or before year 1 the same way (Arrow garbles the hours of
+    some: `1535-09-26 2547115198447:12:55.808Z` for the largest instant in milliseconds)."""
+    unit = column.type.unit
+    texts = column.cast(pa.timestamp(unit, "UTC")).cast(pa.string())
+    per_second = 1_000_000_000 // _NANOS[unit]
+    far = column.is_valid().to_numpy(zero_copy_only=False) & (
+        (values < _YEAR_1 * per_second) | (values >= _YEAR_10000 * per_second))
+    if not far.any():
+        return texts
+    written = np.array([text.replace("T", " ", 1) + "Z" for text in
+                        np.datetime_as_string(values[far].astype(f"datetime64[{unit}]"))], dtype=object)
+    nat = values[far] == np.iinfo(np.int64).min  # (numpy's "not a time")
+    written[nat] = [f"{value} {unit} before 1970-01-01T00:00:00Z" for value in -values[far][nat].astype(object)]
+    texts = np.asarray(texts.to_pylist(), dtype=object)
+    texts[far] = written
+    return pa.array(texts, pa.string())
 
 
 def holds_nul(column: pa.Array | None) -> np.ndarray | None:

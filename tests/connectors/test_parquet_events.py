@@ -441,6 +441,22 @@ def test_spark_int96_timestamps_are_instants_in_utc(project, runner):
     assert [line for line, _ in parquet[1]] == [2]
 
 
+def test_instants_beyond_any_calendar_are_quoted_as_iso_8601(project, runner):
+    """Arrow writes the largest instants with garbled hours; the reason quotes them as it writes others."""
+    top, bottom = 2**63 - 1, -(2**63)
+    table = pa.table({"event_id": ["x1", "x2", "x3", "x4"],
+                      "ts": pa.array([top, bottom + 1, bottom, 1_772_323_200_000], pa.timestamp("ms", "UTC")),
+                      "input_tokens": [1, 1, 1, 1]})
+    pq.write_table(table, project.root / "data" / "far.parquet")
+    _use(project, "data/*.parquet")
+    _ingest(project, runner)
+    _, quarantine, cells = _state(project)
+    got = [reason.rpartition(" (got ")[2] for _, _, reason in quarantine]
+    assert got == ["'292278994-08-17 07:12:55.807Z')", "'-292275055-05-16 16:47:04.193Z')",
+                   "'9223372036854775808 ms before 1970-01-01T00:00:00Z')"]
+    assert [(str(day), requests) for day, _, _, requests, *_ in cells] == [("2026-03-01", 1)]
+
+
 def test_a_page_whose_checksum_fails_refuses_the_file(project, runner):
     """A writer's page checksums are checked: one flipped bit in a value refuses the file, never a
     wrong count stored."""
