@@ -949,3 +949,12 @@ def test_a_tmpdir_that_fills_while_cells_spill_stops_the_ingest_naming_it(projec
         finally:
             gc.enable()
     assert services.store_for(project.settings()).batches() == []
+
+
+def test_a_quarantined_row_claims_no_event_id_and_ids_match_trimmed(project, runner):
+    """docs/connectors.md: the first valid occurrence wins; a bad row is no occurrence. ' e2' is e2."""
+    write_csv(project, "a.csv", row("e1", ts="not-a-date", cost="9"), row("e1", cost="0.5"), row("e2", cost="0.25"),
+              row(" e2 ", cost="7"))
+    counts = table(ingest(project, runner).stdout)["bot"]
+    assert counts[2:6] == ["4", "2", "1", "1"]  # read, stored, duplicates, quarantined
+    assert stored_cells(project)["token_cost"].sum() == 0.75
