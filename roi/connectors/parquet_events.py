@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..domain import DIMENSIONS
+from ..domain import AMOUNT_LIMIT, DIMENSIONS
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk
@@ -33,7 +33,6 @@ _WHOLE_LIMIT = 1e18  # a whole float below this is a count (int64 holds it exact
 # memory would follow the file. Read in 1 MiB pieces instead: the same speed, memory follows the chunk.
 # A page that carries a checksum is checked against it: a damaged value is refused, not read.
 _READING = {"pre_buffer": False, "buffer_size": 1 << 20, "page_checksum_verification": True}
-_EXACT_FLOAT = 2**53  # an integer amount beyond this is read as its text: a float would round it
 
 
 def _kind(value_type: pa.DataType) -> str | None:
@@ -142,18 +141,20 @@ def _count(column: pa.Array) -> pa.Array:
 
 
 def _amount(column: pa.Array) -> pa.Array:
-    """cost_usd or human_review_minutes: a double or an integer a double holds keeps its value; the
-    rest reads as its text, as in the CSV twin: a decimal (Arrow's cast to a double is not correctly
-    rounded: 0.1 would be 0.09999999999999999), a float32 (0.1 as written, not 0.10000000149011612)
-    and an integer beyond 2^53 (quarantined as written, not refused with the file)."""
+    """cost_usd or human_review_minutes: a double (or a float16, exactly) keeps its value, and so do
+    integers when every one of the chunk's is an accepted amount (then a double holds each exactly);
+    the rest reads as its text, as in the CSV twin: a decimal (Arrow's cast to a double is not
+    correctly rounded: 0.1 would be 0.09999999999999999), a float32 (0.1 as written, not
+    0.10000000149011612), and integers of a chunk holding one out of range, so that a rejected
+    value is quoted as written (`5000000000000`, not `5e+12`) whatever else its chunk holds."""
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
-    if pa.types.is_float64(column.type):
-        return column
+    if pa.types.is_float64(column.type) or pa.types.is_float16(column.type):
+        return column.cast(pa.float64())
     if _kind(column.type) == "integer" and not pa.types.is_uint64(column.type):
         wide = column.cast(pa.int64())
-        low, high = pc.min_max(wide).values()
-        if low.as_py() is None or (low.as_py() >= -_EXACT_FLOAT and high.as_py() <= _EXACT_FLOAT):
+        low, high = (value.as_py() for value in pc.min_max(wide).values())
+        if low is None or (low >= 0 and high < AMOUNT_LIMIT):
             return wide.cast(pa.float64())
     return _text(column)
 
@@ -180,7 +181,7 @@ def _column(name: str, column: pa.Array) -> pa.Array:
 def _int96_ts(handle: pq.ParquetFile, wanted: list[str], names: list[str]) -> bool:
     """Whether ts is stored as INT96: Spark's default for timestamps, UTC by convention, which pyarrow
     reads as a timestamp without a zone."""
-    stored = {column.name: column.physical_type for column in map(handle.schema.column, range(len(handle.schema)))}
+    stored = {column.path: column.physical_type for column in map(handle.schema.column, range(len(handle.schema)))}
     return any(name == "ts" and stored.get(field) == "INT96" for field, name in zip(wanted, names, strict=True))
 
 

@@ -399,6 +399,31 @@ def test_amounts_of_any_numeric_type_read_as_their_csv_twin(project, runner):
     assert [cell[7] for cell in parquet[2]] == [0.1, 0.000492, 0.5, 0.25, 0.0, 1e-06]
 
 
+@pytest.mark.parametrize("neighbour", [5, 2**53 + 1, -1])
+@pytest.mark.parametrize("kind", [pa.int64(), pa.int32(), pa.uint32(), pa.float16()])
+def test_an_integer_amount_reads_the_same_whatever_else_its_chunk_holds(tmp_path, neighbour, kind):
+    """The same rejected or accepted integer gets the same reason and value beside any other."""
+    values = [5_000_000_000_000, 7, 0] if kind != pa.float16() else [0.1, 7.0, 0.0]
+    found = []
+    for other in (neighbour, 3):
+        if (kind in (pa.int32(), pa.uint32(), pa.float16())) and not 0 <= other < 2**31:
+            other = 3
+        path = tmp_path / f"a{len(found)}.parquet"
+        pq.write_table(pa.table({"event_id": ["a", "b", "c", "d"], "ts": ["2026-03-01T00:00:00Z"] * 4,
+                                 "cost_usd": pa.array([other, *values], pa.int64()).cast(kind, safe=False)
+                                 if kind != pa.float16() else pa.array([float(other), *values], pa.float16())}),
+                       path)
+        chunks = list(read_parquet(str(path), 2))
+        rejects = {reject.line: reject.reason for chunk in chunks for reject in chunk.rejects}
+        costs = [value for chunk in chunks for value in chunk.frame.column("cost").to_pylist()]
+        ids = [value for chunk in chunks for value in chunk.frame.column("event_id").to_pylist()]
+        found.append(({line: reason for line, reason in rejects.items() if line > 0},
+                      {i: cost for i, cost in zip(ids, costs, strict=True) if i != "a"}))
+    assert found[0] == found[1]
+    if kind == pa.int64():
+        assert found[0][0] == {1: "cost_usd is too large (accepted: below 10^12) (got '5000000000000')"}
+
+
 def test_view_uuid_and_json_columns_and_spaced_names_read_as_their_csv_twin(project, runner):
     """Text in the types newer writers choose (string views: polars; UUID and JSON: DuckDB's exports) is
     text; a column name's surrounding spaces are trimmed, as a CSV header's."""
