@@ -228,9 +228,9 @@ def empty_cells() -> pd.DataFrame:
 
 
 class BatchCells:
-    """A read batch's cells for the store: iterated, its tables in key order (one, or one per
-    partition of a batch whose cells went to disk), read again on each pass (a store that tries
-    again). Closing it lets a spilled batch's temporary file go."""
+    """A read batch's cells for the store: iterated, its tables (one, or one per partition of a
+    batch whose cells went to disk), read again on each pass (a store that tries again). Closing
+    it lets a spilled batch's temporary file go."""
 
     def __init__(self, sums: _CellSums):
         self._sums = sums
@@ -300,22 +300,6 @@ class _Encoding:
                 word >>= self.widths[field]
         fields[0] = fields[0] + dtype(self.first_day)
         return fields
-
-    def leading(self, keys: np.ndarray) -> np.ndarray:
-        """Each key's day (epoch days) and first field after it, as one int64 (day * 2^32 + code):
-        the same in any encoding, and in the keys' order (both lead word 0: the day takes at most 23
-        bits, a code at most 31)."""
-        shifts: dict[int, int] = {}
-        shift = 0
-        for field in reversed(self.words[0]):
-            shifts[field] = shift
-            shift += self.widths[field]
-        word = keys[0]
-        day = ((word >> shifts[0]) & ((1 << self.widths[0]) - 1)) + self.first_day
-        if len(self.widths) == 1:
-            return day
-        code = (word >> shifts[1]) & ((1 << self.widths[1]) - 1)
-        return day * (1 << 32) + code
 
 
 _WORD_BITS = 62  # a packed key word stays a positive int64
@@ -422,65 +406,97 @@ def _spilling(operation, *args, **kwargs):
 
 @dataclass(slots=True)
 class _Piece:
-    """A sorted run of cells in the spill file: where it starts, its cells, its key words and their encoding."""
+    """A sorted run of cells in the spill file: its cells, key words and their encoding, and where
+    each key word and each sum of it starts."""
 
-    offset: int
     rows: int
     words: int
     encoding: _Encoding
+    offsets: list[int]
     dtypes: tuple[np.dtype, ...]  # of the sums, in CELL_METRICS order
 
 
-class _Spill:
-    """A batch's cells on disk, in partitions by key: partition i holds the keys whose leading value
-    (_Encoding.leading: day, first dimension) lies in [edges[i-1], edges[i]), so the partitions one
-    after another are the cells in key order. Each write adds a piece (a sorted run, in the encoding
-    of its time) to the partitions it spans; reading a partition sums its pieces into its cells, so
-    memory at the end is one partition's cells, not the batch's."""
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
-    def __init__(self, edges: np.ndarray):
-        self.edges = edges
-        self.pieces: list[list[_Piece]] = [[] for _ in range(len(edges) + 1)]
+
+def _partitions(fields: list[np.ndarray], count: int) -> np.ndarray:
+    """Each cell's partition, from a hash of its day and codes: the same in any encoding, and
+    about even whatever order the cells came in (a file in time order, a batch of one day)."""
+    mixed = np.zeros(len(fields[0]), dtype=np.uint64)
+    for field in fields:
+        mixed ^= field.astype(np.uint64)
+        mixed *= _MIX
+        mixed ^= mixed >> np.uint64(29)
+    return (mixed % np.uint64(count)).astype(np.intp)
+
+
+class _Spill:
+    """A batch's cells on disk, in partitions by a hash of their key (_partitions), so that a key is
+    in one partition only. Each write adds to every partition a piece (a sorted run, in the encoding
+    of its time); reading a partition sums its pieces, `memory_cells` of them at a time, into its
+    cells, so memory at the end is one partition's cells, not the batch's."""
+
+    def __init__(self, memory_cells: int):
+        self.memory_cells = memory_cells
+        self.pieces: list[list[_Piece]] = [[] for _ in range(_PARTITIONS)]
         self.file = _spilling(tempfile.TemporaryFile, prefix="roi-cells-", dir=temporary_folder())
         self.size = 0
 
     def write(self, run: _Run, encoding: _Encoding) -> None:
+        """The run's cells, partition by partition: each array gathered in partition order (stable:
+        each partition's cells stay sorted) and written at once, one array at a time."""
+        part = _partitions(encoding.unpack(run.keys), _PARTITIONS)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(_PARTITIONS + 1)).tolist()
+        offsets: list[list[int]] = [[] for _ in range(_PARTITIONS)]
+        for array in (*run.keys, *run.sums):  # (each key word an array of its own)
+            gathered = array[order]
+            start = self.size
+            _spilling(self.file.write, gathered.data)
+            self.size += gathered.nbytes
+            for index in range(_PARTITIONS):
+                offsets[index].append(start + bounds[index] * gathered.itemsize)
         dtypes = tuple(values.dtype for values in run.sums)
-        bounds = np.searchsorted(encoding.leading(run.keys), self.edges, side="left").tolist()
-        for pieces, start, stop in zip(self.pieces, [0, *bounds], [*bounds, run.rows], strict=True):
-            if stop > start:
-                pieces.append(_Piece(self.size, stop - start, len(run.keys), encoding, dtypes))
-                for array in (run.keys[:, start:stop], *(values[start:stop] for values in run.sums)):
-                    data = np.ascontiguousarray(array)
-                    _spilling(self.file.write, data.data)
-                    self.size += data.nbytes
+        for index, pieces in enumerate(self.pieces):  # (recorded once all of it is written)
+            rows = bounds[index + 1] - bounds[index]
+            if rows:
+                pieces.append(_Piece(rows, len(run.keys), encoding, offsets[index], dtypes))
 
     def partitions(self, encoding: _Encoding) -> Iterator[_Run]:
-        """Each partition's cells, summed from its pieces one at a time, keys in `encoding`."""
+        """Each partition's cells, keys in `encoding`: its pieces read and merged `memory_cells` at a
+        time, each lot then summed into the partition's cells."""
         _spilling(self.file.flush)
         for pieces in self.pieces:
-            cells = None
-            for piece in pieces:
-                run = self._read(piece, encoding)
-                cells = run if cells is None else _summed(cells, run)
+            cells, lot, rows = None, [], 0
+            for index, piece in enumerate(pieces):
+                lot.append(self._read(piece, encoding))
+                rows += piece.rows
+                if rows >= self.memory_cells or index == len(pieces) - 1:
+                    run = _merged(lot)
+                    cells = run if cells is None else _summed(cells, run)
+                    lot, rows = [], 0
             if cells is not None:
                 yield cells
 
     def _read(self, piece: _Piece, encoding: _Encoding) -> _Run:
-        rows = piece.rows
-        size = rows * (8 * piece.words + sum(dtype.itemsize for dtype in piece.dtypes))
-        buffer = bytearray(size)  # writable: the first piece of a partition is summed into in place
-        got = _spilling(os.preadv, self.file.fileno(), [buffer], piece.offset)
-        if got != size:
-            raise cut_short(_SPILLING, got, size)
-        keys = np.frombuffer(buffer, np.int64, piece.words * rows).reshape(piece.words, rows)
-        sums, at = [], keys.nbytes
-        for dtype in piece.dtypes:
-            sums.append(np.frombuffer(buffer, dtype, rows, at))
-            at += rows * dtype.itemsize
+        rows, words = piece.rows, piece.words
+        keys = np.stack([self._array(offset, np.dtype(np.int64), rows) for offset in piece.offsets[:words]])
+        sums = [self._array(offset, dtype, rows)
+                for offset, dtype in zip(piece.offsets[words:], piece.dtypes, strict=True)]
         if piece.encoding is not encoding:  # keys packed before the encoding widened
             keys = encoding.pack(piece.encoding.unpack(keys))
         return _Run(keys, sums)
+
+    def _array(self, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
+        """`count` values from the file at `offset`, in a writable array (a merge sums into it)."""
+        buffer = bytearray(count * dtype.itemsize)
+        view, got = memoryview(buffer), 0
+        while got < len(buffer):  # (one read returns at most about 2 GiB)
+            read = _spilling(os.preadv, self.file.fileno(), [view[got:]], offset + got)
+            if not read:
+                raise cut_short(_SPILLING, got, len(buffer))
+            got += read
+        return np.frombuffer(buffer, dtype=dtype)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # a full disk fails the flush; the descriptor closes anyway
@@ -551,16 +567,15 @@ class _CellSums:
         self._runs, self._run_rows = [], 0
         self._cells = run if self._cells is None else _summed(self._cells, run)
         if self._cells.rows > self._memory_cells:
-            if self._spill is None:  # partitions of about equal shares of these cells
-                leading = self._encoding.leading(self._cells.keys)
-                edges = np.unique(leading[np.arange(1, _PARTITIONS) * len(leading) // _PARTITIONS])
-                self._spill = _Spill(edges)
+            if self._spill is None:
+                self._spill = _Spill(self._memory_cells)
             self._spill.write(self._cells, self._encoding)
             self._cells = None
 
     def tables(self) -> Iterator[pa.Table]:
-        """The cells in key order: one table, or one per partition once they went to disk; each has
-        day (date32), every dimension (dictionary; "" where not stored) and CELL_METRICS."""
+        """The cells: one table, or one per partition once they went to disk (each in key order, a
+        cell in one of them only); each has day (date32), every dimension (dictionary; "" where not
+        stored) and CELL_METRICS."""
         if self._closed:
             raise RuntimeError("the cells were closed: a spilled batch's file is gone")
         if self._runs:

@@ -831,7 +831,8 @@ def test_files_each_below_the_batch_limit_that_together_pass_int64_still_report(
 def test_cells_spilled_to_disk_equal_the_reference_sums_in_key_order(seed, values, chunks, rows, days, memory):
     """Past `memory_cells` the cells go to disk in partitions and the sums start again; the tables
     then come partition by partition. Whatever spilled when (keys widened after a spill too, one word
-    or two), the tables hold each cell once, in key order, with the reference sums."""
+    or two), the tables hold each cell once (in one table only), each table in key order, with the
+    reference sums."""
     import numpy as np
     import pyarrow as pa
 
@@ -850,13 +851,36 @@ def test_cells_spilled_to_disk_equal_the_reference_sums_in_key_order(seed, value
     assert list(sums.tables())[-1].equals(tables[-1])  # read again (a store that tries again): the same
     whole = pa.concat_tables(tables)
     _close_rows(_as_rows(whole), _reference_sums(pa.concat_tables(added).unify_dictionaries()))
-    # key order across the tables: day, then each dimension's batch code (the order values first came)
-    codes = [whole.column("day").cast(pa.int32()).to_numpy()] + [
-        whole.column(name).combine_chunks().indices.to_numpy() if whole.column(name).num_chunks == 1 else
-        np.concatenate([chunk.indices.to_numpy() for chunk in whole.column(name).chunks])
-        for name in ingestion.DIMENSIONS]
-    order = np.lexsort(codes[::-1])
-    assert (order == np.arange(len(order))).all()
+    for table in tables:  # key order within a table: day, then each dimension's batch code
+        codes = [table.column("day").cast(pa.int32()).to_numpy()] + [
+            table.column(name).combine_chunks().indices.to_numpy() for name in ingestion.DIMENSIONS]
+        order = np.lexsort(codes[::-1])
+        assert (order == np.arange(len(order))).all()
+    sums.close()
+
+
+@pytest.mark.parametrize("shape", ["days in order", "one day, one value of the first dimension"])
+def test_spilled_cells_spread_evenly_over_the_partitions(shape):
+    """Partitions go by a hash of the whole key: a file in time order, or a batch of one day whose
+    first dimension holds one value, still spreads its cells about evenly (by day, or by the first
+    dimension, all of them would land in one partition, and memory at the end would be the batch's)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from roi import ingestion
+
+    sums = ingestion._CellSums(("tenant", "topic"), compact_rows=2000, memory_cells=3000)
+    for step in range(40):
+        rows = 2000
+        day = np.full(rows, 20_000 + (step if shape == "days in order" else 0), dtype=np.int64)
+        tenant = pa.array(["only"] * rows).dictionary_encode()
+        topic = pa.array([f"t{step * rows + n}" for n in range(rows)]).dictionary_encode()
+        sums.add(day, {"tenant": tenant, "topic": topic},
+                 [np.ones(rows, dtype=np.float64 if name in ("token_cost", "human_review_minutes") else np.int64)
+                  for name in ingestion.CELL_METRICS])
+    sizes = [table.num_rows for table in sums.tables()]
+    assert sum(sizes) == 80_000 and len(sizes) == ingestion._PARTITIONS
+    assert max(sizes) < 1.2 * 80_000 / len(sizes)
     sums.close()
 
 
@@ -958,3 +982,49 @@ def test_a_quarantined_row_claims_no_event_id_and_ids_match_trimmed(project, run
     counts = table(ingest(project, runner).stdout)["bot"]
     assert counts[2:6] == ["4", "2", "1", "1"]  # read, stored, duplicates, quarantined
     assert stored_cells(project)["token_cost"].sum() == 0.75
+
+
+def test_a_window_that_fails_on_a_later_day_closes_the_earlier_days_spilled_cells(project, monkeypatch, tmp_path):
+    """A pulled window's day batches wait to be stored together; when a later day fails with an error
+    that ends the ingest (a full TMPDIR), the earlier days' spilled cells close at once."""
+    from roi import ingestion
+    from roi.connectors.base import Batch, Chunk
+    from roi.errors import RoiError
+
+    class Pulled:
+        retries_requests = True
+        timezone = "UTC"
+
+        def batches(self, window):
+            def first_day():
+                n = 3000
+                yield Chunk.of_pandas(pd.DataFrame({
+                    "ts": pd.to_datetime(["2026-01-01T10:00:00Z"] * n), "tenant": [f"t{i}" for i in range(n)],
+                    "requests": 1, "cost": 0.001}), rows_read=n)
+
+            def second_day():
+                raise RoiError("deduplicating event ids: cannot use a temporary file (No space left on device)")
+                yield
+
+            yield Batch.of_day(date(2026, 1, 1), "day 1", "f1", first_day)
+            yield Batch.of_day(date(2026, 1, 2), "day 2", "f2", second_day)
+
+    monkeypatch.setattr(ingestion, "_MEMORY_CELLS", 100)
+    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", 100)
+    monkeypatch.setattr(batches.registry, "create", lambda source, base: Pulled())
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    spilled = []
+    real = ingestion._Spill.write
+    monkeypatch.setattr(ingestion._Spill, "write", lambda self, *args: spilled.append(1) or real(self, *args))
+    settings = project.settings()
+    store = services.store_for(settings)
+    gc.disable()  # nothing may rely on the collector
+    try:
+        with pytest.raises(RoiError, match="No space left"):
+            batches.ingest_source(settings, store, settings.sources[0])
+        assert spilled and _open_files_in(scratch) == 0
+    finally:
+        gc.enable()
+        store.close()

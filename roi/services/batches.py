@@ -108,71 +108,71 @@ def ingest_source(
     run = SourceRun(source.name)
     pricer = Pricer(settings.pricing.overrides)
     staged: list[dict] = []
-    try:
-        connector = registry.create(source, settings.base_dir)
-        connector.timezone = settings.service.timezone
-        if sleep is not None and hasattr(connector, "sleep"):
-            connector.sleep = sleep
-        retry = _once if connector.retries_requests else partial(
-            _batch_policy(settings, sleep).call, where=f"source {source.name!r}")
-        batches = connector.batches(window or Window())
-        for batch in batches:
-            day_batch = batch.day is not None
-            run.windowed = run.windowed or day_batch
-            run.files += batch.files
-            stored = None if force else store.batch_fingerprint(source.name, batch.key)
-            started = datetime.now(UTC)
-            builder = None
-            try:
-                if stored is not None:
-                    fingerprint = _ingest_fingerprint(settings, source, batch.content_fingerprint())
-                    if fingerprint == stored:
-                        run.unchanged += 1
-                        continue
-                    taken = None
-                else:
-                    # nothing to compare with: the content's hash (a pass over a whole file) is taken
-                    # beside the read, on the core the read leaves idle
-                    taken = _beside(batch.content_fingerprint)
-                builder, rejects = retry(
-                    lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
-                )
-                if taken is not None:
-                    fingerprint = _ingest_fingerprint(settings, source, taken())
-            except BaseException as exc:
-                if builder is not None:  # read, then its fingerprint failed or the run was interrupted
-                    builder.close()
-                if not isinstance(exc, ConnectorError):
-                    raise
-                run.errors.append(str(exc))
-                log.info("source %s: %s", source.name, exc)
-                if day_batch:
-                    break  # the window fails as a whole: no point reading its other days
-                continue  # this file cannot be read: nothing of it is stored, the others go on
-            try:
-                if on_batch:
-                    on_batch(batch.key)
-                item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
-                            started_at=started, cells=builder.cell_tables(), rejects=rejects, result=builder.result)
-            finally:
-                builder.close()  # done with (cells taken) or given up: its worker and files end here
-            if day_batch:
-                staged.append(item)
-            else:
+    try:  # whatever ends it, the staged day batches' cells (a spilled batch's temporary file) close here
+        try:
+            connector = registry.create(source, settings.base_dir)
+            connector.timezone = settings.service.timezone
+            if sleep is not None and hasattr(connector, "sleep"):
+                connector.sleep = sleep
+            retry = _once if connector.retries_requests else partial(
+                _batch_policy(settings, sleep).call, where=f"source {source.name!r}")
+            batches = connector.batches(window or Window())
+            for batch in batches:
+                day_batch = batch.day is not None
+                run.windowed = run.windowed or day_batch
+                run.files += batch.files
+                stored = None if force else store.batch_fingerprint(source.name, batch.key)
+                started = datetime.now(UTC)
+                builder = None
                 try:
-                    _store_batch(store, run, item)
+                    if stored is not None:
+                        fingerprint = _ingest_fingerprint(settings, source, batch.content_fingerprint())
+                        if fingerprint == stored:
+                            run.unchanged += 1
+                            continue
+                        taken = None
+                    else:
+                        # nothing to compare with: the content's hash (a pass over a whole file) is taken
+                        # beside the read, on the core the read leaves idle
+                        taken = _beside(batch.content_fingerprint)
+                    builder, rejects = retry(
+                        lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
+                    )
+                    if taken is not None:
+                        fingerprint = _ingest_fingerprint(settings, source, taken())
+                except BaseException as exc:
+                    if builder is not None:  # read, then its fingerprint failed or the run was interrupted
+                        builder.close()
+                    if not isinstance(exc, ConnectorError):
+                        raise
+                    run.errors.append(str(exc))
+                    log.info("source %s: %s", source.name, exc)
+                    if day_batch:
+                        break  # the window fails as a whole: no point reading its other days
+                    continue  # this file cannot be read: nothing of it is stored, the others go on
+                try:
+                    if on_batch:
+                        on_batch(batch.key)
+                    item = dict(source=source.name, key=batch.key, label=batch.label, fingerprint=fingerprint,
+                                started_at=started, cells=builder.cell_tables(), rejects=rejects, result=builder.result)
                 finally:
-                    item["cells"].close()  # a spilled batch's temporary file goes now
-            builder = item = rejects = None  # this batch goes now, not after the next batch is read
-    except ConnectorError as exc:
-        run.errors.append(str(exc))
-        log.info("source %s: %s", source.name, exc)
-    try:
+                    builder.close()  # done with (cells taken) or given up: its worker and files end here
+                if day_batch:
+                    staged.append(item)
+                else:
+                    try:
+                        _store_batch(store, run, item)
+                    finally:
+                        item["cells"].close()  # a spilled batch's temporary file goes now
+                builder = item = rejects = None  # this batch goes now, not after the next batch is read
+        except ConnectorError as exc:
+            run.errors.append(str(exc))
+            log.info("source %s: %s", source.name, exc)
         if not run.failed:
             for item in staged:
                 _store_batch(store, run, item)
     finally:
-        for item in staged:  # stored, or not to be: a spilled batch's temporary file goes now
+        for item in staged:  # stored, or not to be
             item["cells"].close()
     return run
 
