@@ -627,22 +627,30 @@ def test_cells_merge_into_few_runs_as_they_come():
 def test_cells_merged_as_they_come_equal_the_reference_sums(seed, values, chunks, rows, days):
     """Runs merge into the cells after almost every chunk: in place when a key is one word (few values
     and days), by a sort of everything when it is two (700 values in seven dimensions: 70 bits and more)."""
+    import pyarrow as pa
+
+    sums, added = _random_sums(seed, values, chunks, rows, days, compact_rows=rows // 2)
+    _close_rows(_as_rows(sums.table()), _reference_sums(pa.concat_tables(added).unify_dictionaries()))
+
+
+def _random_sums(seed, values, chunks, rows, days, **options):
+    """_CellSums (made with `options`) of random chunks, and the chunks; days drift back and forth,
+    so keys are packed wider now and then (before a merge, too)."""
     import numpy as np
     import pyarrow as pa
 
     from roi import ingestion
 
     rng = np.random.default_rng(seed)
-    sums = ingestion._CellSums(ingestion.DIMENSIONS, compact_rows=rows // 2)
+    sums = ingestion._CellSums(ingestion.DIMENSIONS, **options)
     added = []
     for _ in range(chunks):
-        # days drift back and forth, so keys are packed wider now and then (before a merge, too)
         chunk = _chunk_of(rng, int(rng.integers(1, rows + 1)), values, 20_000 + int(rng.integers(-days, days + 1)), days)
         added.append(chunk)
         sums.add(chunk.column("day").cast(pa.int32()).to_numpy().astype(np.int64),
                  {name: chunk.column(name) for name in ingestion.DIMENSIONS},
                  [chunk.column(name).to_numpy() for name in ingestion.CELL_METRICS])
-    _close_rows(_as_rows(sums.table()), _reference_sums(pa.concat_tables(added).unify_dictionaries()))
+    return sums, added
 
 
 # ------------------------------------------------------------------ fingerprints
@@ -838,15 +846,7 @@ def test_cells_spilled_to_disk_equal_the_reference_sums_in_key_order(seed, value
 
     from roi import ingestion
 
-    rng = np.random.default_rng(seed)
-    sums = ingestion._CellSums(ingestion.DIMENSIONS, compact_rows=rows // 3, memory_cells=memory)
-    added = []
-    for _ in range(chunks):
-        chunk = _chunk_of(rng, int(rng.integers(1, rows + 1)), values, 20_000 + int(rng.integers(-days, days + 1)), days)
-        added.append(chunk)
-        sums.add(chunk.column("day").cast(pa.int32()).to_numpy().astype(np.int64),
-                 {name: chunk.column(name) for name in ingestion.DIMENSIONS},
-                 [chunk.column(name).to_numpy() for name in ingestion.CELL_METRICS])
+    sums, added = _random_sums(seed, values, chunks, rows, days, compact_rows=rows // 3, memory_cells=memory)
     tables = list(sums.tables())
     assert list(sums.tables())[-1].equals(tables[-1])  # read again (a store that tries again): the same
     whole = pa.concat_tables(tables)
@@ -908,11 +908,25 @@ def test_a_spilled_batch_writes_its_partitions_to_one_temporary_file_and_closing
         list(sums.tables())
 
 
+def _spilling_soon(monkeypatch, tmp_path, *, memory_cells: int, compact_rows: int):
+    """Cells spill past `memory_cells`, into a fresh TMPDIR; returns it and a list that grows a 1 per spill."""
+    from roi import ingestion
+
+    monkeypatch.setattr(ingestion, "_MEMORY_CELLS", memory_cells)
+    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", compact_rows)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    spilled = []
+    real = ingestion._Spill.write
+    monkeypatch.setattr(ingestion._Spill, "write", lambda self, *args: spilled.append(1) or real(self, *args))
+    return scratch, spilled
+
+
 def test_a_batch_whose_cells_spill_stores_the_same_cells_and_counts(any_project, runner, monkeypatch, tmp_path):
     """A file of many cells with memory for a few hundred: the stored cells, the batch's cell count and
     days equal those of the same file ingested in memory, on SQLite and PostgreSQL; the temporary file
     is gone once the batch is stored."""
-    from roi import ingestion
 
     project = any_project
     lines = [json.dumps({"event_id": f"e{n}", "ts": f"2026-01-{1 + n % 28:02d}T{n % 24:02d}:00:00Z",
@@ -933,14 +947,7 @@ def test_a_batch_whose_cells_spill_stores_the_same_cells_and_counts(any_project,
     assert ingest(project, runner).exit_code == 0
     cells, counts = state()
     assert counts == (12_000, len(cells), date(2026, 1, 1), date(2026, 1, 28)) and len(cells) > 3000
-    monkeypatch.setattr(ingestion, "_MEMORY_CELLS", 300)
-    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", 200)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    spilled = []
-    real = ingestion._Spill.write
-    monkeypatch.setattr(ingestion._Spill, "write", lambda self, *args: spilled.append(1) or real(self, *args))
+    scratch, spilled = _spilling_soon(monkeypatch, tmp_path, memory_cells=300, compact_rows=200)
     assert ingest(project, runner, "--force").exit_code == 0
     assert len(spilled) > 3
     spilled_cells, spilled_counts = state()
@@ -987,7 +994,6 @@ def test_a_quarantined_row_claims_no_event_id_and_ids_match_trimmed(project, run
 def test_a_window_that_fails_on_a_later_day_closes_the_earlier_days_spilled_cells(project, monkeypatch, tmp_path):
     """A pulled window's day batches wait to be stored together; when a later day fails with an error
     that ends the ingest (a full TMPDIR), the earlier days' spilled cells close at once."""
-    from roi import ingestion
     from roi.connectors.base import Batch, Chunk
     from roi.errors import RoiError
 
@@ -1009,15 +1015,8 @@ def test_a_window_that_fails_on_a_later_day_closes_the_earlier_days_spilled_cell
             yield Batch.of_day(date(2026, 1, 1), "day 1", "f1", first_day)
             yield Batch.of_day(date(2026, 1, 2), "day 2", "f2", second_day)
 
-    monkeypatch.setattr(ingestion, "_MEMORY_CELLS", 100)
-    monkeypatch.setattr(ingestion, "_COMPACT_ROWS", 100)
     monkeypatch.setattr(batches.registry, "create", lambda source, base: Pulled())
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    spilled = []
-    real = ingestion._Spill.write
-    monkeypatch.setattr(ingestion._Spill, "write", lambda self, *args: spilled.append(1) or real(self, *args))
+    scratch, spilled = _spilling_soon(monkeypatch, tmp_path, memory_cells=100, compact_rows=100)
     settings = project.settings()
     store = services.store_for(settings)
     gc.disable()  # nothing may rely on the collector
