@@ -31,14 +31,12 @@ probability 2^-57 at most (roi.string_hashes).
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import RoiError
-from .temporary_files import cut_short, on_temporary_file, temporary_folder
+from .temporary_files import on_temporary_file, read_exactly, temporary_folder
 
 MEMORY_IDS = 1 << 18  # hashes kept in memory before they go to disk as a sorted run
 
@@ -126,9 +124,8 @@ class _Run:
 
     def read(self, start: int, count: int) -> np.ndarray:
         count = max(0, min(count, self.size - start))
-        data = _temporary(os.pread, self.file.fileno(), count * 8, start * 8)
-        if len(data) != count * 8:
-            raise _short(len(data), count * 8)
+        data = bytearray(count * 8)
+        _read_exactly(self.file.fileno(), memoryview(data), start * 8)
         return np.frombuffer(data, dtype=np.uint64)
 
     def contains(self, needles: np.ndarray) -> np.ndarray:
@@ -179,9 +176,7 @@ class _Run:
         filled = 0
         for begin, end in zip((part[0] for part in starts), (part[-1] for part in ends), strict=True):
             size = int(end - begin) * 8
-            got = _temporary(os.preadv, self.file.fileno(), [view[filled : filled + size]], int(begin) * 8)
-            if got != size:
-                raise _short(got, size)
+            _read_exactly(self.file.fileno(), view[filled : filled + size], int(begin) * 8)
             filled += size
         return np.frombuffer(buffer, dtype=np.uint64)
 
@@ -206,8 +201,8 @@ _PURPOSE = "deduplicating event ids"
 _NEED = "8 bytes per event id of the batch, twice that at times"
 
 
-def _short(got: int, wanted: int) -> RoiError:
-    return cut_short(_PURPOSE, got, wanted)
+def _read_exactly(fd: int, view: memoryview, offset: int) -> None:
+    read_exactly(_PURPOSE, _NEED, fd, view, offset)
 
 
 def _temporary(operation, *args, **kwargs):

@@ -10,7 +10,6 @@ hashes in temporary files (roi.dedup).
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -30,7 +29,7 @@ from .errors import ConnectorError
 from .pricing import Pricer
 from .store import BatchResult
 from .string_hashes import hash_strings
-from .temporary_files import cut_short, on_temporary_file, temporary_folder
+from .temporary_files import on_temporary_file, read_exactly, temporary_folder
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
@@ -490,12 +489,7 @@ class _Spill:
     def _array(self, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
         """`count` values from the file at `offset`, in a writable array (a merge sums into it)."""
         buffer = bytearray(count * dtype.itemsize)
-        view, got = memoryview(buffer), 0
-        while got < len(buffer):  # (one read returns at most about 2 GiB)
-            read = _spilling(os.preadv, self.file.fileno(), [view[got:]], offset + got)
-            if not read:
-                raise cut_short(_SPILLING, got, len(buffer))
-            got += read
+        read_exactly(_SPILLING, _SPILL_ROOM, self.file.fileno(), memoryview(buffer), offset)
         return np.frombuffer(buffer, dtype=dtype)
 
     def close(self) -> None:

@@ -58,3 +58,14 @@ def on_temporary_file(purpose: str, need: str, operation, *args, **kwargs) -> An
 def cut_short(purpose: str, got: int, wanted: int) -> RoiError:
     """The error for a temporary file that gave back fewer bytes than were written to it."""
     return RoiError(f"{purpose}: a temporary file in {where()} gave {got} of {wanted} bytes; was it cut short?")
+
+
+def read_exactly(purpose: str, need: str, fd: int, view: memoryview, offset: int) -> None:
+    """Fill `view` from the file at `offset`, reading until it is full (one read returns at most
+    about 2 GiB); a file that ends first is an error (cut_short)."""
+    got = 0
+    while got < len(view):
+        read = on_temporary_file(purpose, need, os.preadv, fd, [view[got:]], offset + got)
+        if not read:
+            raise cut_short(purpose, got, len(view))
+        got += read

@@ -363,7 +363,8 @@ def _is_text(value_type: pa.DataType) -> bool:
     if pa.types.is_dictionary(value_type):
         return _is_text(value_type.value_type)
     return any(test(value_type) for test in (pa.types.is_string, pa.types.is_large_string,
-                                             pa.types.is_binary, pa.types.is_large_binary))
+                                             pa.types.is_binary, pa.types.is_large_binary,
+                                             pa.types.is_string_view, pa.types.is_binary_view))
 
 
 def _empty(column: pa.Array) -> np.ndarray:
@@ -371,6 +372,8 @@ def _empty(column: pa.Array) -> np.ndarray:
     empty = column.is_null().to_numpy(zero_copy_only=False)
     if not _is_text(column.type):
         return empty
+    if pa.types.is_string_view(column.type) or pa.types.is_binary_view(column.type):
+        column = column.cast(pa.large_binary())  # (Arrow measures no view's length)
     if pa.types.is_dictionary(column.type):
         if not len(column.dictionary):
             return empty
@@ -379,21 +382,28 @@ def _empty(column: pa.Array) -> np.ndarray:
     return empty | pc.equal(pc.binary_length(column), 0).fill_null(True).to_numpy(zero_copy_only=False)
 
 
-def without_blank_rows(columns: dict[str, pa.Array]) -> tuple[dict[str, pa.Array], np.ndarray | None]:
-    """The columns without the rows that hold nothing in any of them, and which rows were kept (None:
-    all of them). Such a row is a blank line's twin, not a row, in every format: an empty CSV line or
-    one of nothing but commas, `{}` or an object of nulls and empty texts in JSON Lines, a Parquet row
-    of nulls."""
+def kept_rows(columns: dict[str, pa.Array]) -> np.ndarray | None:
+    """Which rows hold something in some column (None: all of them). A row that holds nothing is a
+    blank line's twin, not a row, in every format: an empty CSV line or one of nothing but commas,
+    `{}` or an object of nulls and empty texts in JSON Lines, a Parquet row of nulls."""
     if not columns:
-        return columns, None
+        return None
     blank = np.ones(len(next(iter(columns.values()))), dtype=bool)
     # the columns every row should fill first: once no row is empty in all so far, none is blank
     for name in sorted(columns, key=lambda name: name not in ("event_id", "ts")):
         blank &= _empty(columns[name])
         if not blank.any():
-            return columns, None
-    keep = pa.array(~blank)
-    return {name: column.filter(keep) for name, column in columns.items()}, ~blank
+            return None
+    return ~blank
+
+
+def without_blank_rows(columns: dict[str, pa.Array]) -> tuple[dict[str, pa.Array], np.ndarray | None]:
+    """The columns without their blank rows (kept_rows), and which rows were kept (None: all)."""
+    kept = kept_rows(columns)
+    if kept is None:
+        return columns, None
+    keep = pa.array(kept)
+    return {name: column.filter(keep) for name, column in columns.items()}, kept
 
 
 def to_chunk(table: RawTable, rows_read: int) -> Chunk:

@@ -42,7 +42,7 @@ from ..domain import AMOUNT_LIMIT
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, Reject, line_blocks
-from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, to_chunk, without_blank_rows
+from .event_columns import EVENT_COLUMNS, TOKEN_COLUMNS, RawTable, kept_rows, to_chunk
 
 _BLOCK_BYTES = 16 << 20  # a block of lines read at a time (Arrow parses it in 4 MiB pieces on its threads)
 _AMOUNTS = ("cost_usd", "human_review_minutes")
@@ -292,7 +292,7 @@ def _by_arrow(path: str, block: bytes, first_line: int) -> Chunk | None:
         columns[name] = _whole_counts(columns[name])
         if columns[name] is None:
             return None
-    if without_blank_rows(columns)[1] is not None:
+    if kept_rows(columns) is not None:
         return None  # an object with nothing in the events columns: the line reader sees whether it holds other keys
     return to_chunk(RawTable(columns, first_line + indices, path, _BlockLines(block, starts, ends)),
                     rows_read=len(indices))

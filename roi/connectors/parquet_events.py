@@ -23,8 +23,8 @@ from .event_columns import (
     REQUIRED_COLUMNS,
     TOKEN_COLUMNS,
     RawTable,
+    kept_rows,
     to_chunk,
-    without_blank_rows,
 )
 
 _AMOUNTS = ("cost_usd", "human_review_minutes")
@@ -194,7 +194,7 @@ def _chunk(path: str, batch: pa.RecordBatch, names: list[str], first_row: int, t
     columns = {name: _column(name, column) for name, column in zip(names, read, strict=True)}
     rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
     # (the file's own columns judge what is blank: a row of nulls or empty texts is not a row)
-    _, kept = without_blank_rows(dict(zip(names, batch.columns, strict=True)))
+    kept = kept_rows(dict(zip(names, batch.columns, strict=True)))
     if kept is not None:
         keep = pa.array(kept)
         columns = {name: column.filter(keep) for name, column in columns.items()}

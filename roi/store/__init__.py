@@ -491,8 +491,6 @@ class _Decoded:
         return list(map(self.values.__getitem__, self.codes[start:stop].tolist()))
 
 
-
-
 def _cell_slices(cells: pa.Table, batch_id: int, source: str) -> Iterable[tuple[int, list[list]]]:
     """Cells as Python values, one list per column in _CELL_COLUMNS order, _SLICE cells at a time."""
     decoded = [_Decoded(cells.column(name)) for name in ("day", *DIMENSIONS)]

@@ -448,6 +448,17 @@ def test_view_uuid_and_json_columns_and_spaced_names_read_as_their_csv_twin(proj
     assert parquet[0][0][:4] == (4, 4, 0, 0) and sum(cell[4] for cell in parquet[2]) == 26
 
 
+def test_a_row_of_empty_string_views_is_a_blank_line_as_in_csv(project, runner):
+    """Empty texts in view columns (polars) make a blank row, skipped and not counted, as `,,` in CSV."""
+    table = pa.table({"event_id": pa.array(["v1", "", None, "v2"], pa.string_view()),
+                      "ts": pa.array(["2026-03-01T10:00:00Z", "", "", "2026-03-01T11:00:00Z"], pa.string_view()),
+                      "tenant": pa.array([b"acme", b"", None, b"beta"], pa.binary_view())})
+    twin = "event_id,ts,tenant\nv1,2026-03-01T10:00:00Z,acme\n,,\n,,\nv2,2026-03-01T11:00:00Z,beta\n"
+    parquet, csv = _twins(project, runner, table, twin)
+    assert parquet == csv
+    assert parquet[0][0][:4] == (2, 2, 0, 0) and parquet[1] == []
+
+
 def test_spark_int96_timestamps_are_instants_in_utc(project, runner):
     """Spark writes timestamps as INT96 by default, in UTC by convention; pyarrow reads them without a
     zone. They are those instants, so an export from Spark lands as its CSV twin (with Z) does."""
