@@ -1,17 +1,21 @@
-"""Ingest benchmark: `roi ingest` on a generated events CSV vs DuckDB's GROUP BY on the same file.
+"""Ingest benchmark: `roi ingest` on a generated events file vs DuckDB's GROUP BY on the same file.
 
-Prints rows/s, peak memory (the `roi ingest` process's maximum RSS) and the ratio to DuckDB,
-each the median of --runs runs (timings here vary by 15-30% from run to run), with the cells
-stored. After the biggest size (when there are several), the same file with 30% of its rows
-carrying the event id of a random earlier row (deduplication's hard case: repeats far apart). A last line ingests the
-first size's file repeated to the last size, with new event ids: as many rows as the big file,
-as many cells as the small one, so that what memory does with rows shows apart from what it
-does with cells. After the first size, its Parquet twin (the same rows with typed columns, as pandas
-or a warehouse export writes them): `roi ingest` of it against DuckDB's `read_parquet` and the same
-GROUP BY, each as a whole process (start-up included), with wall and CPU seconds.
+Every line compares whole processes, alternating, medians of --runs runs (timings here vary by 15-30%
+from run to run): `roi ingest` into a fresh SQLite, cells stored, against DuckDB's query in a fresh
+interpreter with its cells taken out as an Arrow table (its fastest way out). It prints roi's rows/s,
+CPU and peak memory (maximum RSS); DuckDB's wall, CPU and peak, and its query's own seconds (after
+`import duckdb`); the speed ratio against both; and, from one more run, how roi's time splits into
+imports, reading the batch (parse, check, deduplicate, price, sum) and storing its cells.
+
+The 40-tenant shape (a month of UTC days) at each --rows size, and after the first its Parquet twin (the
+same rows with typed columns, as pandas or a warehouse export writes them). After the biggest size (when
+there are several), the same file with 30% of its rows carrying the event id of a random earlier row
+(deduplication's hard case: repeats far apart). A last line ingests the first size's file repeated to the
+last size, with new event ids: as many rows as the big file, as many cells as the small one, so that
+what memory does with rows shows apart from what it does with cells.
 Then the wide shape (issue 14's: 200 tenants x 4 channels x 40 topics x 8 languages x 8 models over
-3 months, 18 columns, about 259k cells per 1M rows, days in America/New_York), CSV and its Parquet twin:
-both sides whole processes, DuckDB's cells taken out as an Arrow table (its fastest way out).
+3 months, 18 columns, about 259k cells per 1M rows, days in America/New_York): CSV at each --wide-rows
+size, and the first size's Parquet, JSON Lines and multi-line CSV twins.
 Run alone: .venv/bin/python bench/ingest_bench.py [--rows 1000000 5000000] [--wide-rows 1000000 10000000] [--runs 3]
 """
 
@@ -25,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -194,16 +197,6 @@ def duckdb_query(source: str, timezone: str = "UTC") -> str:
     """
 
 
-def time_duckdb(data: Path) -> float:
-    import duckdb
-
-    query = duckdb_query(f"read_csv('{data}', header = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ')")
-    connection = duckdb.connect()
-    started = time.perf_counter()
-    connection.execute(query).fetchall()
-    return time.perf_counter() - started
-
-
 def repeat(source: Path, path: Path, times: int) -> None:
     """`source` written `times` times over, each copy's event ids suffixed: the same cells, more rows."""
     table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
@@ -264,59 +257,85 @@ def jsonl_twin(source: Path, path: Path) -> None:
     )
 
 
-def _duckdb_process(data: Path, timezone: str = "UTC", arrow: bool = False) -> tuple[float, float, float]:
-    """DuckDB's query of a file (CSV or Parquet) in a process of its own: (wall s, CPU s, peak MB).
-    `arrow`: the cells come out as an Arrow table (DuckDB's fastest way out), not Python tuples."""
+def _duckdb_process(data: Path, timezone: str = "UTC") -> tuple[float, float, float, float]:
+    """DuckDB's query of a file (CSV, JSON Lines or Parquet) in a process of its own, its cells taken out as
+    an Arrow table (DuckDB's fastest way out; `fetchall()` would add 1-2 s of Python tuples):
+    (wall s, CPU s, peak MB, the query's own seconds, after `import duckdb`)."""
     if data.suffix == ".parquet":
         reader = f"read_parquet({str(data)!r})"
     elif data.suffix == ".jsonl":  # (ts arrives as text: made an instant, as read_csv infers it)
         reader = f"(SELECT * REPLACE (CAST(ts AS TIMESTAMPTZ) AS ts) FROM read_json({str(data)!r}))"
     else:
         reader = f"read_csv({str(data)!r}, header = true)"
-    fetch = "sql(query).to_arrow_table()" if arrow else "execute(query).fetchall()"
-    code = f"import duckdb; query = {duckdb_query(reader, timezone)!r}; duckdb.connect().{fetch}"
-    return _timed_child([sys.executable, "-c", code])
+    code = (f"import time, duckdb; started = time.perf_counter(); query = {duckdb_query(reader, timezone)!r};"
+            " duckdb.connect().sql(query).to_arrow_table(); print(time.perf_counter() - started)")
+    wall, cpu, peak, last = _timed_child([sys.executable, "-c", code])
+    return wall, cpu, peak, float(last)
 
 
-def measure_parquet(folder: Path, source: Path, rows: int, runs: int) -> None:
-    data = folder / "events.parquet"
-    parquet_twin(source, data)
-    config = write_project(folder, data)
-    roi_runs, duck_runs = [], []
-    for _ in range(runs):
-        (folder / "bench.db").unlink(missing_ok=True)
-        roi_runs.append(_timed_child([str(ROI), "--config", str(config), "ingest"]))
-        duck_runs.append(_duckdb_process(data)[:2])
-    with sqlite3.connect(folder / "bench.db") as connection:
-        cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
-    elapsed, cpu, peak = (statistics.median(run[index] for run in roi_runs) for index in range(3))
-    duck, duck_cpu = (statistics.median(run[index] for run in duck_runs) for index in range(2))
-    print(
-        f"{'Parquet twin':<22} file {data.stat().st_size / 1e6:6.1f} MB  cells {cells:>8,}  roi {elapsed:6.2f} s"
-        f" = {rows / elapsed:>9,.0f} rows/s (runs {min(r[0] for r in roi_runs):.2f}-{max(r[0] for r in roi_runs):.2f} s,"
-        f" CPU {cpu:.2f} s)  peak {peak:4.0f} MB  duckdb process {duck:5.2f} s (CPU {duck_cpu:.2f} s)"
-        f"  roi/duckdb speed {duck / elapsed:5.2f} (whole processes)",
-        flush=True,
-    )
+# `roi ingest` in-process with its two stages timed: what its imports, reading the batch (parse, check,
+# deduplicate, price, sum) and storing the cells each cost, in one more run
+_STAGES = """
+import sys, time
+started = time.perf_counter()
+import roi.cli  # what `roi ingest` imports before it reads
+imported = time.perf_counter()
+import roi.services.batches as batches, roi.store as store
+spent = {"read": 0.0, "store": 0.0}
+def timed(owner, name, stage):
+    work = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        begun = time.perf_counter()
+        try:
+            return work(*args, **kwargs)
+        finally:
+            spent[stage] += time.perf_counter() - begun
+    setattr(owner, name, wrapper)
+timed(batches, "_read_batch", "read")
+timed(store.Store, "replace_batch", "store")
+from roi.__main__ import main
+sys.argv = ["roi", "--config", sys.argv[1], "ingest"]
+try:
+    main()
+except SystemExit as exit:
+    if exit.code:
+        raise
+print(imported - started, spent["read"], spent["store"], time.perf_counter() - started)
+"""
+
+
+def roi_stages(config: Path) -> tuple[float, float, float, float]:
+    """One `roi ingest` run's (imports, read, store, whole) seconds, into a fresh database."""
+    for leftover in config.parent.glob("bench.db*"):
+        leftover.unlink()
+    last = _timed_child([sys.executable, "-c", _STAGES, str(config)])[3]
+    imports, read, store, whole = (float(value) for value in last.split())
+    return imports, read, store, whole
 
 
 def measure_processes(folder: Path, data: Path, rows: int, runs: int, label: str, timezone: str) -> float:
-    """`roi ingest` and DuckDB's query (cells out as Arrow) as whole processes, alternating; returns roi's peak MB."""
+    """`roi ingest` and DuckDB's query as whole processes, alternating, then one run of roi's stages;
+    returns roi's peak MB. The ratio is against DuckDB's whole process (start-up included, as roi's)
+    and against its query alone."""
     config = write_project(folder, data, timezone)
     roi_runs, duck_runs = [], []
     for _ in range(runs):
         for leftover in folder.glob("bench.db*"):
             leftover.unlink()
         roi_runs.append(_timed_child([str(ROI), "--config", str(config), "ingest"]))
-        duck_runs.append(_duckdb_process(data, timezone, arrow=True))
+        duck_runs.append(_duckdb_process(data, timezone))
     with sqlite3.connect(folder / "bench.db") as connection:
         cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
     elapsed, cpu, peak = (statistics.median(run[index] for run in roi_runs) for index in range(3))
-    duck, duck_cpu, duck_peak = (statistics.median(run[index] for run in duck_runs) for index in range(3))
+    duck, duck_cpu, duck_peak, query = (statistics.median(run[index] for run in duck_runs) for index in range(4))
+    imports, read, store, _ = roi_stages(config)
     print(
-        f"{label:<30} file {data.stat().st_size / 1e6:6.1f} MB  cells {cells:>8,}  roi {elapsed:5.2f} s"
-        f" (runs {min(r[0] for r in roi_runs):.2f}-{max(r[0] for r in roi_runs):.2f}, CPU {cpu:.2f} s) peak {peak:4.0f} MB"
-        f"  duckdb {duck:5.2f} s (CPU {duck_cpu:.2f} s, peak {duck_peak:4.0f} MB)  roi/duckdb speed {duck / elapsed:5.2f}",
+        f"{label:<32} file {data.stat().st_size / 1e6:6.1f} MB  cells {cells:>8,}  roi {elapsed:5.2f} s"
+        f" = {rows / elapsed:>9,.0f} rows/s (runs {min(r[0] for r in roi_runs):.2f}-{max(r[0] for r in roi_runs):.2f},"
+        f" CPU {cpu:.2f} s) peak {peak:4.0f} MB\n{'':<32} duckdb process {duck:5.2f} s (CPU {duck_cpu:.2f} s,"
+        f" peak {duck_peak:4.0f} MB), its query alone {query:5.2f} s   roi/duckdb speed {duck / elapsed:5.2f}"
+        f" (whole processes), {query / elapsed:5.2f} (query alone)\n{'':<32} roi's stages: imports {imports:4.2f} s,"
+        f" read {read:4.2f} s, store {store:4.2f} s (store/read {store / read:4.2f})",
         flush=True,
     )
     return peak
@@ -358,30 +377,9 @@ def run_wide(rows_list: list[int], runs: int) -> None:
               " (targets: under 600 MB, at most 1.10 x)")
 
 
-def measure(folder: Path, data: Path, rows: int, runs: int, label: str) -> None:
-    config = write_project(folder, data)
-    size = data.stat().st_size / 1e6
-    timings, peaks = [], []
-    for _ in range(runs):
-        (folder / "bench.db").unlink(missing_ok=True)
-        # Peak memory is read per process: run each ingest in its own child to isolate ru_maxrss.
-        elapsed, _, peak = _timed_child([str(ROI), "--config", str(config), "ingest"])
-        timings.append(elapsed)
-        peaks.append(peak)
-    with sqlite3.connect(folder / "bench.db") as connection:
-        cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
-    duck = statistics.median(time_duckdb(data) for _ in range(runs))
-    elapsed, peak = statistics.median(timings), statistics.median(peaks)
-    print(
-        f"{label:<22} file {size:6.1f} MB  cells {cells:>8,}  roi {elapsed:6.2f} s = {rows / elapsed:>9,.0f} rows/s "
-        f"(runs {min(timings):.2f}-{max(timings):.2f} s)  peak {peak:4.0f} MB ({min(peaks):.0f}-{max(peaks):.0f})  "
-        f"duckdb {duck:5.2f} s = {rows / duck:>10,.0f} rows/s  roi/duckdb speed {duck / elapsed:5.2f}",
-        flush=True,
-    )
-
-
 def run(rows_list: list[int], runs: int = 3) -> None:
-    print("== ingest: roi ingest (end to end, fresh SQLite) vs DuckDB GROUP BY into daily cells;"
+    print("== ingest, 40 tenants (UTC days): roi ingest (end to end, fresh SQLite) vs DuckDB GROUP BY into daily cells,"
+          " both whole processes, DuckDB's cells out as Arrow;"
           f" medians of {runs} runs ==")
     with tempfile.TemporaryDirectory(prefix="roi-bench-") as tmp:
         first = None
@@ -390,16 +388,17 @@ def run(rows_list: list[int], runs: int = 3) -> None:
             folder.mkdir()
             data = folder / "events.csv"
             generate(data, rows)
-            measure(folder, data, rows, runs, f"rows {rows:>11,}")
+            measure_processes(folder, data, rows, runs, f"40 tenants, CSV {rows:>11,} rows", "UTC")
             if first is None:
                 twin = Path(tmp) / "parquet"
                 twin.mkdir()
-                measure_parquet(twin, data, rows, runs)
+                parquet_twin(data, twin / "events.parquet")
+                measure_processes(twin, twin / "events.parquet", rows, runs, "40 tenants, its Parquet twin", "UTC")
             if rows == max(rows_list) and len(rows_list) > 1:
                 repeats = Path(tmp) / "repeats"
                 repeats.mkdir()
                 with_repeats(data, repeats / "events.csv")
-                measure(repeats, repeats / "events.csv", rows, runs, f"{rows:,}, 30% repeats")
+                measure_processes(repeats, repeats / "events.csv", rows, runs, f"{rows:,}, 30% repeats", "UTC")
                 os.remove(repeats / "events.csv")
             if first is None:
                 first = (rows, data)
@@ -411,19 +410,21 @@ def run(rows_list: list[int], runs: int = 3) -> None:
             folder = Path(tmp) / "repeated"
             folder.mkdir()
             repeat(data, folder / "events.csv", big // small)
-            measure(folder, folder / "events.csv", big, runs, f"{big // small} x {small:,}")
+            measure_processes(folder, folder / "events.csv", big, runs, f"{big // small} x {small:,}", "UTC")
 
 
-def _timed_child(command: list[str]) -> tuple[float, float, float]:
-    """A command run in a child of a fresh interpreter: (wall seconds, CPU seconds, peak RSS in MB)."""
+def _timed_child(command: list[str]) -> tuple[float, float, float, str]:
+    """A command run in a child of a fresh interpreter: (wall seconds, CPU seconds, peak RSS in MB, the last
+    line it printed)."""
     code = (
         "import sys, resource, subprocess, time;"
-        f"t=time.perf_counter(); subprocess.run({command!r}, check=True, stdout=subprocess.DEVNULL);"
+        f"t=time.perf_counter(); r=subprocess.run({command!r}, check=True, stdout=subprocess.PIPE, text=True);"
         " e=time.perf_counter()-t; u=resource.getrusage(resource.RUSAGE_CHILDREN);"
-        "print(e, u.ru_utime+u.ru_stime, u.ru_maxrss/1024)"
+        "print(e, u.ru_utime+u.ru_stime, u.ru_maxrss/1024); print((r.stdout.strip().splitlines() or [''])[-1])"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
-    return float(out[0]), float(out[1]), float(out[2])
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.splitlines()
+    wall, cpu, peak = (float(value) for value in out[0].split())
+    return wall, cpu, peak, out[1] if len(out) > 1 else ""
 
 
 def main(rows: list[int] | None = None, runs: int = 3, wide_rows: list[int] | None = None) -> None:
