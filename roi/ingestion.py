@@ -169,7 +169,9 @@ class CellBuilder:
         else:
             ts = table.column("ts")
             if self.timezone != "UTC":
-                ts = pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", self.timezone)))
+                days = _local_days(ts, self.timezone)
+                if days is not None:
+                    return days
             days = pc.cast(ts, pa.date32())
         if days.null_count:
             raise ValueError("a row without a day cannot make a cell")  # (connectors validate days first)
@@ -224,6 +226,37 @@ def empty_cells() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in ("day", *DIMENSIONS)} | {
         name: pd.Series([], dtype="float64") for name in CELL_METRICS
     })
+
+
+_ZONE_RULES_FROM = 2_145_916_800 * 10**9  # 2038-01-01T00:00:00Z in ns
+_DAY_NS = 86_400 * 10**9
+
+
+def _local_days(ts: pa.ChunkedArray | pa.Array, timezone: str) -> np.ndarray | None:
+    """Each instant's local day in `timezone` (days since 1970-01-01, int64); None when one is missing.
+
+    Arrow's zone data lists a zone's transitions only up to 2037 and then keeps the last offset,
+    ignoring the rule that continues them (daylight saving, say), so a New York summer day of 2038
+    would start at 05:00 UTC, not 04:00. Instants from 2038 on take their offset from zoneinfo
+    instead, looked up once per distinct minute (every offset since 1972 is whole minutes)."""
+    local = pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", timezone)))
+    days = pc.cast(local, pa.date32())
+    if days.null_count:
+        return None
+    result = pc.cast(days, pa.int32()).to_numpy().astype(np.int64)
+    nanos = pc.cast(pc.cast(ts, pa.timestamp("ns", "UTC")), pa.int64()).to_numpy()
+    late = np.flatnonzero(nanos >= _ZONE_RULES_FROM)
+    if len(late):
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(timezone)
+        minutes, which = np.unique(nanos[late] // (60 * 10**9), return_inverse=True)
+        # (fromtimestamp with a zone converts from UTC; zone.utcoffset(dt) would read dt as local time)
+        offsets = np.array([datetime.fromtimestamp(minute * 60, zone).utcoffset().total_seconds()
+                            for minute in minutes.tolist()], dtype=np.int64) * 10**9
+        result[late] = (nanos[late] + offsets[which]) // _DAY_NS
+    return result
 
 
 class BatchCells:

@@ -54,7 +54,7 @@ def errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
-def stored_cells(project, start=date(2000, 1, 1), end=date(2100, 1, 1)) -> pd.DataFrame:
+def stored_cells(project, start=date(1900, 1, 1), end=date(2262, 1, 1)) -> pd.DataFrame:
     cells = services.store_for(project.settings()).cells(start, end)
     return cells.sort_values(list(cells.columns[:8])).reset_index(drop=True)
 
@@ -225,6 +225,12 @@ def test_outcome_only_rows_count_outcomes_but_not_requests(project, runner):
         ("Europe/Paris", "2026-06-30T22:30:00Z", date(2026, 7, 1)),
         ("Europe/Paris", "2026-06-30T21:30:00Z", date(2026, 6, 30)),
         ("Asia/Kolkata", "2026-03-31T18:30:00Z", date(2026, 4, 1)),
+        # beyond 2037, where Arrow's zone data ends: the zone's daylight-saving rule still holds
+        ("America/New_York", "2038-08-01T04:30:00Z", date(2038, 8, 1)),
+        ("America/New_York", "2037-08-01T04:30:00Z", date(2037, 8, 1)),
+        ("Europe/Berlin", "2040-06-30T22:30:00Z", date(2040, 7, 1)),
+        ("America/New_York", "2100-12-01T04:30:00Z", date(2100, 11, 30)),
+        ("Australia/Sydney", "2050-07-01T13:30:00Z", date(2050, 7, 1)),  # winter there: UTC+10, not +11
     ],
 )
 def test_days_are_in_the_configured_timezone(project, runner, timezone, ts, day):
@@ -233,6 +239,29 @@ def test_days_are_in_the_configured_timezone(project, runner, timezone, ts, day)
     assert ingest(project, runner).exit_code == 0
     cells = stored_cells(project)
     assert list(cells["day"]) == [day]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    timezone=st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham",
+                              "America/St_Johns", "Asia/Kolkata", "Africa/Casablanca"]),
+    seconds=st.lists(st.integers(-2_208_988_800, 9_183_110_400), min_size=1, max_size=40),
+)
+def test_local_days_agree_with_zoneinfo_from_1900_to_2261(timezone, seconds):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
+
+    from roi.ingestion import _local_days
+
+    zone = ZoneInfo(timezone)
+    # the ends of the years around 2037 and their summer midnights, where Arrow's own zone data goes wrong
+    seconds = seconds + [2_145_916_800 + 86_400 * day + 60 * minute for day in (0, 180, 200, 364) for minute in
+                         range(0, 1440, 90)]
+    instants = pa.array([value * 10**9 for value in seconds], pa.int64()).cast(pa.timestamp("ns", "UTC"))
+    expected = [(datetime.fromtimestamp(value, zone).date() - date(1970, 1, 1)).days for value in seconds]
+    assert _local_days(instants, timezone).tolist() == expected
 
 
 def test_month_boundary_moves_a_row_between_reports(project, runner):
