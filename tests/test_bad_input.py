@@ -268,10 +268,41 @@ def test_the_scan_finds_an_odd_line_whatever_the_blocks(tmp_path, block):
                               ('event_id,"ts\ne1,x\n', False, False),  # (the header's quotes are not the rows')
                               ('event_id,ts\n"e1","2026-01-\n10T10:00:00Z"\n', True, True)]:
         path.write_bytes(text.encode())
-        assert csv_lines.scan(str(path), block) == csv_lines.Scan(quotes=quotes, odd_line=odd), text
+        found = csv_lines.scan(str(path), block)
+        assert (found.quotes, found.odd_line, found.odd_quote) == (quotes, odd, False), text
     path.write_bytes(even.encode() + b"\n\n\xff\n")
     with pytest.raises(ConnectorError, match=r"a.csv: line 8: not UTF-8 text \(byte 0xff\)"):
         csv_lines.scan(str(path), block)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1 << 20])
+def test_the_scan_finds_a_quote_out_of_place_whatever_the_blocks(tmp_path, block):
+    """Lines with an even number of quotes that Arrow would read otherwise than Python's csv go to the careful
+    reader; plainly quoted fields (doubled quotes inside, empty ones, every field quoted) stay with Arrow."""
+    from roi.connectors import csv_lines
+
+    path = tmp_path / "a.csv"
+    plain = ['"e1","2026-01-10T10:00:00Z","a ""b"" c"', '"e2",,""', 'e3,"",x', '"""",""""""', 'e5,"a,b","""x"""']
+    out_of_place = ['e1,a"b,"1', 'e1,"a"b,1', 'e1,"a" ,1', 'e1,""bb,1', 'e1, "a",1', 'e1,"a""b,"c', 'e1,a""b,1']
+    for line, odd in [(line, False) for line in plain] + [(line, True) for line in out_of_place]:
+        for ending in ("\n", "\r\n", "\r"):
+            text = ending.join(["event_id,ts,tenant", "e0,2026-01-10T10:00:00Z,x", line, "e9,x,y", ""])
+            path.write_bytes(text.encode())
+            assert csv_lines.scan(str(path), block).odd_quote is odd, (line, ending)
+
+
+@pytest.mark.parametrize(("block", "size"), [(1, 10), (5, 10), (5, 700), (4096, (1 << 20) - 3), (4096, 3 << 20),
+                                             ((1 << 20) + 7, 3 << 20), (1 << 20, (1 << 20) - 3), (8 << 20, 3 << 20)])
+def test_the_scan_measures_the_longest_line(tmp_path, block, size):
+    from roi.connectors import csv_lines
+
+    path = tmp_path / "a.csv"
+    for lines in (["x" * size, "yy"], ["yy", "x" * size], ["yy", "x" * size, "yy"]):
+        for ending in ("\n", "\r\n"):
+            path.write_bytes(ending.join(["event_id,ts", *lines]).encode())
+            found = csv_lines.scan(str(path), block).longest_line
+            # exact from a stretch of 1 MiB without a break on; a shorter line may be measured short
+            assert found == size if size > 1 << 20 else 0 < found <= size, (lines, ending)
 
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "2300-06-01T00:00:00Z",

@@ -1,8 +1,10 @@
 """What an events CSV needs before Arrow reads it, and the careful reader for files Arrow cannot.
 
-`scan` reads the file once (UTF-8 is validated here, so Arrow never meets bad bytes) and says
-whether some line holds an odd number of quotes. Arrow is fast but, given such a line, takes
-the following lines into one quoted field, so those files are read by `read_lines` instead:
+`scan` reads the file once (UTF-8 is validated here, so Arrow never meets bad bytes), measures
+its longest line (Arrow's blocks must hold one) and says whether some line holds an odd number
+of quotes, or a quote that is not where a plainly quoted field puts it (`a"b`, `"a"b`). Arrow is
+fast but, given such a line, takes the following lines into one quoted field or reads the quote
+leniently, so those files are read by `read_lines` instead:
 records are put together from physical lines while a quote is open, and a record that spans
 several lines and fails (wrong field count, a quote open to the end, a line of its own inside
 a value, a value the checks refuse) is read again line by line, so that each good line is
@@ -40,6 +42,10 @@ _MAX_HEADER = 1 << 20
 class Scan:
     quotes: bool = False  # a quote character after the header
     odd_line: bool = False  # some line holds an odd number of quotes: a value may span lines
+    # some quote is not where a plainly quoted field puts it (`a"b`, `"a"b`, `"a" ,`): Arrow would read
+    # its line otherwise than Python's csv (leniently, or into the next lines), so the careful reader reads it
+    odd_quote: bool = False
+    longest_line: int = 0  # in bytes, without its line break; at least this long (exact beyond _LONG_LINE)
 
 
 def read_header(path: str) -> tuple[str, bool]:
@@ -61,12 +67,14 @@ def read_header(path: str) -> tuple[str, bool]:
 
 
 def scan(path: str, block_bytes: int = BLOCK_BYTES) -> Scan:
-    """One pass over the file, `block_bytes` at a time: UTF-8 checked (ConnectorError naming the line), quotes found."""
+    """One pass over the file, `block_bytes` at a time: UTF-8 checked (ConnectorError naming the line), quotes
+    found and checked, long lines measured."""
     found = Scan()
     carry = b""
     header = True
     offset = 0  # of `data` in the file
     parity = 0  # of the quotes in the line the last block ended in
+    pending = b""  # the line the last block ended in, so far
     try:
         with open(path, "rb") as handle:
             block = handle.read(block_bytes)
@@ -89,17 +97,74 @@ def scan(path: str, block_bytes: int = BLOCK_BYTES) -> Scan:
                     ends = [index for index in (data.find(b"\n"), data.find(b"\r")) if index >= 0]
                     start = min(ends) if ends else len(data)
                     header = not ends
-                if b'"' in (data[start:] if start else data):
+                body = data[start:] if start else data
+                if b'"' in body:
                     found.quotes = True
                     if not found.odd_line:
                         found.odd_line, parity = _odd_line(data, start, parity, last=not following)
                 elif parity and (not following or b"\n" in data or b"\r" in data):
                     found.odd_line = True  # the line the last block ended in ends here, its quotes odd
+                pending = _lines(found, pending, body, last=not following)
                 offset += len(data)
                 block = following
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
     return found
+
+
+_LONG_LINE = 1 << 19  # a stretch this long without a line break is looked at closely
+_FIELD_EDGE = np.zeros(256, dtype=bool)
+_FIELD_EDGE[[ord(","), _LF, _CR]] = True
+
+
+def _lines(found: Scan, pending: bytes, body: bytes, last: bool) -> bytes:
+    """Measure the lines `body` ends (`pending`: the start of the first) and check their quotes (while
+    the file may still go to Arrow); the start of the line it ends in, for the next block."""
+    cut = max(body.rfind(b"\n"), body.rfind(b"\r")) + 1 if not last else len(body)
+    if not cut:  # no line ends here
+        found.longest_line = max(found.longest_line, len(pending) + len(body))
+        return pending + body
+    ends = [index for index in (body.find(b"\n"), body.find(b"\r")) if index >= 0]
+    found.longest_line = max(found.longest_line, len(pending) + (min(ends) if ends else len(body)))
+    if any(b"\n" not in body[at : at + _LONG_LINE] and b"\r" not in body[at : at + _LONG_LINE]
+           for at in range(0, cut, _LONG_LINE)):  # (memchr finds a break at once in a file of short lines)
+        view = np.frombuffer(body, dtype=np.uint8, count=cut)
+        breaks = np.flatnonzero((view == _LF) | (view == _CR))
+        if len(breaks) > 1:
+            found.longest_line = max(found.longest_line, int(np.diff(breaks).max()) - 1)
+        if last:
+            found.longest_line = max(found.longest_line, cut - 1 - int(breaks[-1]) if len(breaks) else cut)
+    if found.quotes and not (found.odd_line or found.odd_quote) and (b'"' in pending or b'"' in body):
+        found.odd_quote = _odd_quotes(pending + body[:cut])
+    return body[cut:]
+
+
+def _odd_quotes(lines: bytes) -> bool:
+    """Whether a quote in these whole lines (each with an even number of them) is not where a plainly quoted
+    field puts it: an opening one first in its field, a closing one last, others doubled inside. Runs of
+    quotes are read in order: a run of odd length opens or closes a quoted field, an even one inside it is
+    its doubled quotes, and one of even length outside opens and closes (`""`, an empty value)."""
+    view = np.frombuffer(lines, dtype=np.uint8)
+    at = np.flatnonzero(view == _QUOTE)
+    if not len(at):
+        return False
+    first = np.empty(len(at), dtype=bool)
+    first[0] = True
+    np.not_equal(np.diff(at), 1, out=first[1:])
+    runs = np.flatnonzero(first)
+    starts = at[runs]
+    odd = (np.diff(runs, append=len(at)) & 1).astype(bool)
+    ends = at[np.append(runs[1:], len(at)) - 1] + 1  # one past each run
+    inside = ((np.cumsum(odd, dtype=np.int64) - odd) & 1).astype(bool)  # a quoted field is open before the run
+    before = view[starts - 1]  # (starts[0] - 1 may be -1: set below)
+    if starts[0] == 0:
+        before[0] = _LF  # the lines start a line
+    after = view[np.minimum(ends, len(view) - 1)]
+    if ends[-1] == len(view):
+        after[-1] = _LF
+    opening = ~inside
+    closing = inside == odd  # an odd run inside, or an even one outside
+    return bool((opening & ~_FIELD_EDGE[before]).any() or (closing & ~_FIELD_EDGE[after]).any())
 
 
 def _line_at(path: str, position: int) -> int:
@@ -126,15 +191,16 @@ def _odd_line(data: bytes, start: int, parity: int, last: bool) -> tuple[bool, i
     """Whether a line of `data[start:]` has an odd number of quotes, counting `parity` for the line the
     previous block ended in; and the parity of the line this block ends in (unless `last`)."""
     view = np.frombuffer(data, dtype=np.uint8)[start:]
-    quotes = np.cumsum(view == _QUOTE)
+    quotes = np.flatnonzero(view == _QUOTE)
     breaks = np.flatnonzero((view == _LF) | (view == _CR))
     if not len(breaks):
-        tail = (parity + int(quotes[-1])) % 2 if len(quotes) else parity
+        tail = (parity + len(quotes)) % 2
         return bool(last and tail), tail
-    per_line = np.diff(quotes[breaks], prepend=0)
+    before = np.searchsorted(quotes, breaks)  # quotes before each line break
+    per_line = np.diff(before, prepend=0)
     per_line[0] += parity
-    tail = int(quotes[-1] - quotes[breaks[-1]]) % 2
-    return bool((per_line % 2).any() or (last and tail)), tail
+    tail = int(len(quotes) - before[-1]) % 2
+    return bool((per_line & 1).any() or (last and tail)), tail
 
 
 # ------------------------------------------------------------------ the careful reader

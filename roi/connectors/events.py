@@ -145,9 +145,9 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         return  # the header alone, without a line break after it: no rows (Arrow would refuse the file)
     wanted = [name for name in names if name in EVENT_COLUMNS]
     scanned = scan(path)  # UTF-8 checked, so Arrow never meets bad bytes
-    if scanned.odd_line:
+    if scanned.odd_line or scanned.odd_quote:
         # a quoted value over several lines, or a stray quote: Arrow would take the lines after it
-        # into one field, so the file is read record by record
+        # into one field, or read a quote otherwise than Python's csv, so the file is read record by record
         yield from read_lines(path, names, wanted, chunk_rows)
         return
     try:
@@ -155,7 +155,9 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
             path,
             # our own (trimmed) header names, so " ts " in a header still means ts
             read_options=pacsv.ReadOptions(
-                use_threads=False, block_size=_BLOCK_BYTES, encoding="utf-8", column_names=names, skip_rows=1
+                use_threads=False, encoding="utf-8", column_names=names, skip_rows=1,
+                # a block holds whole lines: a longer line than a block would refuse the file
+                block_size=max(_BLOCK_BYTES, scanned.longest_line + _BLOCK_BYTES),
             ),
             # no line holds an odd number of quotes (scanned): no value spans lines, a record is a line
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),

@@ -132,6 +132,61 @@ def test_a_line_of_megabytes_among_them(tmp_path):
     assert read == 10 and rejects == [] and rows[6][0].startswith("longxxx")
 
 
+def _read_file(path: str, chunk_rows: int) -> tuple[list, list, int]:
+    """As _read, through read_csv: the file read by Arrow whole, or by the careful reader, as its scan decides."""
+    rows, rejects, read = [], [], 0
+    for chunk in read_csv(path, chunk_rows):
+        rows.extend(tuple("NaN" if isinstance(v, float) and np.isnan(v) else v for v in row.values())
+                    for row in chunk.frame.to_pylist())
+        rejects.extend((reject.line, reject.reason, reject.raw) for reject in chunk.rejects)
+        read += chunk.rows_read
+    return rows, sorted(rejects), read
+
+
+# lines with an even number of quotes: some plainly quoted (Arrow reads them as Python's csv does), some with
+# a quote out of place (Arrow would read it leniently, or take the next lines into one field)
+EVEN = [
+    '"q1","2026-01-10T10:00:00Z","acme, inc","say ""hi""","1","2","","resolved","eu"',
+    'q2,2026-01-10T10:00:00Z,"",topic,1,2,,"",eu',
+    'q3,2026-01-10T10:00:00Z,a"b,"1,2,,,eu',  # two stray quotes: Arrow took every later line into one value
+    'q4,2026-01-10T10:00:00Z,"a"b,t,1,2,,,eu',  # Arrow read `ab`; Python's csv refuses it
+    'q5,2026-01-10T10:00:00Z,"a" ,t,1,2,,,eu',
+    'q6,2026-01-10T10:00:00Z,""bb,t,1,2,,,eu',
+    'q7,2026-01-10T10:00:00Z,acme, "t",1,2,,,eu',
+    'q8,2026-01-10T10:00:00Z,ac""me,t,1,2,,,eu',
+    'q9,2026-01-10T10:00:00Z,acme,"""",1,2,,,eu',
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    good=st.lists(st.integers(0, 10_000), max_size=60),
+    even=st.lists(st.tuples(st.integers(0, 60), st.integers(0, len(EVEN) - 1)), max_size=4),
+    ending=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_a_file_reads_as_record_by_record_whichever_reader_its_scan_picks(tmp_path_factory, good, even, ending):
+    """A value reads the same whatever the other lines hold: read_csv (Arrow over the whole file, unless
+    the scan finds a line it would read otherwise) gives what reading every record with Python's csv gives."""
+    lines = [_good(number) for number in good]
+    for position, index in even:
+        lines.insert(min(position, len(lines)), EVEN[index])
+    path = tmp_path_factory.mktemp("even") / "events.csv"
+    path.write_bytes((ending.join([HEADER, *lines]) + ending).encode())
+    assert _read_file(str(path), 1000) == _read(str(path), 1000, arrow=False)
+
+
+def test_a_line_of_megabytes_read_by_arrow_whole(tmp_path):
+    """A file without a quote goes to Arrow whole, in blocks that hold its longest line (3 MiB here: Arrow's
+    blocks of 1 MiB had refused the file)."""
+    lines = [_good(number) for number in range(10)]
+    lines[6] = "long" + "x" * (3 << 20) + ",2026-01-10T10:00:00Z,acme,t,1,2,,,eu"
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([HEADER, *lines]))  # (no line break after the last line)
+    rows, rejects, read = _read_file(str(path), 1000)
+    assert (rows, rejects, read) == _read(str(path), 1000, arrow=False)
+    assert read == 10 and rejects == [] and rows[6][0].startswith("longxxx")
+
+
 def test_a_refused_record_over_lines_gives_its_good_lines_in_their_place(tmp_path):
     """A record over two lines that the checks refuse is read again line by line; its good line is a row
     in its place, before later lines, so that of two equal event ids the first in the file wins."""
