@@ -101,6 +101,13 @@ BAD_ROWS = [
      "cost_usd is too large (accepted: below 10^12) (got '1e308')"),
     ("e16,2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,1,1,0,,,1000000000000",
      "human_review_minutes is too large (accepted: below 10^12) (got '1000000000000')"),
+    # an offset written wrongly is no missing offset
+    ("e3b,2026-01-10T10:00:00+1:00,acme,web,openai,gpt-4o-mini,1,1,0,,resolved,",
+     "ts is not an ISO 8601 timestamp (got '2026-01-10T10:00:00+1:00')"),
+    ("e3c,2026-01-10T10:00:00+01:00Z,acme,web,openai,gpt-4o-mini,1,1,0,,resolved,",
+     "ts is not an ISO 8601 timestamp (got '2026-01-10T10:00:00+01:00Z')"),
+    ("e3d,2026-01-10T10:00:00+05:30:15,acme,web,openai,gpt-4o-mini,1,1,0,,resolved,",
+     "ts is not an ISO 8601 timestamp (got '2026-01-10T10:00:00+05:30:15')"),
 ]
 
 

@@ -31,6 +31,9 @@ _NOT_FINITE = r"(?i)^\s*[-+]?(inf|infinity|nan)\s*$"  # a number, but not a fini
 _OFFSET = r"(?i)[T ]\d\d(:\d\d(:\d\d([.,]\d*)?)?)?\s*(z|[+-]\d\d(:?\d\d)?)\s*$"  # (the hour alone, as Arrow reads it)
 _SHORTEST_TIMESTAMP = len("2026-01-01T00:00Z")
 _DATED = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
+# a time followed by something offset-like that _OFFSET refuses (`+1:00`, `+05:30:15`, `ZZ`, `+01:00Z`):
+# a malformed offset, not a missing one
+_BAD_OFFSET = r"(?i)[T ]\d\d[\d:.,]*\s*[+\-z]"
 _OUTCOME_NAMES = frozenset(("",) + OUTCOMES)
 
 
@@ -239,7 +242,7 @@ def _timestamps(column: pa.Array, problems: _Problems) -> pa.Array:
     text = pc.utf8_trim_whitespace(column.fill_null(""))
     has_offset = pc.match_substring_regex(text, _OFFSET)
     no_offset = pc.and_(given, pc.invert(has_offset))
-    dated = pc.match_substring_regex(text, _DATED)
+    dated = pc.and_(pc.match_substring_regex(text, _DATED), pc.invert(pc.match_substring_regex(text, _BAD_OFFSET)))
     problems.add(pc.and_(no_offset, dated), "ts has no UTC offset (write Z or +HH:MM)", column)
     problems.add(pc.and_(no_offset, pc.invert(dated)), "ts is not an ISO 8601 timestamp", column)
     plausible = _plausible_years(text)
