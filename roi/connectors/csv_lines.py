@@ -74,7 +74,7 @@ def scan(path: str, block_bytes: int = BLOCK_BYTES) -> Scan:
     header = True
     offset = 0  # of `data` in the file
     parity = 0  # of the quotes in the line the last block ended in
-    pending = b""  # the line the last block ended in, so far
+    pending = _Partial([])  # the line the last block ended in, so far
     try:
         with open(path, "rb") as handle:
             block = handle.read(block_bytes)
@@ -117,15 +117,36 @@ _FIELD_EDGE = np.zeros(256, dtype=bool)
 _FIELD_EDGE[[ord(","), _LF, _CR]] = True
 
 
-def _lines(found: Scan, pending: bytes, body: bytes, last: bool) -> bytes:
+@dataclass(slots=True)
+class _Partial:
+    """The start of a line that a block ended in: its length, and its bytes while they hold a quote (else
+    only its last byte, all the quote check needs of it): a long line is never copied again and again."""
+
+    parts: list[bytes]
+    length: int = 0
+    quoted: bool = False
+
+    def add(self, data: bytes) -> None:
+        if not data:
+            return
+        self.length += len(data)
+        if self.quoted or b'"' in data:
+            self.quoted = True
+            self.parts.append(data)
+        else:
+            self.parts = [data[-1:]]
+
+
+def _lines(found: Scan, pending: _Partial, body: bytes, last: bool) -> _Partial:
     """Measure the lines `body` ends (`pending`: the start of the first) and check their quotes (while
     the file may still go to Arrow); the start of the line it ends in, for the next block."""
     cut = max(body.rfind(b"\n"), body.rfind(b"\r")) + 1 if not last else len(body)
     if not cut:  # no line ends here
-        found.longest_line = max(found.longest_line, len(pending) + len(body))
-        return pending + body
+        found.longest_line = max(found.longest_line, pending.length + len(body))
+        pending.add(body)
+        return pending
     ends = [index for index in (body.find(b"\n"), body.find(b"\r")) if index >= 0]
-    found.longest_line = max(found.longest_line, len(pending) + (min(ends) if ends else len(body)))
+    found.longest_line = max(found.longest_line, pending.length + (min(ends) if ends else len(body)))
     if any(b"\n" not in body[at : at + _LONG_LINE] and b"\r" not in body[at : at + _LONG_LINE]
            for at in range(0, cut, _LONG_LINE)):  # (memchr finds a break at once in a file of short lines)
         view = np.frombuffer(body, dtype=np.uint8, count=cut)
@@ -134,9 +155,11 @@ def _lines(found: Scan, pending: bytes, body: bytes, last: bool) -> bytes:
             found.longest_line = max(found.longest_line, int(np.diff(breaks).max()) - 1)
         if last:
             found.longest_line = max(found.longest_line, cut - 1 - int(breaks[-1]) if len(breaks) else cut)
-    if found.quotes and not (found.odd_line or found.odd_quote) and (b'"' in pending or b'"' in body):
-        found.odd_quote = _odd_quotes(pending + body[:cut])
-    return body[cut:]
+    if found.quotes and not (found.odd_line or found.odd_quote) and (pending.quoted or b'"' in body[:cut]):
+        found.odd_quote = _odd_quotes(b"".join(pending.parts) + body[:cut])
+    rest = _Partial([])
+    rest.add(body[cut:])
+    return rest
 
 
 def _odd_quotes(lines: bytes) -> bool:

@@ -29,6 +29,7 @@ from .json_lines import read_jsonl
 from .parquet_events import read_parquet
 
 _BLOCK_BYTES = 1 << 20
+_LONGEST_LINE = (1 << 31) - 1 - _BLOCK_BYTES  # Arrow's blocks (which hold a line) are sized in an int32
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
@@ -150,6 +151,8 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         # into one field, or read a quote otherwise than Python's csv, so the file is read record by record
         yield from read_lines(path, names, wanted, chunk_rows)
         return
+    if scanned.longest_line > _LONGEST_LINE:
+        raise ConnectorError(f"{path}: a line of {scanned.longest_line:,} bytes: longer than a CSV line may be (2 GiB)")
     try:
         reader = pacsv.open_csv(
             path,

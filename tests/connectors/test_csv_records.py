@@ -187,6 +187,42 @@ def test_a_line_of_megabytes_read_by_arrow_whole(tmp_path):
     assert read == 10 and rejects == [] and rows[6][0].startswith("longxxx")
 
 
+def test_a_line_longer_than_arrow_reads_refuses_its_file_by_name(tmp_path, monkeypatch):
+    from roi.connectors import events
+    from roi.errors import ConnectorError
+
+    monkeypatch.setattr(events, "_LONGEST_LINE", 2 << 20)  # (2 GiB less a block, in truth)
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([HEADER, _good(1), "x" * (3 << 20) + ",2026-01-10T10:00:00Z,acme,t,1,2,,,eu"]) + "\n")
+    with pytest.raises(ConnectorError, match=r"events.csv: a line of 3,145,765 bytes: longer than a CSV line may be"):
+        list(read_csv(str(path), 1000))
+
+
+def test_the_scan_keeps_no_copy_of_a_long_line_without_quotes(tmp_path):
+    """Only a line's length is kept while it holds no quote (a 64 MiB line had been copied at every block);
+    one with a quote is kept and checked whole across blocks."""
+    path = tmp_path / "events.csv"
+    for line, odd in [("x" * (9 << 20) + "," + '"a"', False), ("x" * (9 << 20) + '"a"', True),
+                      ('"' + "x" * (9 << 20) + '"b', True), ('"' + "x" * (9 << 20) + '",b', False)]:
+        path.write_bytes(("event_id,ts\n" + line + "\ne2,t\n").encode())
+        pieces = []
+        lines = csv_lines._lines
+        found = csv_lines.Scan()
+
+        def spy(found_, pending, body, last, lines=lines, pieces=pieces):
+            pieces.append(sum(map(len, pending.parts)))
+            return lines(found_, pending, body, last)
+
+        csv_lines._lines = spy
+        try:
+            found = csv_lines.scan(str(path), 1 << 20)
+        finally:
+            csv_lines._lines = lines
+        assert found.longest_line == len(line) and found.odd_quote is odd, line[-5:]
+        if line.startswith("x"):
+            assert max(pieces) <= 1  # the quote-free start of the line: its last byte alone
+
+
 def test_a_refused_record_over_lines_gives_its_good_lines_in_their_place(tmp_path):
     """A record over two lines that the checks refuse is read again line by line; its good line is a row
     in its place, before later lines, so that of two equal event ids the first in the file wins."""
