@@ -164,18 +164,13 @@ class CellBuilder:
 
     def _days(self, table: pa.Table) -> np.ndarray:
         """Each row's day in the service timezone, as days since 1970-01-01 (int64)."""
-        if "day" in table.column_names:
-            days = pc.cast(table.column("day"), pa.date32())
-        else:
-            ts = table.column("ts")
-            if self.timezone != "UTC":
-                days = _local_days(ts, self.timezone)
-                if days is not None:
-                    return days
-            days = pc.cast(ts, pa.date32())
-        if days.null_count:
+        dated = "day" in table.column_names
+        column = table.column("day" if dated else "ts")
+        if column.null_count:
             raise ValueError("a row without a day cannot make a cell")  # (connectors validate days first)
-        return pc.cast(days, pa.int32()).to_numpy().astype(np.int64)
+        if not dated and self.timezone != "UTC":
+            return _local_days(column, self.timezone)
+        return _epoch_days(pc.cast(column, pa.date32()))
 
     def cell_tables(self) -> BatchCells:
         """The batch's cells, for the store; ends the worker thread and deduplication (its temporary
@@ -232,18 +227,18 @@ _ZONE_RULES_FROM = 2_145_916_800 * 10**9  # 2038-01-01T00:00:00Z in ns
 _DAY_NS = 86_400 * 10**9
 
 
-def _local_days(ts: pa.ChunkedArray | pa.Array, timezone: str) -> np.ndarray | None:
-    """Each instant's local day in `timezone` (days since 1970-01-01, int64); None when one is missing.
+def _epoch_days(days: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return pc.cast(days, pa.int32()).to_numpy().astype(np.int64)
+
+
+def _local_days(ts: pa.ChunkedArray | pa.Array, timezone: str) -> np.ndarray:
+    """Each instant's local day in `timezone` (days since 1970-01-01, int64; no instant missing).
 
     Arrow's zone data lists a zone's transitions only up to 2037 and then keeps the last offset,
     ignoring the rule that continues them (daylight saving, say), so a New York summer day of 2038
     would start at 05:00 UTC, not 04:00. Instants from 2038 on take their offset from zoneinfo
     instead, looked up once per distinct minute (every offset since 1972 is whole minutes)."""
-    local = pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", timezone)))
-    days = pc.cast(local, pa.date32())
-    if days.null_count:
-        return None
-    result = pc.cast(days, pa.int32()).to_numpy().astype(np.int64)
+    result = _epoch_days(pc.cast(pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", timezone))), pa.date32()))
     nanos = pc.cast(pc.cast(ts, pa.timestamp("ns", "UTC")), pa.int64()).to_numpy()
     late = np.flatnonzero(nanos >= _ZONE_RULES_FROM)
     if len(late):

@@ -73,7 +73,6 @@ def scan(path: str, block_bytes: int = BLOCK_BYTES) -> Scan:
     carry = b""
     header = True
     offset = 0  # of `data` in the file
-    parity = 0  # of the quotes in the line the last block ended in
     pending = _Partial([])  # the line the last block ended in, so far
     try:
         with open(path, "rb") as handle:
@@ -98,12 +97,7 @@ def scan(path: str, block_bytes: int = BLOCK_BYTES) -> Scan:
                     start = min(ends) if ends else len(data)
                     header = not ends
                 body = data[start:] if start else data
-                if b'"' in body:
-                    found.quotes = True
-                    if not found.odd_line:
-                        found.odd_line, parity = _odd_line(data, start, parity, last=not following)
-                elif parity and (not following or b"\n" in data or b"\r" in data):
-                    found.odd_line = True  # the line the last block ended in ends here, its quotes odd
+                found.quotes = found.quotes or b'"' in body
                 pending = _lines(found, pending, body, last=not following)
                 offset += len(data)
                 block = following
@@ -147,7 +141,7 @@ def _lines(found: Scan, pending: _Partial, body: bytes, last: bool) -> _Partial:
         return pending
     ends = [index for index in (body.find(b"\n"), body.find(b"\r")) if index >= 0]
     found.longest_line = max(found.longest_line, pending.length + (min(ends) if ends else len(body)))
-    if any(b"\n" not in body[at : at + _LONG_LINE] and b"\r" not in body[at : at + _LONG_LINE]
+    if any(body.find(b"\n", at, at + _LONG_LINE) < 0 and body.find(b"\r", at, at + _LONG_LINE) < 0
            for at in range(0, cut, _LONG_LINE)):  # (memchr finds a break at once in a file of short lines)
         view = np.frombuffer(body, dtype=np.uint8, count=cut)
         breaks = np.flatnonzero((view == _LF) | (view == _CR))
@@ -155,22 +149,27 @@ def _lines(found: Scan, pending: _Partial, body: bytes, last: bool) -> _Partial:
             found.longest_line = max(found.longest_line, int(np.diff(breaks).max()) - 1)
         if last:
             found.longest_line = max(found.longest_line, cut - 1 - int(breaks[-1]) if len(breaks) else cut)
-    if found.quotes and not (found.odd_line or found.odd_quote) and (pending.quoted or b'"' in body[:cut]):
-        found.odd_quote = _odd_quotes(b"".join(pending.parts) + body[:cut])
+    if found.quotes and not (found.odd_line or found.odd_quote) and (pending.quoted or body.find(b'"', 0, cut) >= 0):
+        _check_quotes(found, b"".join(pending.parts) + body[:cut])
     rest = _Partial([])
     rest.add(body[cut:])
     return rest
 
 
-def _odd_quotes(lines: bytes) -> bool:
-    """Whether a quote in these whole lines (each with an even number of them) is not where a plainly quoted
-    field puts it: an opening one first in its field, a closing one last, others doubled inside. Runs of
-    quotes are read in order: a run of odd length opens or closes a quoted field, an even one inside it is
-    its doubled quotes, and one of even length outside opens and closes (`""`, an empty value)."""
+def _check_quotes(found: Scan, lines: bytes) -> None:
+    """Whether one of these whole lines holds an odd number of quotes (a value may span lines), else
+    whether a quote is not where a plainly quoted field puts it: an opening one first in its field, a
+    closing one last, others doubled inside. Runs of quotes are read in order: a run of odd length opens
+    or closes a quoted field, an even one inside it is its doubled quotes, and one of even length outside
+    opens and closes (`""`, an empty value)."""
     view = np.frombuffer(lines, dtype=np.uint8)
     at = np.flatnonzero(view == _QUOTE)
     if not len(at):
-        return False
+        return
+    counted = np.append(np.searchsorted(at, np.flatnonzero((view == _LF) | (view == _CR))), len(at))
+    if (np.diff(counted, prepend=0) & 1).any():  # (the last "line": after the last break, at the end of a file)
+        found.odd_line = True
+        return
     first = np.empty(len(at), dtype=bool)
     first[0] = True
     np.not_equal(np.diff(at), 1, out=first[1:])
@@ -187,7 +186,7 @@ def _odd_quotes(lines: bytes) -> bool:
         after[-1] = _LF
     opening = ~inside
     closing = inside == odd  # an odd run inside, or an even one outside
-    return bool((opening & ~_FIELD_EDGE[before]).any() or (closing & ~_FIELD_EDGE[after]).any())
+    found.odd_quote = bool((opening & ~_FIELD_EDGE[before]).any() or (closing & ~_FIELD_EDGE[after]).any())
 
 
 def _line_at(path: str, position: int) -> int:
@@ -208,22 +207,6 @@ def _line_at(path: str, position: int) -> int:
 def _breaks(data: bytes) -> int:
     """Line breaks in `data`: LF, CRLF, or a lone CR."""
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
-
-
-def _odd_line(data: bytes, start: int, parity: int, last: bool) -> tuple[bool, int]:
-    """Whether a line of `data[start:]` has an odd number of quotes, counting `parity` for the line the
-    previous block ended in; and the parity of the line this block ends in (unless `last`)."""
-    view = np.frombuffer(data, dtype=np.uint8)[start:]
-    quotes = np.flatnonzero(view == _QUOTE)
-    breaks = np.flatnonzero((view == _LF) | (view == _CR))
-    if not len(breaks):
-        tail = (parity + len(quotes)) % 2
-        return bool(last and tail), tail
-    before = np.searchsorted(quotes, breaks)  # quotes before each line break
-    per_line = np.diff(before, prepend=0)
-    per_line[0] += parity
-    tail = int(len(quotes) - before[-1]) % 2
-    return bool((per_line & 1).any() or (last and tail)), tail
 
 
 # ------------------------------------------------------------------ the careful reader
