@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import date
 
 import pandas as pd
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
 from roi.config import SourceConfig
 from roi.connectors import Window, registry
 from roi.errors import ConnectorError
+from tests.conftest import FIXTURES
 
 HEADER = "event_id,ts,tenant,channel,provider,model,input_tokens,output_tokens,cached_input_tokens,cost_usd,outcome,human_review_minutes"
 GOOD = "e{n},2026-01-10T10:00:00Z,acme,web,openai,gpt-4o-mini,100,20,0,,resolved,"
@@ -390,6 +394,135 @@ def test_moving_the_project_folder_counts_nothing_twice(project, runner, tmp_pat
     assert result.exit_code == 0, result.output
     report = runner.invoke(main, ["--config", str(moved / "roi.toml"), "report", "--period", "2026-01"])
     assert '"requests": 1,' in report.output.split('"totals"')[1]
+
+
+# ------------------------------------------------------------------ a file renamed or moved
+
+
+def _ingest(project, *args):
+    from roi.cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(project.config_path), "ingest", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _requests(project) -> int:
+    from roi.cli import main
+
+    report = CliRunner().invoke(main, ["--config", str(project.config_path), "report", "--period", "2026-01"])
+    assert report.exit_code == 0, report.output
+    return json.loads(report.output)["totals"]["requests"]
+
+
+def _stored(project):
+    """(batch key, label, fingerprint) of each stored batch, and (file, line) of each quarantined row."""
+    from roi.services import store_for
+
+    store = store_for(project.settings())
+    try:
+        batches = [(batch.batch_key, batch.label, batch.fingerprint) for batch in store.batches()]
+        with store.engine.connect() as connection:
+            quarantined = sorted(tuple(row) for row in connection.exec_driver_sql(
+                "SELECT file, line FROM roi_quarantine"))
+    finally:
+        store.engine.dispose()
+    return batches, quarantined
+
+
+def _rows(*numbers: int) -> str:
+    return HEADER + "\n" + "".join(GOOD.format(n=n) + "\n" for n in numbers)
+
+
+@pytest.mark.parametrize("where", ["b.csv", "archive/2026/a.csv"])
+def test_a_file_renamed_or_moved_keeps_its_batch_and_counts_once(any_project, where):
+    any_project.write_config(body=(FIXTURES / "base/roi.toml").read_text().replace("data/*.csv", "data/**/*.csv")
+                             .format(database_url=any_project.database_url, timezone="UTC"))
+    first = any_project.write_data("a.csv", _rows(1, 2) + "e3,yesterday,acme\n")
+    _ingest(any_project)
+    assert _requests(any_project) == 2
+    target = any_project.root / "data" / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    first.rename(target)
+    result = _ingest(any_project)
+    assert f"{first} -> {target}: a file renamed or moved keeps its stored batch" in result.output
+    assert _requests(any_project) == 2
+    (batch,), quarantined = _stored(any_project)
+    assert batch[:2] == (f"file:data/{where}", str(target))
+    assert quarantined == [(str(target), 4)]  # its quarantined row names the file where it is now
+    again = _ingest(any_project)  # and the batch is the new name's from now on: unchanged
+    assert "renamed" not in again.output
+    assert again.output.splitlines()[1].split()[1:3] == ["1", "1"]  # files, unchanged
+    target.write_text(_rows(1, 2, 4))  # the file grows under its new name: replaced, not added
+    _ingest(any_project)
+    assert _requests(any_project) == 3
+
+
+@pytest.mark.parametrize("archive", ["0-archive.csv", "z-archive.csv"])  # read before a.csv, after it
+def test_log_rotation_stores_each_file_once_whichever_name_is_read_first(project, archive):
+    """a.csv becomes an archive and a new a.csv starts: both are stored, each once."""
+    first = project.write_data("a.csv", _rows(1, 2))
+    _ingest(project)
+    first.rename(project.root / "data" / archive)
+    first.write_text(_rows(3, 4, 5))
+    _ingest(project)
+    assert _requests(project) == 5
+    batches, _ = _stored(project)
+    assert sorted(key for key, _label, _fp in batches) == sorted(["file:data/a.csv", f"file:data/{archive}"])
+
+
+def test_a_copy_beside_its_original_is_a_file_of_its_own(project):
+    """Two listed files with the same content are two batches (event ids are deduplicated within a
+    batch, as the design says): only a file no longer listed hands its batch on."""
+    project.write_data("a.csv", _rows(1, 2))
+    _ingest(project)
+    project.write_data("b.csv", _rows(1, 2))
+    result = _ingest(project)
+    assert "renamed" not in result.output
+    assert _requests(project) == 4
+
+
+def test_a_renamed_file_under_a_reshaped_config_is_read_again_under_its_new_name(project):
+    first = project.write_data("a.csv", _rows(1, 2).replace("T10:00:00Z", "T02:00:00Z"))
+    _ingest(project)
+    first.rename(project.root / "data" / "b.csv")
+    project.write_config(timezone="America/New_York")  # its cells' days change: 9 January, not 10
+    result = _ingest(project)
+    assert "a file renamed or moved keeps its stored batch" in result.output
+    (batch,), _ = _stored(project)
+    assert batch[0] == "file:data/b.csv"
+    from roi.services import store_for
+
+    store = store_for(project.settings())
+    try:
+        assert store.days_with_data() == [date(2026, 1, 9)]
+    finally:
+        store.engine.dispose()
+
+
+def test_a_rename_with_force_is_read_again_and_counts_once(project):
+    first = project.write_data("a.csv", _rows(1, 2))
+    _ingest(project)
+    first.rename(project.root / "data" / "b.csv")
+    _ingest(project, "--force")
+    assert _requests(project) == 2
+    assert [key for key, _label, _fp in _stored(project)[0]] == ["file:data/b.csv"]
+
+
+def test_a_batch_stored_before_fingerprints_kept_content_is_upgraded_then_follows_a_rename(project):
+    import sqlite3
+
+    first = project.write_data("a.csv", _rows(1, 2))
+    _ingest(project)
+    with sqlite3.connect(project.root / "roi.db") as connection:  # as an earlier version stored it
+        connection.execute("UPDATE roi_batches SET fingerprint = substr(fingerprint, 1, 32)")
+    result = _ingest(project)
+    assert result.output.splitlines()[1].split()[1:3] == ["1", "1"]  # unchanged: not read again
+    ((_key, _label, fingerprint),), _ = _stored(project)
+    assert fingerprint.endswith("/" + hashlib.sha256(first.read_bytes()).hexdigest())
+    first.rename(project.root / "data" / "b.csv")
+    _ingest(project)
+    assert _requests(project) == 2
 
 
 # ------------------------------------------------------------------ the whitespace look at event ids

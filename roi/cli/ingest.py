@@ -54,6 +54,10 @@ def ingest(obj: Context, source_name: str | None, force: bool, since, until) -> 
             f"{run.duplicates:>10,} {run.quarantined:>11,} {run.unpriced:>9,}"
         )
     _print_windows(results)
+    for run in runs:
+        for moved in run.moved:
+            click.echo(f"note: {run.source}: {moved}: a file renamed or moved keeps its stored batch, not counted twice",
+                       err=True)
     failed = [run for run in runs if run.failed]
     for run in failed:
         for error in run.errors:

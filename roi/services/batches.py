@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import Settings, SourceConfig
 from ..connectors import Window, registry
-from ..connectors.base import contained
+from ..connectors.base import FileConnector, contained
 from ..connectors.retry import RetryPolicy
 from ..errors import ConnectorError
 from ..ingestion import CellBuilder
@@ -41,6 +41,7 @@ class SourceRun:
     quarantined: int = 0
     unpriced: int = 0
     errors: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # "old label -> new label": files renamed or moved
     windowed: bool = False  # pulled in day batches (so it has a watermark)
 
     @property
@@ -49,7 +50,10 @@ class SourceRun:
 
 
 def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch_fingerprint: str) -> str:
-    """A batch is unchanged only if its content and everything that shapes its cells are."""
+    """A batch is unchanged only if its content and everything that shapes its cells are.
+
+    Stored as "<hash of both>/<the content's>": the content's alone finds a renamed file's batch.
+    A batch stored by an earlier version has the hash alone (_unchanged compares the hashes)."""
     shaping = {
         "batch": batch_fingerprint,
         "dimensions": list(settings.dimensions),
@@ -58,7 +62,11 @@ def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch_fingerpr
         "pricing": settings.pricing.model_dump(mode="json"),
         "genai_prices": version("genai-prices"),
     }
-    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
+    return f"{hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]}/{batch_fingerprint}"
+
+
+def _unchanged(stored: str, fingerprint: str) -> bool:
+    return stored.partition("/")[0] == fingerprint.partition("/")[0]
 
 
 # progress(source, batch label, rows read so far in the batch): called after each chunk read
@@ -117,17 +125,23 @@ def ingest_source(
             retry = _once if connector.retries_requests else partial(
                 _batch_policy(settings, sleep).call, where=f"source {source.name!r}")
             batches = connector.batches(window or Window())
+            listed = None  # a file source's keys now: a stored file batch not among them was renamed, or removed
+            if isinstance(connector, FileConnector):
+                batches = list(batches)
+                listed = {batch.key for batch in batches}
             for batch in batches:
                 day_batch = batch.day is not None
                 run.windowed = run.windowed or day_batch
                 run.files += batch.files
-                stored = None if force else store.batch_fingerprint(source.name, batch.key)
+                stored = store.batch_fingerprint(source.name, batch.key)
                 started = datetime.now(UTC)
                 builder = None
                 try:
-                    if stored is not None:
+                    if stored is not None and not force:
                         fingerprint = _ingest_fingerprint(settings, source, batch.content_fingerprint())
-                        if fingerprint == stored:
+                        if _unchanged(stored, fingerprint):
+                            if stored != fingerprint:  # stored by an earlier version: now with its content's
+                                store.upgrade_batch_fingerprint(source.name, batch.key, fingerprint)
                             run.unchanged += 1
                             continue
                         taken = None
@@ -139,7 +153,12 @@ def ingest_source(
                         lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
                     )
                     if taken is not None:
-                        fingerprint = _ingest_fingerprint(settings, source, taken())
+                        content = taken()
+                        fingerprint = _ingest_fingerprint(settings, source, content)
+                        if listed is not None and stored is None and _moved(store, run, batch, content, listed,
+                                                                            fingerprint, force):
+                            builder.close()
+                            continue
                 except BaseException as exc:
                     if builder is not None:  # read, then its fingerprint failed or the run was interrupted
                         builder.close()
@@ -175,6 +194,26 @@ def ingest_source(
         for item in staged:  # stored, or not to be
             item["cells"].close()
     return run
+
+
+def _moved(store: Store, run: SourceRun, batch, content: str, listed: set[str], fingerprint: str,
+           force: bool) -> bool:
+    """Whether a new file is a stored one renamed or moved, unchanged: its batch, now under the new
+    name, is all there is to store. Renamed but shaped otherwise since (or --force), it is stored
+    again, replacing its batch under the new name: either way, never counted twice."""
+    adopted = store.adopt_moved_batch(run.source, key=batch.key, label=batch.label, content=content, listed=listed)
+    if adopted is None:
+        return False
+    old_label, old_fingerprint = adopted
+    run.moved.append(f"{old_label} -> {batch.label}")
+    log.info("source %s: %s was %s (renamed or moved): its stored batch follows it", run.source, batch.label,
+             old_label)
+    if force or not _unchanged(old_fingerprint, fingerprint):
+        return False
+    if old_fingerprint != fingerprint:
+        store.upgrade_batch_fingerprint(run.source, batch.key, fingerprint)
+    run.unchanged += 1
+    return True
 
 
 def _once(read: Callable[[], Any]) -> Any:

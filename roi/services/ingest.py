@@ -111,6 +111,7 @@ def _merge(total: SourceRun, part: SourceRun) -> None:
     for name in ("files", "batches", "unchanged", "rows_read", "stored", "duplicates", "quarantined", "unpriced"):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.errors.extend(part.errors)
+    total.moved.extend(part.moved)
     total.windowed = total.windowed or part.windowed
 
 
