@@ -85,6 +85,10 @@ class ServiceSection(Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA timezone such as UTC or Europe/Paris") from None
+        if value in ("Factory", "posixrules") or value.startswith(("posix/", "right/")):
+            # files of the zone database that are not zones of their own (Factory: no offset at all;
+            # posix/ and right/: copies, right/ counting leap seconds); the ingest's engine refuses them
+            raise ValueError(f"{value!r} is not a timezone of a place; give one such as UTC or Europe/Paris")
         return value
 
     @field_validator("database_url")

@@ -394,6 +394,10 @@ def test_duplicate_names(project, monkeypatch, runner):
         ("[service]\ncurrency = 'usd'\n", "service.currency: 'usd' is not an ISO 4217 currency code such as USD"),
         ("[service]\ntimezone = 'Mars/Base'\n",
          "service.timezone: 'Mars/Base' is not an IANA timezone such as UTC or Europe/Paris"),
+        ("[service]\ntimezone = 'Factory'\n",
+         "service.timezone: 'Factory' is not a timezone of a place; give one such as UTC or Europe/Paris"),
+        ("[service]\ntimezone = 'right/Europe/Paris'\n",
+         "service.timezone: 'right/Europe/Paris' is not a timezone of a place; give one such as UTC or Europe/Paris"),
         ("[store]\ndimensions = ['tenant', 'tenant']\n", "store.dimensions: a dimension is listed twice"),
         ("[store]\ndimensions = ['region']\n",
          "store.dimensions[0]: 'region' is not allowed; expected 'tenant', 'channel', 'topic', 'language', "
@@ -520,3 +524,24 @@ def test_a_relative_config_path_keeps_working_from_another_folder(project, tmp_p
     (run,) = ingesting.ingest(settings, store)
     store.engine.dispose()
     assert (run.errors, run.stored) == ([], 1)
+
+
+def test_every_timezone_the_config_accepts_is_one_the_ingest_can_bucket_days_in():
+    """The zone database's files that ZoneInfo loads but Arrow's engine refuses are refused by the config."""
+    from zoneinfo import available_timezones
+
+    import pyarrow as pa
+
+    from roi.config import ServiceSection
+    from roi.ingestion import _local_days
+
+    instants = pa.array([0, 2_200_000_000_000_000], pa.timestamp("us", tz="UTC"))  # 1970, 2039
+    refused = []
+    for name in sorted(available_timezones() | {"Factory", "posixrules", "posix/Europe/Paris", "right/UTC"}):
+        try:
+            ServiceSection(timezone=name)
+        except ValueError:
+            refused.append(name)
+            continue
+        assert len(_local_days(instants, name)) == 2, name
+    assert {"Factory", "posixrules", "posix/Europe/Paris", "right/UTC"} <= set(refused)
