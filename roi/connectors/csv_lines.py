@@ -420,6 +420,60 @@ class _BlockTexts:
         return self.lines[int(self.rows[index])]
 
 
+_TEXT_BLOCK = 1 << 20  # bytes of whole lines LineTexts reads at once
+
+
+class LineTexts:
+    """A file's lines as written, by number, asked in increasing order (the quarantined rows of a file
+    Arrow split, whose columns lost the row's quoting and the columns roi does not read): at most one
+    pass over the file, as far as the last line asked, a block of whole lines at a time. None for a
+    line it cannot give (in a block already passed, past the end, or after a lone CR: then lines split
+    at LF are not the file's)."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._handle = None
+        self._blocks: Iterator[tuple[int, bytes | None]] | None = None
+        self._first, self._count = 1, 0  # the block's first line's number, and how many lines it holds
+        self._block, self._lines = b"", None
+
+    def __call__(self, number: int) -> str | None:
+        if self._blocks is None:
+            try:
+                self._handle = open(self._path, "rb")  # noqa: SIM115 - closed by close(), as the read ends
+            except OSError:
+                return None
+            self._blocks = line_blocks(self._handle, _TEXT_BLOCK)
+        while number >= self._first + self._count:
+            _, block = next(self._blocks, (0, b""))
+            if not block:  # the end, or a lone CR
+                self._count = 0
+                self._blocks = iter(())
+                return None
+            self._first += self._count
+            self._block, self._lines = block, None
+            self._count = block.count(b"\n") + (not block.endswith(b"\n"))
+        if number < self._first:
+            return None
+        if self._lines is None:
+            self._lines = [text for _, text in _lines_in(self._block, 0)]
+        return self._lines[number - self._first]
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+class FileRows:
+    """A chunk's rows as written (RawTable.raw), looked up by their lines only when one is quarantined."""
+
+    def __init__(self, texts: LineTexts, lines: np.ndarray):
+        self.texts, self.lines = texts, lines
+
+    def __getitem__(self, index: int) -> str | None:
+        return self.texts(int(self.lines[index]))
+
+
 def read_lines(path: str, names: list[str], wanted: list[str], chunk_rows: int,
                arrow: bool = True) -> Iterator[Chunk]:
     """The events of a CSV that Arrow cannot be trusted with as a whole, read record by record (exact).

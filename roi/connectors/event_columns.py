@@ -6,6 +6,7 @@ chunk, and only the rare bad rows are visited one by one to write a reason.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,7 @@ class RawTable:
     columns: dict[str, pa.Array]
     lines: np.ndarray
     file: str
-    raw: list[str] | None = None  # the original text of each row, where the reader has it
+    raw: Sequence[str | None] | None = None  # the original text of each row, where the reader has it
 
 
 def _filled(column: pa.Array | None, length: int) -> pa.Array:
@@ -84,7 +85,9 @@ class _Problems:
 
 def _raw_text(table: RawTable, index: int, names: list[str]) -> str:
     if table.raw is not None:
-        return table.raw[index][:2000]
+        text = table.raw[index]
+        if text is not None:  # (None: the reader cannot give this row's text; it is rebuilt from its values)
+            return text[:2000]
     values = []
     for name in names:
         column = table.columns[name]

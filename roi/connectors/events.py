@@ -23,7 +23,7 @@ from ..config import RelPath
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
 from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
-from .csv_lines import convert_options, read_header, read_lines, scan
+from .csv_lines import FileRows, LineTexts, convert_options, read_header, read_lines, scan
 from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk, without_blank_rows
 from .json_lines import read_jsonl
 from .parquet_events import read_parquet
@@ -183,7 +183,8 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         lines = _line_numbers(emitted, count, invalid_lines, 1)
         emitted += count
         columns, kept = without_blank_rows(columns)
-        raw = RawTable(columns, lines if kept is None else lines[kept], path)
+        row_lines = lines if kept is None else lines[kept]
+        raw = RawTable(columns, row_lines, path, FileRows(texts, row_lines))
         rejects, invalid[:] = list(invalid), []
         chunk = to_chunk(raw, rows_read=len(raw.lines) + len(rejects))
         # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
@@ -192,16 +193,20 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         pending, pending_rows = [], 0
         return chunk
 
+    texts = LineTexts(path)  # a quarantined row's line as written
     try:
-        for record_batch in read_ahead(reader):  # Arrow parses the next block meanwhile
-            pending.append(record_batch)
-            pending_rows += record_batch.num_rows
-            if pending_rows >= chunk_rows:
-                yield flush()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
-    if pending or invalid:
-        yield flush()
+        try:
+            for record_batch in read_ahead(reader):  # Arrow parses the next block meanwhile
+                pending.append(record_batch)
+                pending_rows += record_batch.num_rows
+                if pending_rows >= chunk_rows:
+                    yield flush()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
+        if pending or invalid:
+            yield flush()
+    finally:
+        texts.close()
 
 
 @register("events")

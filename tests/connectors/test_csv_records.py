@@ -311,3 +311,55 @@ def test_a_line_of_spaces_in_a_refused_record_over_lines_is_blank_too(tmp_path, 
     assert rejects == [2, 4]
     assert sum(chunk.rows_read for chunk in chunks) == 3
     assert [row for chunk in chunks for row in chunk.frame.column("event_id").to_pylist()] == ["e2"]
+
+
+# rows the checks refuse, on lines Arrow splits as Python's csv does (so the file stays with Arrow): quoted
+# values, doubled quotes, a column roi does not read, a blank line between them
+REFUSED = [
+    'b1,not a time,"acme, inc",t,1,2,,,"eu, west"',
+    '"b2","2026-01-10T10:00:00Z","acme","say ""hi""","-1","2","","","eu"',
+    "b3,2026-01-10T10:00:00Z,acme,t,1,2,,maybe,far  away ",
+    "",
+    ",2026-01-10T10:00:00Z,acme,t,1,2,,,eu",
+]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    good=st.lists(st.integers(0, 10_000), max_size=150),
+    refused=st.lists(st.tuples(st.integers(0, 150), st.integers(0, len(REFUSED) - 1)), max_size=8),
+    ending=st.sampled_from(["\n", "\r\n"]), last_break=st.booleans(), chunk_rows=st.sampled_from([1000, 7, 2]),
+    block=st.sampled_from([1 << 20, 64, 1]),
+)
+def test_a_quarantined_row_split_by_arrow_keeps_its_line_as_written(
+        tmp_path_factory, monkeypatch, good, refused, ending, last_break, chunk_rows, block):
+    """Arrow's rows lose their quoting and the columns roi does not read; a refused row's text is read
+    back from its line, whatever blocks the file is read back in and wherever its chunks end: as the
+    record-by-record reader, which keeps each line, has it."""
+    monkeypatch.setattr(csv_lines, "_TEXT_BLOCK", block)
+    lines = [_good(number) for number in good]
+    for position, index in refused:
+        lines.insert(min(position, len(lines)), REFUSED[index])
+    path = tmp_path_factory.mktemp("refused") / "events.csv"
+    path.write_bytes((ending.join([HEADER, *lines]) + (ending if last_break else "")).encode())
+    assert not csv_lines.scan(str(path)).odd_quote  # read by Arrow
+    found = _read_file(str(path), chunk_rows)
+    assert found == _read(str(path), chunk_rows, arrow=False)
+    assert len(found[1]) == sum(1 for _, index in refused if REFUSED[index])
+
+
+def test_line_texts_give_each_line_asked_in_order_and_none_otherwise(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_lines, "_TEXT_BLOCK", 1)  # a line at a time: an earlier line is gone
+    path = tmp_path / "lines.csv"
+    path.write_bytes(b"h\r\na,1\n\nb,\"2\"\r\nlast")
+    texts = csv_lines.LineTexts(str(path))
+    try:
+        assert [texts(number) for number in (2, 2, 4, 5)] == ["a,1", "a,1", 'b,"2"', "last"]
+        assert texts(3) is None and texts(6) is None  # behind the last asked (gone); past the end
+    finally:
+        texts.close()
+    lone = tmp_path / "lone.csv"
+    lone.write_bytes(b"h\na\rb\n")  # a lone CR: lines split at LF would not be the file's
+    texts = csv_lines.LineTexts(str(lone))
+    assert texts(2) is None
+    texts.close()
