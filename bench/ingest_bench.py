@@ -5,7 +5,9 @@ from run to run): `roi ingest` into a fresh SQLite, cells stored, against DuckDB
 interpreter with its cells taken out as an Arrow table (its fastest way out). It prints roi's rows/s,
 CPU and peak memory (maximum RSS); DuckDB's wall, CPU and peak, and its query's own seconds (after
 `import duckdb`); the speed ratio against both; and, from one more run, how roi's time splits into
-imports, reading the batch (parse, check, deduplicate, price, sum) and storing its cells.
+imports, reading the batch (parse, check, deduplicate, price, sum) and storing its cells; and a ceiling:
+SQLite's own floor for storing the same cells (INSERT ... SELECT from the run's database, no Python), and
+the best ratio a reader as fast as DuckDB's whole process could reach with that floor added.
 
 The 40-tenant shape (a month of UTC days) at each --rows size, and after the first its Parquet twin (the
 same rows with typed columns, as pandas or a warehouse export writes them). After the biggest size (when
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -313,6 +316,35 @@ def roi_stages(config: Path) -> tuple[float, float, float, float]:
     return imports, read, store, whole
 
 
+def store_floor(database: Path) -> float:
+    """SQLite's own cost of storing a run's cells, with no Python value in the way: its batch and cells copied
+    by `INSERT ... SELECT` from `database` (in the page cache) into a fresh copy of the two tables and their
+    indexes, with roi's pragmas, then committed and checkpointed, as roi's store ends. Seconds, best of 3."""
+    best = float("inf")
+    with sqlite3.connect(database) as source:
+        schema = [sql for (sql,) in source.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name IN ('roi_batches', 'roi_cells') AND sql IS NOT NULL"
+            " ORDER BY type DESC")]  # tables before their indexes
+        source.execute("SELECT sum(length(tenant)) FROM roi_cells").fetchone()  # read once: in the page cache
+    with tempfile.TemporaryDirectory(prefix="roi-floor-") as tmp:
+        for attempt in range(3):
+            target = sqlite3.connect(Path(tmp) / f"floor{attempt}.db", isolation_level=None)
+            target.execute("PRAGMA journal_mode=WAL")
+            target.execute("PRAGMA synchronous=NORMAL")
+            for sql in schema:
+                target.execute(sql)
+            target.execute("ATTACH ? AS source", (str(database),))
+            started = time.perf_counter()
+            target.execute("BEGIN")
+            target.execute("INSERT INTO roi_batches SELECT * FROM source.roi_batches")
+            target.execute("INSERT INTO roi_cells SELECT * FROM source.roi_cells")
+            target.execute("COMMIT")
+            target.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            best = min(best, time.perf_counter() - started)
+            target.close()
+    return best
+
+
 def measure_processes(folder: Path, data: Path, rows: int, runs: int, label: str, timezone: str) -> float:
     """`roi ingest` and DuckDB's query as whole processes, alternating, then one run of roi's stages;
     returns roi's peak MB. The ratio is against DuckDB's whole process (start-up included, as roi's)
@@ -326,6 +358,7 @@ def measure_processes(folder: Path, data: Path, rows: int, runs: int, label: str
         duck_runs.append(_duckdb_process(data, timezone))
     with sqlite3.connect(folder / "bench.db") as connection:
         cells = connection.execute("SELECT count(*) FROM roi_cells").fetchone()[0]
+    floor = store_floor(folder / "bench.db")
     elapsed, cpu, peak = (statistics.median(run[index] for run in roi_runs) for index in range(3))
     duck, duck_cpu, duck_peak, query = (statistics.median(run[index] for run in duck_runs) for index in range(4))
     imports, read, store, _ = roi_stages(config)
@@ -335,7 +368,9 @@ def measure_processes(folder: Path, data: Path, rows: int, runs: int, label: str
         f" CPU {cpu:.2f} s) peak {peak:4.0f} MB\n{'':<32} duckdb process {duck:5.2f} s (CPU {duck_cpu:.2f} s,"
         f" peak {duck_peak:4.0f} MB), its query alone {query:5.2f} s   roi/duckdb speed {duck / elapsed:5.2f}"
         f" (whole processes), {query / elapsed:5.2f} (query alone)\n{'':<32} roi's stages: imports {imports:4.2f} s,"
-        f" read {read:4.2f} s, store {store:4.2f} s (store/read {store / read:4.2f})",
+        f" read {read:4.2f} s, store {store:4.2f} s (store/read {store / read:4.2f})\n{'':<32} ceiling: SQLite's"
+        f" own floor for storing these cells (INSERT ... SELECT, commit) is {floor:4.2f} s, so a reader as fast as"
+        f" DuckDB's whole process would reach at most {duck / (duck + floor):4.2f} (whole processes)",
         flush=True,
     )
     return peak
