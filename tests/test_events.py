@@ -525,6 +525,139 @@ def test_a_batch_stored_before_fingerprints_kept_content_is_upgraded_then_follow
     assert _requests(project) == 2
 
 
+def _read_and_unchanged(result) -> list[str]:
+    """The ingest summary's (files, unchanged) for the one source."""
+    (row,) = [line.split() for line in result.output.splitlines() if line.split()[:1] == ["bot"]]
+    return row[1:3]
+
+
+def test_a_rename_onto_a_stored_name_replaces_its_batch_and_counts_once(project):
+    """mv a.csv b.csv where b.csv was stored: b's old rows are gone from every file, a's are b's."""
+    first = project.write_data("a.csv", _rows(1, 2))
+    second = project.write_data("b.csv", _rows(3, 4, 5))
+    _ingest(project)
+    first.rename(second)
+    result = _ingest(project)
+    assert f"{first} -> {second}: a file renamed or moved keeps its stored batch" in result.output
+    assert _read_and_unchanged(result) == ["1", "1"]  # nothing read again
+    assert _requests(project) == 2
+    assert [key for key, _label, _fp in _stored(project)[0]] == ["file:data/b.csv"]
+
+
+def test_a_rotation_down_a_chain_of_names_reads_only_the_new_file(project):
+    """app.csv.1 becomes app.csv.2, app.csv becomes app.csv.1, a new app.csv starts: each of the
+    stored batches follows its content, and only the new file is read."""
+    project.write_config(body=(FIXTURES / "base/roi.toml").read_text().replace("data/*.csv", "data/app.csv*")
+                         .format(database_url=project.database_url, timezone="UTC"))
+    data = project.root / "data"
+    project.write_data("app.csv.1", _rows(1, 2))
+    project.write_data("app.csv", _rows(3, 4, 5))
+    _ingest(project)
+    (data / "app.csv.1").rename(data / "app.csv.2")
+    (data / "app.csv").rename(data / "app.csv.1")
+    project.write_data("app.csv", _rows(6))
+    result = _ingest(project)
+    assert f"{data / 'app.csv.1'} -> {data / 'app.csv.2'}" in result.output
+    assert f"{data / 'app.csv'} -> {data / 'app.csv.1'}" in result.output
+    assert _read_and_unchanged(result) == ["3", "2"]
+    assert _requests(project) == 6
+    labels = {key: label for key, label, _fp in _stored(project)[0]}
+    assert labels == {f"file:data/{name}": str(data / name) for name in ("app.csv", "app.csv.1", "app.csv.2")}
+
+
+def test_two_files_that_swapped_names_still_count_once(project):
+    first = project.write_data("a.csv", _rows(1, 2))
+    second = project.write_data("b.csv", _rows(3, 4, 5))
+    _ingest(project)
+    first.rename(project.root / "swap")
+    second.rename(first)
+    (project.root / "swap").rename(second)
+    _ingest(project)
+    assert _requests(project) == 5
+
+
+def test_a_copy_seen_half_written_takes_its_original_batch_once_complete(project):
+    """A move to another filesystem is a copy, then a delete: an ingest between the two sees the
+    original and part of its copy. Once the original is gone, the complete copy is the original's
+    batch and the part stored before goes: the rows count once."""
+    first = project.write_data("a.csv", _rows(1, 2, 3))
+    _ingest(project)
+    copy = project.write_data("b.csv", _rows(1, 2))  # half written
+    _ingest(project)
+    assert _requests(project) == 5  # a.csv's 3 and the half copy's 2: both files were there
+    copy.write_bytes(first.read_bytes())
+    first.unlink()
+    result = _ingest(project)
+    assert f"{first} -> {copy}" in result.output
+    assert _requests(project) == 3
+    assert [key for key, _label, _fp in _stored(project)[0]] == ["file:data/b.csv"]
+
+
+def test_a_rename_that_changes_how_a_file_is_read_reads_it_again(project):
+    """events.jsonl renamed events.csv is read as CSV from then on (format = "auto" goes by the
+    name): its batch follows it, but is not taken as unchanged. Here the read fails (JSON lines
+    are no CSV header), so it says so, and the batch stays as it was, under the new name."""
+    from roi.cli import main
+
+    project.write_config(body=(FIXTURES / "base/roi.toml").read_text().replace("data/*.csv", "data/events.*")
+                         .format(database_url=project.database_url, timezone="UTC"))
+    lines = [dict(zip(HEADER.split(","), GOOD.format(n=n).split(","), strict=True)) for n in (1, 2)]
+    first = project.write_data("events.jsonl", "".join(json.dumps({**line, "cost_usd": None,
+                                                                   "human_review_minutes": None}) + "\n"
+                                                       for line in lines))
+    _ingest(project)
+    assert _requests(project) == 2
+    first.rename(project.root / "data" / "events.csv")
+    result = CliRunner().invoke(main, ["--config", str(project.config_path), "ingest"])
+    assert result.exit_code == 1
+    assert "a file renamed or moved keeps its stored batch" in result.output
+    assert "events.csv: line 1: the header lacks event_id, ts" in result.output
+    assert _requests(project) == 2
+    assert [key for key, _label, _fp in _stored(project)[0]] == ["file:data/events.csv"]
+
+
+def test_moves_planned_on_batches_another_ingest_changed_since_change_nothing(any_project):
+    """Two ingests at once: the batches a plan of moves was made on were replaced meanwhile. The
+    moves are refused whole (the other ingest's batches stand), and a plan made now goes through."""
+    from roi.services import store_for
+    from roi.store.batch_moves import Move, move_batches, stored_files
+
+    first = any_project.write_data("a.csv", _rows(1, 2))
+    any_project.write_data("b.csv", _rows(3))
+    _ingest(any_project)
+    store = store_for(any_project.settings())
+    try:
+        planned = stored_files(store.engine, "bot")
+        first.write_text(_rows(1, 2, 4))
+        _ingest(any_project)  # the other ingest: a.csv's batch replaced
+        moves = [Move(batch, key=f"file:data/{name}.csv", label=name) for batch, name in zip(planned, "cd")]
+        assert move_batches(store.engine, "bot", moves) is False
+        assert [(batch.key, batch.label) for batch in stored_files(store.engine, "bot")] == [
+            ("file:data/b.csv", str(any_project.root / "data" / "b.csv")),
+            ("file:data/a.csv", str(first))]
+        now = stored_files(store.engine, "bot")
+        assert move_batches(store.engine, "bot", [Move(now[0], key=now[1].key, label="a"),
+                                                  Move(now[1], key=now[0].key, label="b")]) is True
+        assert [(batch.id, batch.key) for batch in stored_files(store.engine, "bot")] == [
+            (now[0].id, now[1].key), (now[1].id, now[0].key)]  # swapped, ids kept
+    finally:
+        store.engine.dispose()
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_under_an_escaped_name_and_the_others_land(project):
+    import os
+
+    project.write_data("a.csv", _rows(1, 2))
+    odd = os.path.join(os.fsencode(project.root / "data"), b"caf\xe9.csv")
+    with open(odd, "wb") as handle:
+        handle.write(_rows(3).encode())
+    _ingest(project)
+    assert _requests(project) == 3
+    assert sorted(key for key, _label, _fp in _stored(project)[0]) == ["file:data/a.csv", "file:data/caf\\udce9.csv"]
+    again = _ingest(project)
+    assert _read_and_unchanged(again) == ["2", "2"]
+
+
 # ------------------------------------------------------------------ the whitespace look at event ids
 
 

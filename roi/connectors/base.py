@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +37,7 @@ from pydantic import BaseModel
 
 from ..config import STRICT
 from ..domain import DIMENSIONS, EVENT_COUNTS, EVENT_FLOATS, Reject
-from ..errors import ConnectorError, RoiError
+from ..errors import ConnectorError, RoiError, escaped
 
 if TYPE_CHECKING:  # pandas loads only where a function needs it
     import pandas as pd
@@ -108,6 +108,8 @@ class Batch:
     files: int = 1
     # a pulled source's batches are UTC days (the window lands whole); a file's is None
     day: date | None = None
+    # what else shapes its cells: a file's connector options as they apply to it (its format, ...)
+    shape: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of_day(cls, day: date, label: str, fingerprint: str, read: Callable[[], Iterator[Chunk]]) -> Batch:
@@ -203,26 +205,39 @@ class FileConnector(Connector):
             raise ConnectorError(f"source {self.name!r}: no file matches path {self.options.path!r}")  # type: ignore[attr-defined]
 
     def batch_key(self, path: str) -> str:
+        """A name no longer than its file's: escaped where the name is not text (bytes that are no
+        UTF-8), which no store takes as they are."""
         absolute = Path(path).resolve()
         if self.base_dir is not None:
             try:
-                return f"file:{absolute.relative_to(self.base_dir.resolve()).as_posix()}"
+                return escaped(f"file:{absolute.relative_to(self.base_dir.resolve()).as_posix()}")
             except ValueError:
                 pass  # outside the project's folder
-        return f"file:{absolute.as_posix()}"
+        return escaped(f"file:{absolute.as_posix()}")
+
+    def shape(self, path: str) -> dict[str, Any]:  # noqa: ARG002 - a subclass's may depend on the file
+        """The options that shape a file's cells, as they apply to it: where to find files
+        (path) and how many rows a chunk holds are not among them."""
+        return self.options.model_dump(mode="json", exclude={"path", "chunk_rows"})
 
     def batches(self, window: Window) -> Iterator[Batch]:  # noqa: ARG002 - a file is read whole
         self.check()
-        for path in self.files():
+        return self.file_batches(self.files())
+
+    def file_batches(self, paths: list[str]) -> Iterator[Batch]:
+        """One batch a file, made as it is reached: a file's size and time are taken then, so
+        that its hash, taken later, can tell whether it changed meanwhile."""
+        for path in paths:
             try:
                 listed = os.stat(path)
             except OSError:
                 listed = None  # gone already: hashing it will say why
             yield Batch(
                 key=self.batch_key(path),
-                label=path,
+                label=escaped(path),
                 fingerprint=lambda path=path, listed=listed: file_fingerprint(path, listed),
-                read=lambda path=path: contained(path, lambda: self.read_file(path)),
+                read=lambda path=path: contained(escaped(path), lambda: self.read_file(path)),
+                shape=self.shape(path),
             )
 
     def read_file(self, path: str) -> Iterator[Chunk]:
@@ -239,6 +254,17 @@ def contained(path: str, read: Callable[[], Iterator[Chunk]]) -> Iterator[Chunk]
     except Exception as exc:  # noqa: BLE001 - whatever it is, it is this file's, and said in one line
         log.debug("%s: cannot be read", path, exc_info=True)
         raise ConnectorError(f"{path}: cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def arrow_input(path: str) -> str | BinaryIO:
+    """A file as Arrow's readers take it: its path, unless the name is no UTF-8 (bytes the system
+    gives as lone surrogates), which Arrow cannot encode: then the file opened (it closes with
+    the reader that holds it)."""
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        return open(path, "rb")  # noqa: SIM115 - the reader's to close
+    return path
 
 
 def file_fingerprint(path: str, listed: os.stat_result | None = None) -> str:

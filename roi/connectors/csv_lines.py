@@ -431,19 +431,18 @@ class LineTexts:
     at LF are not the file's)."""
 
     def __init__(self, path: str):
-        self._path = path
-        self._handle = None
-        self._blocks: Iterator[tuple[int, bytes | None]] | None = None
+        """Opens the file now, as its read starts: a file replaced under its name meanwhile (a
+        rename over it) cannot give its lines for the file read."""
+        try:
+            self._handle = open(path, "rb")  # noqa: SIM115 - closed by close(), as the read ends
+        except OSError:
+            self._handle = None
+        self._blocks: Iterator[tuple[int, bytes | None]] = iter(()) if self._handle is None else \
+            line_blocks(self._handle, _TEXT_BLOCK)
         self._first, self._count = 1, 0  # the block's first line's number, and how many lines it holds
         self._block, self._lines = b"", None
 
     def __call__(self, number: int) -> str | None:
-        if self._blocks is None:
-            try:
-                self._handle = open(self._path, "rb")  # noqa: SIM115 - closed by close(), as the read ends
-            except OSError:
-                return None
-            self._blocks = line_blocks(self._handle, _TEXT_BLOCK)
         while number >= self._first + self._count:
             _, block = next(self._blocks, (0, b""))
             if not block:  # the end, or a lone CR

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +22,7 @@ from pydantic import Field
 from ..config import RelPath
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
-from .base import Chunk, ConnectorOptions, FileConnector, Reject, register
+from .base import Chunk, ConnectorOptions, FileConnector, Reject, arrow_input, register
 from .csv_lines import FileRows, LineTexts, convert_options, read_header, read_lines, scan
 from .event_columns import EVENT_COLUMNS, REQUIRED_COLUMNS, RawTable, to_chunk, without_blank_rows
 from .json_lines import read_jsonl
@@ -121,20 +121,14 @@ def _columns(path: str, header: str) -> list[str]:
 
 
 def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
-    invalid: list[Reject] = []
-    invalid_lines: list[int] = []
+    texts = LineTexts(path)  # a quarantined row's line as written
+    try:
+        yield from _read_csv(path, chunk_rows, texts)
+    finally:
+        texts.close()
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        line = int(row.number) if row.number is not None else None
-        if line is not None:
-            invalid_lines.append(line)
-        if not row.text.strip():
-            return "skip"  # a line of nothing but spaces is a blank line (as in JSON Lines), not a row
-        invalid.append(
-            Reject(path, line, f"expected {row.expected_columns} columns, found {row.actual_columns}", row.text[:2000])
-        )
-        return "skip"
 
+def _read_csv(path: str, chunk_rows: int, texts: LineTexts) -> Iterator[Chunk]:
     try:
         if os.path.getsize(path) == 0:
             return  # an empty file (e.g. still being created) holds no rows yet
@@ -153,14 +147,39 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         return
     if scanned.longest_line > _LONGEST_LINE:
         raise ConnectorError(f"{path}: a line of {scanned.longest_line:,} bytes: longer than a CSV line may be (2 GiB)")
+    source = arrow_input(path)
+    try:
+        yield from _arrow_chunks(path, source, names, wanted, scanned.longest_line, chunk_rows, texts)
+    finally:
+        if not isinstance(source, str):
+            source.close()
+
+
+def _arrow_chunks(path: str, source, names: list[str], wanted: list[str], longest_line: int, chunk_rows: int,
+                  texts: LineTexts) -> Iterator[Chunk]:
+    """A file no line of which holds an odd number of quotes, read by Arrow's CSV reader."""
+    invalid: list[Reject] = []
+    invalid_lines: list[int] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:  # called by the thread Arrow reads in
+        line = int(row.number) if row.number is not None else None
+        if line is not None:
+            invalid_lines.append(line)
+        if not row.text.strip():
+            return "skip"  # a line of nothing but spaces is a blank line (as in JSON Lines), not a row
+        invalid.append(
+            Reject(path, line, f"expected {row.expected_columns} columns, found {row.actual_columns}", row.text[:2000])
+        )
+        return "skip"
+
     try:
         reader = pacsv.open_csv(
-            path,
+            source,
             # our own (trimmed) header names, so " ts " in a header still means ts
             read_options=pacsv.ReadOptions(
                 use_threads=False, encoding="utf-8", column_names=names, skip_rows=1,
                 # a block holds whole lines: a longer line than a block would refuse the file
-                block_size=max(_BLOCK_BYTES, scanned.longest_line + _BLOCK_BYTES),
+                block_size=max(_BLOCK_BYTES, longest_line + _BLOCK_BYTES),
             ),
             # no line holds an odd number of quotes (scanned): no value spans lines, a record is a line
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
@@ -185,7 +204,8 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         columns, kept = without_blank_rows(columns)
         row_lines = lines if kept is None else lines[kept]
         raw = RawTable(columns, row_lines, path, FileRows(texts, row_lines))
-        rejects, invalid[:] = list(invalid), []
+        rejects = invalid[:]  # (copied, then taken out: a reject Arrow adds meanwhile stays for the next chunk)
+        del invalid[:len(rejects)]
         chunk = to_chunk(raw, rows_read=len(raw.lines) + len(rejects))
         # hashed here, in the reading thread, so deduplication in the caller's thread is cheap
         chunk.id_hashes = hash_strings(chunk.frame.column("event_id"))
@@ -193,20 +213,16 @@ def read_csv(path: str, chunk_rows: int) -> Iterator[Chunk]:
         pending, pending_rows = [], 0
         return chunk
 
-    texts = LineTexts(path)  # a quarantined row's line as written
     try:
-        try:
-            for record_batch in read_ahead(reader):  # Arrow parses the next block meanwhile
-                pending.append(record_batch)
-                pending_rows += record_batch.num_rows
-                if pending_rows >= chunk_rows:
-                    yield flush()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
-        if pending or invalid:
-            yield flush()
-    finally:
-        texts.close()
+        for record_batch in read_ahead(reader):  # Arrow parses the next block meanwhile
+            pending.append(record_batch)
+            pending_rows += record_batch.num_rows
+            if pending_rows >= chunk_rows:
+                yield flush()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ConnectorError(f"{path}: cannot read as CSV: {exc}") from None
+    if pending or invalid:
+        yield flush()
 
 
 @register("events")
@@ -215,6 +231,9 @@ class EventsConnector(FileConnector):
 
     Options = EventsOptions
     options: EventsOptions
+
+    def shape(self, path: str) -> dict[str, Any]:
+        return {**super().shape(path), "format": _file_format(path, self.options.format)}
 
     def read_file(self, path: str) -> Iterator[Chunk]:
         # parse and validate the next chunk in a thread while this one is deduplicated and summed

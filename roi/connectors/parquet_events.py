@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from ..domain import AMOUNT_LIMIT, DIMENSIONS
 from ..errors import ConnectorError
 from ..string_hashes import hash_strings
-from .base import Chunk
+from .base import Chunk, arrow_input
 from .event_columns import (
     EVENT_COLUMNS,
     REQUIRED_COLUMNS,
@@ -59,23 +59,23 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str], list[str]]:
     """The open file, the events columns it has as the file names them, and their names trimmed
     of surrounding spaces, as a CSV header's are (ConnectorError when it cannot be read as events)."""
     try:
-        handle = pq.ParquetFile(path, **_READING)
+        handle = pq.ParquetFile(arrow_input(path), **_READING)
         schema = handle.schema_arrow
     except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     names = [name.strip() for name in schema.names]
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
-        handle.close()
+        handle.close(force=True)  # (and its file, when it was given open)
         raise ConnectorError(f"{path}: the file lacks {', '.join(missing)} (found: {', '.join(names)[:200]})")
     twice = sorted({name for name in names if name in EVENT_COLUMNS and names.count(name) > 1})
     if twice:
-        handle.close()
+        handle.close(force=True)  # (and its file, when it was given open)
         raise ConnectorError(f"{path}: the file names {', '.join(twice)} more than once")
     fields = [(field, name) for field, name in zip(schema, names, strict=True) if name in EVENT_COLUMNS]
     for field, name in fields:
         if _kind(field.type) is None:
-            handle.close()
+            handle.close(force=True)  # (and its file, when it was given open)
             raise ConnectorError(f"{path}: column {name} is of type {field.type}, not a value "
                                  "(expected text, a number, a boolean, a date or a timestamp)")
     wanted = [field.name for field, _ in fields]
@@ -84,9 +84,9 @@ def _schema(path: str) -> tuple[pq.ParquetFile, list[str], list[str]]:
               and any(test(field.type) for test in (pa.types.is_string, pa.types.is_large_string,
                                                     pa.types.is_binary, pa.types.is_large_binary))]
     if labels:  # dimensions read straight into dictionaries: small codes, not a string per row
-        handle.close()
+        handle.close(force=True)  # (and its file, when it was given open)
         try:
-            handle = pq.ParquetFile(path, read_dictionary=labels, **_READING)
+            handle = pq.ParquetFile(arrow_input(path), read_dictionary=labels, **_READING)
         except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
             raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     return handle, wanted, names
@@ -225,4 +225,4 @@ def read_parquet(path: str, chunk_rows: int) -> Iterator[Chunk]:
     except (pa.ArrowException, OSError, ValueError) as exc:  # (a damaged footer: UnicodeDecodeError)
         raise ConnectorError(f"{path}: cannot read as Parquet: {exc}") from None
     finally:
-        handle.close()
+        handle.close(force=True)  # (and its file, when it was given open)

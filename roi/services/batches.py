@@ -16,13 +16,14 @@ from typing import Any
 
 from ..config import Settings, SourceConfig
 from ..connectors import Window, registry
-from ..connectors.base import FileConnector, contained
+from ..connectors.base import Batch, FileConnector, contained
 from ..connectors.retry import RetryPolicy
 from ..errors import ConnectorError
 from ..ingestion import CellBuilder
 from ..pricing import Pricer
 from ..process_tuning import paused_gc
 from ..store import Store
+from .file_moves import follow_moves
 
 log = logging.getLogger("roi")
 
@@ -49,20 +50,23 @@ class SourceRun:
         return bool(self.errors)
 
 
-def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch_fingerprint: str) -> str:
+def _ingest_fingerprint(settings: Settings, source: SourceConfig, batch: Batch, content: str) -> str:
     """A batch is unchanged only if its content and everything that shapes its cells are.
 
-    Stored as "<hash of both>/<the content's>": the content's alone finds a renamed file's batch.
-    A batch stored by an earlier version has the hash alone (_unchanged compares the hashes)."""
+    Stored as "<hash of both>/<the content's>": the content's alone finds a renamed file's batch
+    (services.file_moves). A batch stored by an earlier version has the hash alone (_unchanged
+    compares the hashes)."""
     shaping = {
-        "batch": batch_fingerprint,
+        "batch": content,
         "dimensions": list(settings.dimensions),
         "timezone": settings.service.timezone,
         "reprice": source.reprice,
         "pricing": settings.pricing.model_dump(mode="json"),
         "genai_prices": version("genai-prices"),
     }
-    return f"{hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]}/{batch_fingerprint}"
+    if batch.shape:  # a file's options as they apply to it (its format, an OTLP file's mapping, ...)
+        shaping["shape"] = batch.shape
+    return f"{hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]}/{content}"
 
 
 def _unchanged(stored: str, fingerprint: str) -> bool:
@@ -124,11 +128,14 @@ def ingest_source(
                 connector.sleep = sleep
             retry = _once if connector.retries_requests else partial(
                 _batch_policy(settings, sleep).call, where=f"source {source.name!r}")
-            batches = connector.batches(window or Window())
-            listed = None  # a file source's keys now: a stored file batch not among them was renamed, or removed
+            hashes: dict[str, str] = {}  # batch key: its content's hash, where following moves took it
             if isinstance(connector, FileConnector):
-                batches = list(batches)
-                listed = {batch.key for batch in batches}
+                connector.check()
+                paths = connector.files()
+                run.moved = follow_moves(store, source.name, connector, paths, hashes)
+                batches = connector.file_batches(paths)
+            else:
+                batches = connector.batches(window or Window())
             for batch in batches:
                 day_batch = batch.day is not None
                 run.windowed = run.windowed or day_batch
@@ -137,28 +144,24 @@ def ingest_source(
                 started = datetime.now(UTC)
                 builder = None
                 try:
+                    content = hashes.get(batch.key)
                     if stored is not None and not force:
-                        fingerprint = _ingest_fingerprint(settings, source, batch.content_fingerprint())
+                        content = content or batch.content_fingerprint()
+                        fingerprint = _ingest_fingerprint(settings, source, batch, content)
                         if _unchanged(stored, fingerprint):
                             if stored != fingerprint:  # stored by an earlier version: now with its content's
                                 store.upgrade_batch_fingerprint(source.name, batch.key, fingerprint)
                             run.unchanged += 1
                             continue
-                        taken = None
-                    else:
+                    taken = None
+                    if content is None:
                         # nothing to compare with: the content's hash (a pass over a whole file) is taken
                         # beside the read, on the core the read leaves idle
                         taken = _beside(batch.content_fingerprint)
                     builder, rejects = retry(
                         lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
                     )
-                    if taken is not None:
-                        content = taken()
-                        fingerprint = _ingest_fingerprint(settings, source, content)
-                        if listed is not None and stored is None and _moved(store, run, batch, content, listed,
-                                                                            fingerprint, force):
-                            builder.close()
-                            continue
+                    fingerprint = _ingest_fingerprint(settings, source, batch, taken() if taken else content)
                 except BaseException as exc:
                     if builder is not None:  # read, then its fingerprint failed or the run was interrupted
                         builder.close()
@@ -194,26 +197,6 @@ def ingest_source(
         for item in staged:  # stored, or not to be
             item["cells"].close()
     return run
-
-
-def _moved(store: Store, run: SourceRun, batch, content: str, listed: set[str], fingerprint: str,
-           force: bool) -> bool:
-    """Whether a new file is a stored one renamed or moved, unchanged: its batch, now under the new
-    name, is all there is to store. Renamed but shaped otherwise since (or --force), it is stored
-    again, replacing its batch under the new name: either way, never counted twice."""
-    adopted = store.adopt_moved_batch(run.source, key=batch.key, label=batch.label, content=content, listed=listed)
-    if adopted is None:
-        return False
-    old_label, old_fingerprint = adopted
-    run.moved.append(f"{old_label} -> {batch.label}")
-    log.info("source %s: %s was %s (renamed or moved): its stored batch follows it", run.source, batch.label,
-             old_label)
-    if force or not _unchanged(old_fingerprint, fingerprint):
-        return False
-    if old_fingerprint != fingerprint:
-        store.upgrade_batch_fingerprint(run.source, batch.key, fingerprint)
-    run.unchanged += 1
-    return True
 
 
 def _once(read: Callable[[], Any]) -> Any:

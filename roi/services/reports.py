@@ -293,7 +293,7 @@ def _open_etag(store: Store, frame: ReportFrame, fmt: str) -> str:
              version("roi")]
     if fmt == "xlsx":
         parts += [f"{key}:{item.revision}" for key, item in sorted(revisions.latest_revisions(store.engine).items())]
-        parts += [f"{batch.id}:{batch.finished_at}" for batch in store.batches()]
+        parts += [f"{batch.id}:{batch.finished_at}:{batch.label}" for batch in store.batches()]  # (a moved file's label)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 

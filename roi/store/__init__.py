@@ -21,7 +21,7 @@ from sqlmodel import SQLModel, create_engine
 
 from ..dictionary_codes import dictionary_codes
 from ..domain import CELL_METRICS, DIMENSIONS, FLOAT_METRICS, Reject
-from ..errors import RoiError, escaped
+from ..errors import RoiError
 from . import pulls_and_jobs, signed_out_sessions  # noqa: F401  (their tables: watermarks, job runs; signed-out sessions)
 from .cell_reads import read_cells
 from .revisions import PeriodRevisionRecord  # noqa: F401  (so create_all makes closed months' table)
@@ -216,41 +216,6 @@ class Store:
             return connection.execute(
                 select(BatchRecord.fingerprint).where(BatchRecord.source == source, BatchRecord.batch_key == key)
             ).scalar_one_or_none()
-
-    def adopt_moved_batch(self, source: str, *, key: str, label: str, content: str,
-                          listed: set[str]) -> tuple[str, str] | None:
-        """A file renamed or moved keeps its stored batch instead of being counted twice.
-
-        A stored file batch of `source` whose content fingerprint is `content` and whose key is not
-        among the files `listed` now takes `key` and `label` (its quarantined rows name the new file;
-        its finish time is now, so caches and closed months' signatures see the change). Returns
-        (its old label, its stored fingerprint), or None when no such batch is stored (a batch
-        stored before fingerprints kept their content, or a copy whose original is still listed)."""
-        if "/" in content or content.startswith("unsettled:"):
-            return None  # a file changing while it was hashed matches nothing
-        try:
-            with self.engine.begin() as connection:
-                if connection.execute(select(BatchRecord.id).where(BatchRecord.source == source,
-                                                                   BatchRecord.batch_key == key)).first():
-                    return None  # stored meanwhile by another ingest
-                candidates = connection.execute(
-                    select(BatchRecord.id, BatchRecord.batch_key, BatchRecord.label, BatchRecord.fingerprint)
-                    .where(BatchRecord.source == source, BatchRecord.fingerprint.endswith(f"/{content}"))
-                    .order_by(BatchRecord.id)
-                ).all()
-                for found in candidates:
-                    if not found.batch_key.startswith("file:") or found.batch_key in listed:
-                        continue
-                    connection.execute(update(BatchRecord).where(BatchRecord.id == found.id)
-                                       .values(batch_key=key, label=label, finished_at=datetime.now(UTC)))
-                    connection.execute(update(QuarantineRecord)
-                                       .where(QuarantineRecord.batch_id == found.id,
-                                              QuarantineRecord.file == escaped(found.label))
-                                       .values(file=escaped(label)))
-                    return found.label, found.fingerprint
-        except IntegrityError:
-            return None  # another ingest stored `key` meanwhile: this one reads it as new
-        return None
 
     def upgrade_batch_fingerprint(self, source: str, key: str, fingerprint: str) -> None:
         """Record an unchanged batch's fingerprint in the current form (with its content's), which

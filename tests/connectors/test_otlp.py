@@ -113,3 +113,19 @@ def test_genai_spans_become_requests_with_deprecated_names_and_both_id_forms(pro
     again = batches.ingest_source(settings, store, settings.source("otel"))
     assert again.unchanged == 1
     assert cell_totals(store, ["day"])[("2025-12-01",)]["requests"] == 2
+
+
+def test_a_changed_mapping_reads_an_unchanged_file_again(project):
+    """The connector's options shape the cells: changing one is a new batch, not an unchanged file."""
+    project.config_path.write_text(project.config_path.read_text() + PRICING)
+    (project.root / "traces").mkdir()
+    (project.root / "traces" / "export.jsonl").write_text("\n".join(LINES) + "\n")
+    settings = project.settings()
+    store = services.store_for(settings)
+    batches.ingest_source(settings, store, settings.source("otel"))
+    project.config_path.write_text(project.config_path.read_text().replace('{ value = "chat" }',
+                                                                           '{ value = "voice" }'))
+    settings = project.settings()
+    again = batches.ingest_source(settings, store, settings.source("otel"))
+    assert (again.unchanged, again.batches) == (0, 1)
+    assert set(cell_totals(store, ["channel"])) == {("voice",)}

@@ -545,3 +545,21 @@ def test_text_columns_give_what_their_csv_twin_gives(tmp_path, rows):
                 [(reject.line - shift, reject.reason) for chunk in chunks for reject in chunk.rejects])
 
     assert summary(parquet_chunks, 0) == summary(csv_chunks, 2), (rows, (tmp_path / "a.csv").read_text())
+
+
+@pytest.mark.filterwarnings("error::ResourceWarning")
+@pytest.mark.parametrize("reader, suffix", [(read_parquet, b".parquet"), (read_csv, b".csv")])
+def test_a_file_whose_name_is_no_utf8_is_read_and_closed(tmp_path, reader, suffix):
+    """Arrow cannot encode such a name (the system gives its bytes as lone surrogates): it reads the
+    file opened by Python, closed as the read ends."""
+    import gc
+    import os
+
+    path = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9" + suffix))
+    with open(path, "wb") as handle:
+        (pq.write_table if suffix == b".parquet" else pacsv.write_csv)(_text_table(), handle)
+    chunks = list(reader(path, 1000))
+    gc.collect()  # an unclosed file would warn now
+    assert sum(len(chunk.frame) for chunk in chunks) == 4
+    assert sorted(reject.line for chunk in chunks for reject in chunk.rejects) == [
+        place + (2 if suffix == b".csv" else 0) for place, _reason in QUARANTINED]
