@@ -81,14 +81,15 @@ class ServiceSection(Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
+        if value in ("Factory", "posixrules", "localtime") or value.startswith(("posix/", "right/")):
+            # files of the zone database that are not zones of their own (Factory: no offset at all;
+            # posix/ and right/: copies, right/ counting leap seconds; localtime: whatever the machine
+            # is set to), refused before any is looked up, whether this machine's database has it or not
+            raise ValueError(f"{value!r} is not a timezone of a place; give one such as UTC or Europe/Paris")
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA timezone such as UTC or Europe/Paris") from None
-        if value in ("Factory", "posixrules") or value.startswith(("posix/", "right/")):
-            # files of the zone database that are not zones of their own (Factory: no offset at all;
-            # posix/ and right/: copies, right/ counting leap seconds); the ingest's engine refuses them
-            raise ValueError(f"{value!r} is not a timezone of a place; give one such as UTC or Europe/Paris")
         return value
 
     @field_validator("database_url")

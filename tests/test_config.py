@@ -398,6 +398,10 @@ def test_duplicate_names(project, monkeypatch, runner):
          "service.timezone: 'Factory' is not a timezone of a place; give one such as UTC or Europe/Paris"),
         ("[service]\ntimezone = 'right/Europe/Paris'\n",
          "service.timezone: 'right/Europe/Paris' is not a timezone of a place; give one such as UTC or Europe/Paris"),
+        ("[service]\ntimezone = 'posix/Mars/Base'\n",  # refused by its name, found or not
+         "service.timezone: 'posix/Mars/Base' is not a timezone of a place; give one such as UTC or Europe/Paris"),
+        ("[service]\ntimezone = 'localtime'\n",  # whatever this machine is set to
+         "service.timezone: 'localtime' is not a timezone of a place; give one such as UTC or Europe/Paris"),
         ("[store]\ndimensions = ['tenant', 'tenant']\n", "store.dimensions: a dimension is listed twice"),
         ("[store]\ndimensions = ['region']\n",
          "store.dimensions[0]: 'region' is not allowed; expected 'tenant', 'channel', 'topic', 'language', "
@@ -537,11 +541,12 @@ def test_every_timezone_the_config_accepts_is_one_the_ingest_can_bucket_days_in(
 
     instants = pa.array([0, 2_200_000_000_000_000], pa.timestamp("us", tz="UTC"))  # 1970, 2039
     refused = []
-    for name in sorted(available_timezones() | {"Factory", "posixrules", "posix/Europe/Paris", "right/UTC"}):
+    for name in sorted(available_timezones() | {"Factory", "posixrules", "posix/Europe/Paris", "right/UTC",
+                                                 "localtime"}):
         try:
             ServiceSection(timezone=name)
         except ValueError:
             refused.append(name)
             continue
         assert len(_local_days(instants, name)) == 2, name
-    assert {"Factory", "posixrules", "posix/Europe/Paris", "right/UTC"} <= set(refused)
+    assert {"Factory", "posixrules", "posix/Europe/Paris", "right/UTC", "localtime"} <= set(refused)
