@@ -686,6 +686,7 @@ def _random_sums(seed, values, chunks, rows, days, **options):
 
 
 def test_a_new_file_is_hashed_beside_its_read_and_then_left_alone(project, runner):
+    from roi.connectors import registry
     from roi.connectors.base import file_fingerprint
 
     path = write_csv(project, "a.csv", row("e1"), row("e2"))
@@ -693,8 +694,10 @@ def test_a_new_file_is_hashed_beside_its_read_and_then_left_alone(project, runne
     store = services.store_for(project.settings())
     stored = store.batch_fingerprint("bot", "file:data/a.csv")
     # the fingerprint kept is that of the content (with what shaped it): the same file again is unchanged
-    assert stored == batches._ingest_fingerprint(project.settings(), project.settings().sources[0],
-                                                  file_fingerprint(str(path)))
+    settings = project.settings()
+    (batch,) = registry.create(settings.sources[0], settings.base_dir).file_batches([str(path)])
+    assert batch.shape == {"format": "csv"}
+    assert stored == batches._ingest_fingerprint(settings, settings.sources[0], batch, file_fingerprint(str(path)))
     assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]
 
 
