@@ -630,7 +630,7 @@ def test_moves_planned_on_batches_another_ingest_changed_since_change_nothing(an
         planned = stored_files(store.engine, "bot")
         first.write_text(_rows(1, 2, 4))
         _ingest(any_project)  # the other ingest: a.csv's batch replaced
-        moves = [Move(batch, key=f"file:data/{name}.csv", label=name) for batch, name in zip(planned, "cd")]
+        moves = [Move(batch, key=f"file:data/{name}.csv", label=name) for batch, name in zip(planned, "cd", strict=True)]
         assert move_batches(store.engine, "bot", moves) is False
         assert [(batch.key, batch.label) for batch in stored_files(store.engine, "bot")] == [
             ("file:data/b.csv", str(any_project.root / "data" / "b.csv")),

@@ -87,12 +87,17 @@ LINES = [
 ]
 
 
-def test_genai_spans_become_requests_with_deprecated_names_and_both_id_forms(project):
+def _exported(project):
+    """The config with the otel source, and its export of LINES: (settings, store)."""
     project.config_path.write_text(project.config_path.read_text() + PRICING)
     (project.root / "traces").mkdir()
     (project.root / "traces" / "export.jsonl").write_text("\n".join(LINES) + "\n")
     settings = project.settings()
-    store = services.store_for(settings)
+    return settings, services.store_for(settings)
+
+
+def test_genai_spans_become_requests_with_deprecated_names_and_both_id_forms(project):
+    settings, store = _exported(project)
     run = batches.ingest_source(settings, store, settings.source("otel"))
     assert run.errors == [] and run.batches == 1
     assert cell_totals(store, ["day", "tenant", "provider", "model"]) == {
@@ -117,11 +122,7 @@ def test_genai_spans_become_requests_with_deprecated_names_and_both_id_forms(pro
 
 def test_a_changed_mapping_reads_an_unchanged_file_again(project):
     """The connector's options shape the cells: changing one is a new batch, not an unchanged file."""
-    project.config_path.write_text(project.config_path.read_text() + PRICING)
-    (project.root / "traces").mkdir()
-    (project.root / "traces" / "export.jsonl").write_text("\n".join(LINES) + "\n")
-    settings = project.settings()
-    store = services.store_for(settings)
+    settings, store = _exported(project)
     batches.ingest_source(settings, store, settings.source("otel"))
     project.config_path.write_text(project.config_path.read_text().replace('{ value = "chat" }',
                                                                            '{ value = "voice" }'))
