@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import escaped
 from .tables import BatchRecord, CellRecord, QuarantineRecord
@@ -83,7 +84,7 @@ def move_batches(engine: Engine, source: str, moves: list[Move]) -> bool:
                                    .where(QuarantineRecord.batch_id == move.batch.id,
                                           QuarantineRecord.file == escaped(move.batch.label))
                                    .values(file=escaped(move.label)))
-    except _Changed:
+    except (_Changed, IntegrityError):  # (IntegrityError: PostgreSQL, where another ingest stored a new key meanwhile)
         return False
     return True
 
