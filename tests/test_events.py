@@ -519,7 +519,8 @@ def test_a_batch_stored_before_fingerprints_kept_content_is_upgraded_then_follow
     result = _ingest(project)
     assert result.output.splitlines()[1].split()[1:3] == ["1", "1"]  # unchanged: not read again
     ((_key, _label, fingerprint),), _ = _stored(project)
-    assert fingerprint.endswith("/" + hashlib.sha256(first.read_bytes()).hexdigest())
+    content = first.read_bytes()
+    assert fingerprint.endswith(f"/{hashlib.sha256(content).hexdigest()}:{len(content)}")
     first.rename(project.root / "data" / "b.csv")
     _ingest(project)
     assert _requests(project) == 2
@@ -531,8 +532,9 @@ def _read_and_unchanged(result) -> list[str]:
     return row[1:3]
 
 
-def test_a_rename_onto_a_stored_name_replaces_its_batch_and_counts_once(project):
-    """mv a.csv b.csv where b.csv was stored: b's old rows are gone from every file, a's are b's."""
+def test_a_rename_onto_a_stored_name_moves_its_batch_and_keeps_the_one_it_replaced(project):
+    """mv a.csv b.csv where b.csv was stored: a's batch is b's now, and b's old rows, gone from every
+    file, stay counted as a file removed for good does."""
     first = project.write_data("a.csv", _rows(1, 2))
     second = project.write_data("b.csv", _rows(3, 4, 5))
     _ingest(project)
@@ -540,8 +542,26 @@ def test_a_rename_onto_a_stored_name_replaces_its_batch_and_counts_once(project)
     result = _ingest(project)
     assert f"{first} -> {second}: a file renamed or moved keeps its stored batch" in result.output
     assert _read_and_unchanged(result) == ["1", "1"]  # nothing read again
-    assert _requests(project) == 2
-    assert [key for key, _label, _fp in _stored(project)[0]] == ["file:data/b.csv"]
+    assert _requests(project) == 5
+    moved, removed = sorted(key for key, _label, _fp in _stored(project)[0])
+    assert moved == "file:data/b.csv" and removed.startswith("removed:") and removed.endswith(":file:data/b.csv")
+
+
+@pytest.mark.parametrize("days", [3, 5])
+def test_a_bounded_rotation_keeps_the_file_it_removes_and_reads_only_the_new_one(project, days):
+    """logrotate's `rotate 2`, once a day: app.csv.2 removed, .1 -> .2, app.csv -> .1, a new app.csv."""
+    project.write_config(body=(FIXTURES / "base/roi.toml").read_text().replace("data/*.csv", "data/app.csv*")
+                         .format(database_url=project.database_url, timezone="UTC"))
+    data = project.root / "data"
+    for day in range(days):
+        (data / "app.csv.2").unlink(missing_ok=True)
+        for old, new in (("app.csv.1", "app.csv.2"), ("app.csv", "app.csv.1")):
+            if (data / old).exists():
+                (data / old).rename(data / new)
+        project.write_data("app.csv", _rows(*(10 * day + n for n in (1, 2, 3))))
+        result = _ingest(project)
+        assert _read_and_unchanged(result) == [str(min(day + 1, 3)), str(min(day, 2))]  # only app.csv is read
+        assert _requests(project) == 3 * (day + 1)
 
 
 def test_a_rotation_down_a_chain_of_names_reads_only_the_new_file(project):
@@ -616,6 +636,85 @@ def test_a_rename_that_changes_how_a_file_is_read_reads_it_again(project):
     assert [key for key, _label, _fp in _stored(project)[0]] == ["file:data/events.csv"]
 
 
+def test_a_file_appended_to_then_archived_takes_its_batch_and_is_read_again(project):
+    """The last rows of a day's log arrive after the last ingest, then the log is archived: its
+    batch, whose content is the archive's start, follows it, and the whole archive is read."""
+    project.write_config(body=(FIXTURES / "base/roi.toml").read_text().replace("data/*.csv", "data/**/*.csv")
+                         .format(database_url=project.database_url, timezone="UTC"))
+    first = project.write_data("app.csv", _rows(1, 2))
+    _ingest(project)
+    with first.open("a") as handle:
+        handle.write(GOOD.format(n=3) + "\n")
+    (project.root / "data" / "archive").mkdir()
+    first.rename(project.root / "data" / "archive" / "2026-01-10.csv")
+    result = _ingest(project)
+    assert f"{first} -> {project.root / 'data' / 'archive' / '2026-01-10.csv'}" in result.output
+    assert _read_and_unchanged(result) == ["1", "0"]
+    assert _requests(project) == 3
+
+
+def test_a_rotation_while_an_ingest_reads_is_set_right_by_the_next(project, monkeypatch):
+    """Files are hashed before they are read: one renamed over in between is not what was hashed,
+    so its batch is marked unsettled, and the next ingest matches and reads what is there."""
+    from roi.services import batches
+
+    project.write_config(body=(FIXTURES / "base/roi.toml").read_text().replace("data/*.csv", "data/app.csv*")
+                         .format(database_url=project.database_url, timezone="UTC"))
+    data = project.root / "data"
+
+    def rotate(*numbers):
+        for old, new in (("app.csv.1", "app.csv.2"), ("app.csv", "app.csv.1")):
+            if (data / old).exists():
+                (data / old).replace(data / new)
+        project.write_data("app.csv", _rows(*numbers))
+
+    project.write_data("app.csv", _rows(1))
+    _ingest(project)
+    rotate(2, 3)
+    planned = batches.follow_moves
+
+    def then_rotated(*args):
+        moved = planned(*args)
+        rotate(4, 5, 6, 7)
+        return moved
+
+    monkeypatch.setattr(batches, "follow_moves", then_rotated)
+    _ingest(project)
+    monkeypatch.setattr(batches, "follow_moves", planned)
+    _ingest(project)
+    assert _requests(project) == 7
+    assert _read_and_unchanged(_ingest(project)) == ["3", "3"]
+
+
+def test_of_two_batches_with_the_same_content_a_gone_file_s_is_handed_on_first(project):
+    """b.csv and its copy a.csv; then a.csv is renamed c.csv and b.csv rewritten: c.csv takes a's
+    batch (its file is gone), not b's (its file is still there, with other content)."""
+    project.write_data("b.csv", _rows(1, 2))
+    _ingest(project)
+    project.write_data("a.csv", _rows(1, 2))
+    _ingest(project)
+    (project.root / "data" / "a.csv").rename(project.root / "data" / "c.csv")
+    project.write_data("b.csv", _rows(7))
+    result = _ingest(project)
+    assert f"{project.root / 'data' / 'a.csv'} -> {project.root / 'data' / 'c.csv'}" in result.output
+    assert _requests(project) == 3
+
+
+def test_a_batch_stored_before_fingerprints_kept_content_is_never_handed_on_nor_replaced_by_a_move(project):
+    import sqlite3
+
+    project.write_data("a.csv", _rows(1, 2))
+    copy = project.write_data("b.csv", _rows(1, 2))
+    _ingest(project)
+    with sqlite3.connect(project.root / "roi.db") as connection:  # a.csv's, as an earlier version stored it
+        connection.execute("UPDATE roi_batches SET fingerprint = substr(fingerprint, 1, 32) "
+                           "WHERE batch_key = 'file:data/a.csv'")
+    copy.unlink()  # removed for good: its batch stays, and is not a.csv's
+    result = _ingest(project)
+    assert "renamed" not in result.output
+    assert _requests(project) == 4
+
+
 def test_moves_planned_on_batches_another_ingest_changed_since_change_nothing(any_project):
     """Two ingests at once: the batches a plan of moves was made on were replaced meanwhile. The
     moves are refused whole (the other ingest's batches stand), and a plan made now goes through."""
@@ -645,17 +744,21 @@ def test_moves_planned_on_batches_another_ingest_changed_since_change_nothing(an
 
 
 def test_a_file_name_that_is_not_utf8_is_stored_under_an_escaped_name_and_the_others_land(project):
+    """Its key can be no other file's: a file named as its escape reads (a backslash, u, dc, e9) has
+    its backslash written twice."""
     import os
 
     project.write_data("a.csv", _rows(1, 2))
+    project.write_data("caf\\udce9.csv", _rows(4, 5))
     odd = os.path.join(os.fsencode(project.root / "data"), b"caf\xe9.csv")
     with open(odd, "wb") as handle:
         handle.write(_rows(3).encode())
     _ingest(project)
-    assert _requests(project) == 3
-    assert sorted(key for key, _label, _fp in _stored(project)[0]) == ["file:data/a.csv", "file:data/caf\\udce9.csv"]
+    assert _requests(project) == 5
+    assert sorted(key for key, _label, _fp in _stored(project)[0]) == [
+        "file:data/a.csv", "file:data/caf\\\\udce9.csv", "file:data/caf\\udce9.csv"]
     again = _ingest(project)
-    assert _read_and_unchanged(again) == ["2", "2"]
+    assert _read_and_unchanged(again) == ["3", "3"]
 
 
 # ------------------------------------------------------------------ the whitespace look at event ids

@@ -26,6 +26,7 @@ import importlib
 import logging
 import os
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -205,15 +206,15 @@ class FileConnector(Connector):
             raise ConnectorError(f"source {self.name!r}: no file matches path {self.options.path!r}")  # type: ignore[attr-defined]
 
     def batch_key(self, path: str) -> str:
-        """A name no longer than its file's: escaped where the name is not text (bytes that are no
-        UTF-8), which no store takes as they are."""
+        """Text for any name: where a name is no text (bytes that are no UTF-8, which no store takes
+        as they are) or holds control characters, those are escaped, and a backslash is written
+        twice in every key, so no two names have one key."""
         absolute = Path(path).resolve()
+        name = absolute.as_posix()
         if self.base_dir is not None:
-            try:
-                return escaped(f"file:{absolute.relative_to(self.base_dir.resolve()).as_posix()}")
-            except ValueError:
-                pass  # outside the project's folder
-        return escaped(f"file:{absolute.as_posix()}")
+            with suppress(ValueError):  # (outside the project's folder: its absolute path)
+                name = absolute.relative_to(self.base_dir.resolve()).as_posix()
+        return "file:" + escaped(name.replace("\\", "\\\\"))
 
     def shape(self, path: str) -> dict[str, Any]:  # noqa: ARG002 - a subclass's may depend on the file
         """The options that shape a file's cells, as they apply to it: where to find files
@@ -267,22 +268,44 @@ def arrow_input(path: str) -> str | BinaryIO:
     return path
 
 
+def file_identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """Which file, in what state: another file renamed over the name, or a change, makes another."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def file_fingerprint(path: str, listed: os.stat_result | None = None) -> str:
-    """SHA-256 of the content (0.6-1.5 GB/s, by machine).
+    """SHA-256 of the content (0.6-1.5 GB/s, by machine) and its length: "<hex digest>:<bytes>".
 
     `listed` is the file's stat when it was listed. The hash may be taken beside the read, so
-    if the file changed since then (it is being written), what was read and what was hashed
-    may differ: the fingerprint is then marked unsettled, which no later fingerprint equals,
-    and the file is read again next time."""
+    if the file changed since then (it is being written, or another file was renamed over it),
+    what was read and what was hashed may differ: the fingerprint is then marked unsettled,
+    which no later fingerprint equals, and the file is read again next time."""
     try:
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
             after = os.fstat(handle.fileno())
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
-    if listed is not None and (after.st_size, after.st_mtime_ns) != (listed.st_size, listed.st_mtime_ns):
-        return f"unsettled:{digest}"
-    return digest
+    if listed is not None and file_identity(after) != file_identity(listed):
+        return f"unsettled:{digest}:{after.st_size}"
+    return f"{digest}:{after.st_size}"
+
+
+def prefix_fingerprint(path: str, length: int) -> str | None:
+    """The fingerprint the file's first `length` bytes would have as a file of their own (None: shorter)."""
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256()
+            left = length
+            while left:
+                block = handle.read(min(left, 1 << 20))
+                if not block:
+                    return None
+                digest.update(block)
+                left -= len(block)
+    except OSError:
+        return None
+    return f"{digest.hexdigest()}:{length}"
 
 
 registry = Registry(

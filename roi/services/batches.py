@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,14 +17,14 @@ from typing import Any
 
 from ..config import Settings, SourceConfig
 from ..connectors import Window, registry
-from ..connectors.base import Batch, FileConnector, contained
+from ..connectors.base import Batch, FileConnector, contained, file_identity
 from ..connectors.retry import RetryPolicy
 from ..errors import ConnectorError
 from ..ingestion import CellBuilder
 from ..pricing import Pricer
 from ..process_tuning import paused_gc
 from ..store import Store
-from .file_moves import follow_moves
+from .file_moves import Hashed, follow_moves
 
 log = logging.getLogger("roi")
 
@@ -128,11 +129,13 @@ def ingest_source(
                 connector.sleep = sleep
             retry = _once if connector.retries_requests else partial(
                 _batch_policy(settings, sleep).call, where=f"source {source.name!r}")
-            hashes: dict[str, str] = {}  # batch key: its content's hash, where following moves took it
+            hashes: dict[str, Hashed] = {}  # batch key: its content's hash, where following moves took it
+            listed: dict[str, str] = {}  # a file source's batch keys and their files
             if isinstance(connector, FileConnector):
                 connector.check()
                 paths = connector.files()
-                run.moved = follow_moves(store, source.name, connector, paths, hashes)
+                listed = {connector.batch_key(path): path for path in paths}
+                run.moved = follow_moves(store, source.name, listed, hashes)
                 batches = connector.file_batches(paths)
             else:
                 batches = connector.batches(window or Window())
@@ -144,7 +147,8 @@ def ingest_source(
                 started = datetime.now(UTC)
                 builder = None
                 try:
-                    content = hashes.get(batch.key)
+                    hashed = hashes.get(batch.key)
+                    content = hashed.content if hashed else None
                     if stored is not None and not force:
                         content = content or batch.content_fingerprint()
                         fingerprint = _ingest_fingerprint(settings, source, batch, content)
@@ -161,6 +165,8 @@ def ingest_source(
                     builder, rejects = retry(
                         lambda batch=batch: _read_batch(settings, source, batch, pricer, progress)
                     )
+                    if hashed is not None and _replaced(listed[batch.key], hashed):
+                        content = f"unsettled:{content}"  # what was read may not be what was hashed: read again next time
                     fingerprint = _ingest_fingerprint(settings, source, batch, taken() if taken else content)
                 except BaseException as exc:
                     if builder is not None:  # read, then its fingerprint failed or the run was interrupted
@@ -197,6 +203,14 @@ def ingest_source(
         for item in staged:  # stored, or not to be
             item["cells"].close()
     return run
+
+
+def _replaced(path: str, hashed: Hashed) -> bool:
+    """Whether the file changed, or another took its name, since it was hashed (before its read)."""
+    try:
+        return file_identity(os.stat(path)) != hashed.identity
+    except OSError:
+        return True
 
 
 def _once(read: Callable[[], Any]) -> Any:

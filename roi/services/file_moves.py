@@ -2,10 +2,11 @@
 
 Before a file source's batches are read, the files listed now are matched by content with the
 stored batches their content may be in: a batch whose file is no longer listed, or whose file
-now holds other content. A file that needs a batch (new, or changed) and whose content is such
-a batch's takes it over (store.batch_moves): `mv a.csv b.csv`, a move into an archive folder,
-`app.log` rotated to `app.log.1` (and `.1` to `.2`), a rename onto a stored file's name, or a
-copy to another filesystem that an earlier ingest saw half-written, then completed.
+now holds other content. A file that needs a batch (new, or changed) takes over such a batch
+(store.batch_moves) when its content is the batch's (`mv a.csv b.csv`, a move into an archive
+folder, `app.log` rotated to `app.log.1` and `.1` to `.2`, a copy to another filesystem that an
+earlier ingest saw half-written), or begins with it (a file appended to since it was stored,
+then moved or rotated): then the file is read again and replaces the batch's cells.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from contextlib import suppress
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from ..connectors.base import FileConnector, file_fingerprint
+from ..connectors.base import file_fingerprint, file_identity, prefix_fingerprint
 from ..errors import ConnectorError, escaped
 from ..store import Store
 from ..store.batch_moves import Move, StoredFile, move_batches, stored_files
@@ -23,41 +25,57 @@ from ..store.batch_moves import Move, StoredFile, move_batches, stored_files
 log = logging.getLogger("roi")
 
 
-def follow_moves(store: Store, source: str, connector: FileConnector, paths: list[str],
-                 hashes: dict[str, str]) -> list[str]:
-    """Hand stored batches on to the files (`paths`, as listed now) that hold their content now.
+@dataclass(frozen=True, slots=True)
+class Hashed:
+    """A file's content fingerprint, and which file in what state it was taken of (its identity):
+    a read of the file later is of the same content only if the file's identity is still this."""
 
-    Returns a note "old label -> new label" a move. `hashes` gets the content hash of each file
-    this had to hash (batch key: hash), for the ingest to use instead of hashing it again. Only
-    when a stored file is gone or new files are listed are files hashed here; new files only when
-    some stored batch's file is gone or changed (they are otherwise hashed beside their read)."""
+    content: str
+    identity: tuple[int, int, int, int]
+
+
+def follow_moves(store: Store, source: str, listed: Mapping[str, str], hashes: dict[str, Hashed]) -> list[str]:
+    """Hand stored batches on to the files (`listed`: batch key -> path, as listed now) that hold
+    their content now. Returns a note "old label -> new label" for each move.
+
+    `hashes` gets what this hashed (by batch key), for the ingest to use instead of hashing again:
+    every listed file that has a batch (the ingest compares them anyway), and the new files too
+    when some stored batch's file is gone or changed (they are otherwise hashed beside their read)."""
     stored = stored_files(store.engine, source)
-    listed = {connector.batch_key(path): path for path in paths}
+    if not stored:
+        return []
     by_key = {batch.key: batch for batch in stored}
-    new = [key for key in listed if key not in by_key]
-    gone = [batch for batch in stored if batch.key not in listed]
-    if not stored or not (new or gone):
-        return []
     for key, path in listed.items():
-        if key in by_key:  # the ingest compares these with their batches anyway
+        if key in by_key:
             _hash(path, key, hashes)
-    freed = [batch for batch in stored
-             if batch.content is not None and hashes.get(batch.key, "") != batch.content]
-    if not freed:
+    # a batch whose file is gone first: of two batches with the same content, a listed file's may be its own
+    gone = [batch for batch in stored if batch.key not in listed and batch.content is not None]
+    changed = [batch for batch in stored if batch.key in hashes and batch.content is not None
+               and hashes[batch.key].content != batch.content]
+    if not gone and not changed:
         return []
-    for key in new:
-        _hash(listed[key], key, hashes)
-    available: dict[str, list[StoredFile]] = defaultdict(list)
-    for batch in freed:
-        available[batch.content].append(batch)  # type: ignore[index]  (freed ones have a content)
-    moves = []
     for key, path in listed.items():
-        content = hashes.get(key)
-        if content is None or (key in by_key and by_key[key].content == content):
-            continue  # unreadable (the ingest says why), or unchanged
-        if available.get(content):
-            moves.append(Move(available[content].pop(0), key=key, label=escaped(path)))
-    if not moves or not move_batches(store.engine, source, moves):
+        if key not in by_key:
+            _hash(path, key, hashes)
+    needing = [key for key in listed if key in hashes and not hashes[key].content.startswith("unsettled:")
+               and (key not in by_key or by_key[key].content not in (None, hashes[key].content))]
+    available: dict[str, list[StoredFile]] = defaultdict(list)
+    for batch in gone + changed:
+        available[batch.content].append(batch)  # type: ignore[index]  (each has a content)
+    moves = []
+    for key in needing:
+        if available.get(hashes[key].content):
+            moves.append(Move(available[hashes[key].content].pop(0), key=key, label=escaped(listed[key])))
+    taken = {move.key for move in moves}
+    for key in needing:  # no batch holds it whole: one may hold its start (appended to, then moved)
+        if key not in taken and (found := _grown_from(listed[key], key, available)) is not None:
+            moves.append(Move(found, key=key, label=escaped(listed[key])))
+    moving = {move.batch.id for move in moves}
+    superseded = frozenset(  # a file's own earlier state, which it grew from (no removed file's)
+        by_key[move.key].id for move in moves
+        if move.key in by_key and by_key[move.key].id not in moving and by_key[move.key].length is not None
+        and prefix_fingerprint(listed[move.key], by_key[move.key].length) == by_key[move.key].content)
+    if not moves or not move_batches(store.engine, source, moves, superseded):
         return []
     for move in moves:
         log.info("source %s: %s was %s (renamed or moved): its stored batch follows it", source, move.label,
@@ -65,8 +83,25 @@ def follow_moves(store: Store, source: str, connector: FileConnector, paths: lis
     return [f"{move.batch.label} -> {move.label}" for move in moves]
 
 
-def _hash(path: str, key: str, hashes: dict[str, str]) -> None:
+def _hash(path: str, key: str, hashes: dict[str, Hashed]) -> None:
     # one that cannot be read matches nothing (its read says why); one changing while it is
     # hashed is unsettled: it matches nothing either
-    with suppress(OSError, ConnectorError):
-        hashes[key] = file_fingerprint(path, os.stat(path))
+    try:
+        listed = os.stat(path)
+        hashes[key] = Hashed(file_fingerprint(path, listed), file_identity(listed))
+    except (OSError, ConnectorError):
+        pass
+
+
+def _grown_from(path: str, key: str, available: dict[str, list[StoredFile]]) -> StoredFile | None:
+    """A batch, not this file's own, whose content is the start of the file's (hashed once a length)."""
+    size = os.stat(path).st_size if os.path.exists(path) else 0
+    lengths = sorted({batch.length for batches in available.values() for batch in batches
+                      if batch.key != key and batch.length is not None and 0 < batch.length < size})
+    for length in lengths:
+        start = prefix_fingerprint(path, length)
+        for batch in available.get(start or "", []):
+            if batch.key != key:
+                available[start].remove(batch)  # type: ignore[index]
+                return batch
+    return None

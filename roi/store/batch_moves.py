@@ -32,6 +32,12 @@ class StoredFile:
         _, slash, content = self.fingerprint.partition("/")
         return content if slash and not content.startswith("unsettled:") else None
 
+    @property
+    def length(self) -> int | None:
+        """Its content's length in bytes (None: not recorded, as before fingerprints kept it)."""
+        _, colon, length = (self.content or "").partition(":")
+        return int(length) if colon and length.isdigit() else None
+
 
 @dataclass(frozen=True, slots=True)
 class Move:
@@ -42,19 +48,27 @@ class Move:
     label: str
 
 
+REMOVED = "removed:"  # the key prefix of a batch whose file was replaced by a moved one (removed for good)
+
+
 def stored_files(engine: Engine, source: str) -> list[StoredFile]:
-    """The source's stored file batches (keys "file:..."), oldest first."""
+    """The source's stored file batches (keys "file:...", and "removed:..."), oldest first."""
     query = (select(BatchRecord.id, BatchRecord.batch_key, BatchRecord.label, BatchRecord.fingerprint)
-             .where(BatchRecord.source == source, BatchRecord.batch_key.startswith("file:", autoescape=True))
+             .where(BatchRecord.source == source,
+                    BatchRecord.batch_key.startswith("file:", autoescape=True)
+                    | BatchRecord.batch_key.startswith(REMOVED, autoescape=True))
              .order_by(BatchRecord.id))
     with engine.connect() as connection:
         return [StoredFile(*row) for row in connection.execute(query)]
 
 
-def move_batches(engine: Engine, source: str, moves: list[Move]) -> bool:
+def move_batches(engine: Engine, source: str, moves: list[Move], superseded: frozenset[int] = frozenset()) -> bool:
     """Give each moved batch its new key and label in one transaction; its quarantined rows name
-    the new file. A batch stored under a new key before (its file's old content, gone from every
-    listed name: no move takes it) is deleted, as storing the file again would replace it.
+    the new file. A batch stored under a new key before, that no move takes (its file's content
+    is gone from every listed name: `mv a.csv b.csv` over a stored b.csv), stays stored as a
+    removed file's does, keyed "removed:<id>:<its old key>" (no file has such a key); unless it is
+    `superseded`: its content is the start of what its file holds now (a copy seen half-written,
+    then complete), and it is deleted, as reading the file again would replace it.
 
     A batch keeps its id and finish time: its cells are the same, so closed months' signatures
     and cached figures stay valid. False, with nothing changed, when another ingest changed one
@@ -71,12 +85,16 @@ def move_batches(engine: Engine, source: str, moves: list[Move]) -> bool:
                 if taken != 1:
                     raise _Changed
             displaced = connection.execute(
-                select(BatchRecord.id).where(BatchRecord.source == source,
-                                             BatchRecord.batch_key.in_([move.key for move in moves]))).scalars().all()
-            if displaced:
-                connection.execute(delete(CellRecord).where(CellRecord.batch_id.in_(displaced)))
-                connection.execute(delete(QuarantineRecord).where(QuarantineRecord.batch_id.in_(displaced)))
-                connection.execute(delete(BatchRecord).where(BatchRecord.id.in_(displaced)))
+                select(BatchRecord.id, BatchRecord.batch_key).where(
+                    BatchRecord.source == source, BatchRecord.batch_key.in_([move.key for move in moves]))).all()
+            for batch_id, key in displaced:
+                if batch_id in superseded:
+                    connection.execute(delete(CellRecord).where(CellRecord.batch_id == batch_id))
+                    connection.execute(delete(QuarantineRecord).where(QuarantineRecord.batch_id == batch_id))
+                    connection.execute(delete(BatchRecord).where(BatchRecord.id == batch_id))
+                else:
+                    connection.execute(update(BatchRecord).where(BatchRecord.id == batch_id)
+                                       .values(batch_key=f"{REMOVED}{batch_id}:{key}"))
             for move in moves:
                 connection.execute(update(BatchRecord).where(BatchRecord.id == move.batch.id)
                                    .values(batch_key=move.key, label=move.label))
