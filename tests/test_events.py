@@ -636,21 +636,25 @@ def test_a_rename_that_changes_how_a_file_is_read_reads_it_again(project):
     assert [key for key, _label, _fp in _stored(project)[0]] == ["file:data/events.csv"]
 
 
-def test_a_file_appended_to_then_archived_takes_its_batch_and_is_read_again(project):
+@pytest.mark.parametrize("rows", [2, 1500])  # under and over the 64 KiB whose hash is a first look
+def test_a_file_appended_to_then_archived_takes_its_batch_and_is_read_again(project, rows):
     """The last rows of a day's log arrive after the last ingest, then the log is archived: its
-    batch, whose content is the archive's start, follows it, and the whole archive is read."""
+    batch, whose content is the archive's start, follows it, and the whole archive is read. Other
+    removed files (of the same length, another start) are not taken for it."""
     project.write_config(body=(FIXTURES / "base/roi.toml").read_text().replace("data/*.csv", "data/**/*.csv")
                          .format(database_url=project.database_url, timezone="UTC"))
-    first = project.write_data("app.csv", _rows(1, 2))
+    other = project.write_data("other.csv", _rows(*range(1001, 1001 + rows)))
+    first = project.write_data("app.csv", _rows(*range(1, rows + 1)))
     _ingest(project)
+    other.unlink()
     with first.open("a") as handle:
-        handle.write(GOOD.format(n=3) + "\n")
+        handle.write(GOOD.format(n=99_999) + "\n")
     (project.root / "data" / "archive").mkdir()
     first.rename(project.root / "data" / "archive" / "2026-01-10.csv")
     result = _ingest(project)
     assert f"{first} -> {project.root / 'data' / 'archive' / '2026-01-10.csv'}" in result.output
     assert _read_and_unchanged(result) == ["1", "0"]
-    assert _requests(project) == 3
+    assert _requests(project) == 2 * rows + 1
 
 
 def test_a_rotation_while_an_ingest_reads_is_set_right_by_the_next(project, monkeypatch):

@@ -701,6 +701,23 @@ def test_a_new_file_is_hashed_beside_its_read_and_then_left_alone(project, runne
     assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]
 
 
+@settings(max_examples=40, deadline=None)
+@given(size=st.sampled_from([0, 1, 65_535, 65_536, 65_537, 1 << 20, (1 << 20) + 65_537]), extra=st.integers(0, 3))
+def test_a_file_s_start_has_the_fingerprint_of_a_file_holding_just_it(tmp_path_factory, size, extra):
+    """What a moved file that grew since is recognised by: its first bytes hashed as a file of their own."""
+    import os
+
+    from roi.connectors.base import bytes_fingerprint, file_fingerprint, prefix_fingerprint
+
+    folder = tmp_path_factory.mktemp("starts")
+    data = os.urandom(size)
+    (folder / "whole").write_bytes(data)
+    (folder / "grown").write_bytes(data + b"x" * extra)
+    assert file_fingerprint(str(folder / "whole")) == bytes_fingerprint(data) == \
+        prefix_fingerprint(str(folder / "grown"), size)
+    assert prefix_fingerprint(str(folder / "grown"), size + extra + 1) is None
+
+
 def test_a_file_whose_hash_fails_is_reported_and_the_others_land(project, runner, monkeypatch):
     from roi.connectors import base
     from roi.errors import ConnectorError

@@ -273,8 +273,12 @@ def file_identity(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
+HEAD_BYTES = 1 << 16  # bytes of a file's start hashed on their own too: a cheap first look at "does it begin with"
+
+
 def file_fingerprint(path: str, listed: os.stat_result | None = None) -> str:
-    """SHA-256 of the content (0.6-1.5 GB/s, by machine) and its length: "<hex digest>:<bytes>".
+    """SHA-256 of the content (0.6-1.5 GB/s, by machine), its length, and the SHA-256 of its first
+    64 KiB (16 hex digits): "<hex digest>:<bytes>:<head>".
 
     `listed` is the file's stat when it was listed. The hash may be taken beside the read, so
     if the file changed since then (it is being written, or another file was renamed over it),
@@ -282,30 +286,45 @@ def file_fingerprint(path: str, listed: os.stat_result | None = None) -> str:
     which no later fingerprint equals, and the file is read again next time."""
     try:
         with open(path, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            found = _fingerprint(handle, None)
             after = os.fstat(handle.fileno())
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot read the file: {exc}") from None
     if listed is not None and file_identity(after) != file_identity(listed):
-        return f"unsettled:{digest}:{after.st_size}"
-    return f"{digest}:{after.st_size}"
+        return f"unsettled:{found}"
+    return found
 
 
 def prefix_fingerprint(path: str, length: int) -> str | None:
     """The fingerprint the file's first `length` bytes would have as a file of their own (None: shorter)."""
     try:
         with open(path, "rb") as handle:
-            digest = hashlib.sha256()
-            left = length
-            while left:
-                block = handle.read(min(left, 1 << 20))
-                if not block:
-                    return None
-                digest.update(block)
-                left -= len(block)
+            return _fingerprint(handle, length)
     except OSError:
         return None
-    return f"{digest.hexdigest()}:{length}"
+
+
+def bytes_fingerprint(data: bytes) -> str:
+    """The fingerprint of a file holding `data`."""
+    return f"{hashlib.sha256(data).hexdigest()}:{len(data)}:{hashlib.sha256(data[:HEAD_BYTES]).hexdigest()[:16]}"
+
+
+def _fingerprint(handle, length: int | None) -> str | None:
+    """The fingerprint of the next `length` bytes (None: to the end), or None if fewer are left."""
+    whole, head = hashlib.sha256(), None
+    done = 0
+    while length is None or done < length:
+        block = handle.read(HEAD_BYTES if done == 0 else 1 << 20 if length is None else min(1 << 20, length - done))
+        if not block:
+            break
+        if done == 0:
+            block = block[:length] if length is not None else block
+            head = hashlib.sha256(block).hexdigest()[:16]
+        whole.update(block)
+        done += len(block)
+    if length is not None and done < length:
+        return None
+    return f"{whole.hexdigest()}:{done}:{head or hashlib.sha256(b'').hexdigest()[:16]}"
 
 
 registry = Registry(

@@ -17,7 +17,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..connectors.base import file_fingerprint, file_identity, prefix_fingerprint
+from ..connectors.base import (
+    HEAD_BYTES,
+    bytes_fingerprint,
+    file_fingerprint,
+    file_identity,
+    prefix_fingerprint,
+)
 from ..errors import ConnectorError, escaped
 from ..store import Store
 from ..store.batch_moves import Move, StoredFile, move_batches, stored_files
@@ -94,14 +100,27 @@ def _hash(path: str, key: str, hashes: dict[str, Hashed]) -> None:
 
 
 def _grown_from(path: str, key: str, available: dict[str, list[StoredFile]]) -> StoredFile | None:
-    """A batch, not this file's own, whose content is the start of the file's (hashed once a length)."""
-    size = os.stat(path).st_size if os.path.exists(path) else 0
-    lengths = sorted({batch.length for batches in available.values() for batch in batches
-                      if batch.key != key and batch.length is not None and 0 < batch.length < size})
-    for length in lengths:
-        start = prefix_fingerprint(path, length)
-        for batch in available.get(start or "", []):
-            if batch.key != key:
-                available[start].remove(batch)  # type: ignore[index]
+    """A batch, not this file's own, whose content is the start of the file's. The file's first
+    64 KiB are read once: a shorter batch is compared with their start, a longer one hashed against
+    the file's start only if the hashes of their first 64 KiB agree. So a folder of many removed
+    files costs one read of 64 KiB a file that needs a batch, not a pass a removed file."""
+    try:
+        size = os.stat(path).st_size
+        with open(path, "rb") as handle:
+            start = handle.read(HEAD_BYTES)
+    except OSError:
+        return None
+    head = bytes_fingerprint(start).rpartition(":")[2]
+    by_length: dict[int, list[StoredFile]] = defaultdict(list)
+    for batches in available.values():
+        for batch in batches:
+            if batch.key != key and batch.length is not None and 0 < batch.length < size \
+                    and (batch.length < HEAD_BYTES or batch.head == head):
+                by_length[batch.length].append(batch)
+    for length in sorted(by_length):
+        begins = bytes_fingerprint(start[:length]) if length < HEAD_BYTES else prefix_fingerprint(path, length)
+        for batch in by_length[length]:
+            if batch.content == begins:
+                available[begins].remove(batch)
                 return batch
     return None

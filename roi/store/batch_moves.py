@@ -35,8 +35,14 @@ class StoredFile:
     @property
     def length(self) -> int | None:
         """Its content's length in bytes (None: not recorded, as before fingerprints kept it)."""
-        _, colon, length = (self.content or "").partition(":")
-        return int(length) if colon and length.isdigit() else None
+        parts = (self.content or "").split(":")
+        return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+    @property
+    def head(self) -> str | None:
+        """The hash of its content's first 64 KiB (connectors.base.file_fingerprint), if recorded."""
+        parts = (self.content or "").split(":")
+        return parts[2] if len(parts) == 3 else None
 
 
 @dataclass(frozen=True, slots=True)
