@@ -43,13 +43,18 @@ def tie_to_parent(parent_pid: int, signum: int = signal.SIGTERM, *, interval: fl
     a busy machine) must not keep the port from a restarted server."""
     _parent_death_signal(signum)
 
+    def end_outright() -> None:
+        threading.Event().wait(grace)
+        os._exit(1)
+
     def watch() -> None:
         while os.getppid() == parent_pid:
             threading.Event().wait(interval)
-        log.warning("the server process (pid %d) is gone: stopping", parent_pid)
+        # the outright end is set going first, in a thread of its own: nothing after it (a log
+        # handler's lock held by a stuck thread, a stop that hangs) can hold it up
+        threading.Thread(target=end_outright, name="roi-lifeline-end", daemon=True).start()
         os.kill(os.getpid(), signum)
-        threading.Event().wait(grace)
-        os._exit(1)
+        log.warning("the server process (pid %d) is gone: stopping", parent_pid)
 
     # also when the parent is already gone (before the prctl took effect): the watch sees it at once
     threading.Thread(target=watch, name="roi-lifeline", daemon=True).start()
