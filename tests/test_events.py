@@ -720,6 +720,56 @@ def test_a_batch_stored_before_fingerprints_kept_content_is_never_handed_on_nor_
     assert _requests(project) == 4
 
 
+def test_a_grown_file_takes_the_longest_batch_it_starts_with(project):
+    """A removed file of the header alone is the start of every CSV file: an appended, then moved,
+    file takes its own batch (the longest start), and the header's stays as a removed file's."""
+    first = project.write_data("a.csv", _rows(1, 2, 3))
+    empty = project.write_data("e.csv", HEADER + "\n")
+    _ingest(project)
+    empty.unlink()
+    with first.open("a") as handle:
+        handle.write(GOOD.format(n=4) + "\n")
+    first.rename(project.root / "data" / "c.csv")
+    result = _ingest(project)
+    assert f"{first} -> {project.root / 'data' / 'c.csv'}" in result.output
+    assert _requests(project) == 4
+
+
+def test_a_new_file_under_a_removed_file_s_name_is_a_file_of_its_own(project):
+    """export.csv is removed (an ingest sees it gone), then a new export.csv comes: the removed one's
+    rows stay, as a file removed for good's do, and the new one's are added. If the old content
+    comes back, it takes its batch back."""
+    first = project.write_data("export.csv", _rows(1, 2, 3))
+    project.write_data("other.csv", _rows(9))
+    _ingest(project)
+    old = first.read_bytes()
+    first.unlink()
+    _ingest(project)
+    assert _requests(project) == 4
+    project.write_data("export.csv", _rows(4, 5))
+    _ingest(project)
+    assert _requests(project) == 6
+    project.write_data("back.csv", old.decode())
+    result = _ingest(project)
+    assert f"{first} -> {project.root / 'data' / 'back.csv'}" in result.output
+    assert _requests(project) == 6
+
+
+def test_a_batch_fingerprinted_by_the_previous_version_follows_a_rename(project):
+    """Fingerprints stored by the version before this one keep the content's digest alone (no length,
+    no start): a rename is still recognised by it."""
+    import sqlite3
+
+    first = project.write_data("a.csv", _rows(1, 2))
+    _ingest(project)
+    with sqlite3.connect(project.root / "roi.db") as connection:  # "<hash>/<digest>", as that version stored it
+        connection.execute("UPDATE roi_batches SET fingerprint = substr(fingerprint, 1, 97)")
+    first.rename(project.root / "data" / "b.csv")
+    result = _ingest(project)
+    assert "a file renamed or moved keeps its stored batch" in result.output
+    assert _requests(project) == 2
+
+
 def test_moves_planned_on_batches_another_ingest_changed_since_change_nothing(any_project):
     """Two ingests at once: the batches a plan of moves was made on were replaced meanwhile. The
     moves are refused whole (the other ingest's batches stand), and a plan made now goes through."""

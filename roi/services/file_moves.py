@@ -11,9 +11,9 @@ then moved or rotated): then the file is read again and replaces the batch's cel
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,7 +26,7 @@ from ..connectors.base import (
 )
 from ..errors import ConnectorError, escaped
 from ..store import Store
-from ..store.batch_moves import Move, StoredFile, move_batches, stored_files
+from ..store.batch_moves import REMOVED, Move, StoredFile, move_batches, stored_files
 
 log = logging.getLogger("roi")
 
@@ -42,7 +42,8 @@ class Hashed:
 
 def follow_moves(store: Store, source: str, listed: Mapping[str, str], hashes: dict[str, Hashed]) -> list[str]:
     """Hand stored batches on to the files (`listed`: batch key -> path, as listed now) that hold
-    their content now. Returns a note "old label -> new label" for each move.
+    their content now, and keep a gone file's batch as removed (so a new file of its name is a
+    file of its own). Returns a note "old label -> new label" for each move.
 
     `hashes` gets what this hashed (by batch key), for the ingest to use instead of hashing again:
     every listed file that has a batch (the ingest compares them anyway), and the new files too
@@ -54,39 +55,50 @@ def follow_moves(store: Store, source: str, listed: Mapping[str, str], hashes: d
     for key, path in listed.items():
         if key in by_key:
             _hash(path, key, hashes)
-    # a batch whose file is gone first: of two batches with the same content, a listed file's may be its own
-    gone = [batch for batch in stored if batch.key not in listed and batch.content is not None]
+    gone = [batch for batch in stored if batch.key not in listed]
     changed = [batch for batch in stored if batch.key in hashes and batch.content is not None
-               and hashes[batch.key].content != batch.content]
+               and _digest(hashes[batch.key].content) != _digest(batch.content)]
     if not gone and not changed:
         return []
     for key, path in listed.items():
         if key not in by_key:
             _hash(path, key, hashes)
     needing = [key for key in listed if key in hashes and not hashes[key].content.startswith("unsettled:")
-               and (key not in by_key or by_key[key].content not in (None, hashes[key].content))]
-    available: dict[str, list[StoredFile]] = defaultdict(list)
-    for batch in gone + changed:
-        available[batch.content].append(batch)  # type: ignore[index]  (each has a content)
-    moves = []
+               and (key not in by_key or (by_key[key].content is not None
+                                          and _digest(by_key[key].content) != _digest(hashes[key].content)))]
+    # of two batches with the same content, one whose file is gone first: a listed file's may be its own
+    donors = [batch for batch in gone + changed if batch.content is not None]
+    moves: list[Move] = []
+    taken: set[int] = set()
     for key in needing:
-        if available.get(hashes[key].content):
-            moves.append(Move(available[hashes[key].content].pop(0), key=key, label=escaped(listed[key])))
-    taken = {move.key for move in moves}
-    for key in needing:  # no batch holds it whole: one may hold its start (appended to, then moved)
-        if key not in taken and (found := _grown_from(listed[key], key, available)) is not None:
+        found = next((batch for batch in donors if batch.id not in taken
+                      and _digest(batch.content) == _digest(hashes[key].content)), None)  # type: ignore[arg-type]
+        if found is not None:
             moves.append(Move(found, key=key, label=escaped(listed[key])))
-    moving = {move.batch.id for move in moves}
+            taken.add(found.id)
+    moved_to = {move.key for move in moves}
+    for key in needing:  # no batch holds it whole: a gone file's may hold its start (appended to, then moved)
+        if key not in moved_to:
+            candidates = [batch for batch in donors if batch.id not in taken and batch.key not in listed]
+            if (found := _grown_from(listed[key], candidates)) is not None:
+                moves.append(Move(found, key=key, label=escaped(listed[key])))
+                taken.add(found.id)
+    removed = [batch for batch in gone if batch.id not in taken and not batch.key.startswith(REMOVED)]
     superseded = frozenset(  # a file's own earlier state, which it grew from (no removed file's)
         by_key[move.key].id for move in moves
-        if move.key in by_key and by_key[move.key].id not in moving and by_key[move.key].length is not None
+        if move.key in by_key and by_key[move.key].id not in taken and by_key[move.key].length is not None
         and prefix_fingerprint(listed[move.key], by_key[move.key].length) == by_key[move.key].content)
-    if not moves or not move_batches(store.engine, source, moves, superseded):
+    if not (moves or removed) or not move_batches(store.engine, source, moves, superseded, removed):
         return []
     for move in moves:
         log.info("source %s: %s was %s (renamed or moved): its stored batch follows it", source, move.label,
                  move.batch.label)
     return [f"{move.batch.label} -> {move.label}" for move in moves]
+
+
+def _digest(content: str) -> str:
+    """The content's SHA-256 alone (a fingerprint stored before the length and start were kept has no more)."""
+    return content.partition(":")[0]
 
 
 def _hash(path: str, key: str, hashes: dict[str, Hashed]) -> None:
@@ -99,28 +111,31 @@ def _hash(path: str, key: str, hashes: dict[str, Hashed]) -> None:
         pass
 
 
-def _grown_from(path: str, key: str, available: dict[str, list[StoredFile]]) -> StoredFile | None:
-    """A batch, not this file's own, whose content is the start of the file's. The file's first
-    64 KiB are read once: a shorter batch is compared with their start, a longer one hashed against
-    the file's start only if the hashes of their first 64 KiB agree. So a folder of many removed
-    files costs one read of 64 KiB a file that needs a batch, not a pass a removed file."""
+def _grown_from(path: str, candidates: list[StoredFile]) -> StoredFile | None:
+    """Of these batches, the longest whose content is the start of the file's. Its first 64 KiB are
+    read once: a batch of 64 KiB or more is a candidate only if the hashes of their first 64 KiB
+    agree; then one pass over the file, as far as the longest candidate, hashes its start at each
+    candidate's length. So many removed files cost one pass over a file, not one each."""
     try:
         size = os.stat(path).st_size
         with open(path, "rb") as handle:
             start = handle.read(HEAD_BYTES)
+            head = bytes_fingerprint(start).rpartition(":")[2]
+            fits = [batch for batch in candidates if batch.length is not None and 0 < batch.length < size
+                    and (batch.length < HEAD_BYTES or batch.head == head)]
+            if not fits:
+                return None
+            handle.seek(0)
+            whole, done, starts = hashlib.sha256(), 0, {}
+            for length in sorted({batch.length for batch in fits}):  # type: ignore[type-var]
+                while done < length and (block := handle.read(min(1 << 20, length - done))):
+                    whole.update(block)
+                    done += len(block)
+                if done < length:
+                    break
+                digest = whole.copy().hexdigest()
+                starts[length] = f"{digest}:{length}:{digest[:16] if length < HEAD_BYTES else head}"
     except OSError:
         return None
-    head = bytes_fingerprint(start).rpartition(":")[2]
-    by_length: dict[int, list[StoredFile]] = defaultdict(list)
-    for batches in available.values():
-        for batch in batches:
-            if batch.key != key and batch.length is not None and 0 < batch.length < size \
-                    and (batch.length < HEAD_BYTES or batch.head == head):
-                by_length[batch.length].append(batch)
-    for length in sorted(by_length):
-        begins = bytes_fingerprint(start[:length]) if length < HEAD_BYTES else prefix_fingerprint(path, length)
-        for batch in by_length[length]:
-            if batch.content == begins:
-                available[begins].remove(batch)
-                return batch
-    return None
+    matching = [batch for batch in fits if starts.get(batch.length) == batch.content]  # type: ignore[arg-type]
+    return max(matching, key=lambda batch: batch.length or 0, default=None)

@@ -6,6 +6,7 @@ the part after the slash finds the batch a file's content was stored in, under w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
@@ -68,19 +69,30 @@ def stored_files(engine: Engine, source: str) -> list[StoredFile]:
         return [StoredFile(*row) for row in connection.execute(query)]
 
 
-def move_batches(engine: Engine, source: str, moves: list[Move], superseded: frozenset[int] = frozenset()) -> bool:
+def move_batches(engine: Engine, source: str, moves: list[Move], superseded: frozenset[int] = frozenset(),
+                 removed: Sequence[StoredFile] = ()) -> bool:
     """Give each moved batch its new key and label in one transaction; its quarantined rows name
     the new file. A batch stored under a new key before, that no move takes (its file's content
     is gone from every listed name: `mv a.csv b.csv` over a stored b.csv), stays stored as a
     removed file's does, keyed "removed:<id>:<its old key>" (no file has such a key); unless it is
     `superseded`: its content is the start of what its file holds now (a copy seen half-written,
-    then complete), and it is deleted, as reading the file again would replace it.
+    then complete), and it is deleted, as reading the file again would replace it. The `removed`
+    batches (their files are gone, no move takes them) are keyed so too: a new file of the same
+    name is then a file of its own, and the removed one's rows stay.
 
     A batch keeps its id and finish time: its cells are the same, so closed months' signatures
     and cached figures stay valid. False, with nothing changed, when another ingest changed one
     of the batches since they were listed (this one then reads its files as it finds them)."""
     try:
         with engine.begin() as connection:
+            for batch in removed:
+                taken = connection.execute(
+                    update(BatchRecord)
+                    .where(BatchRecord.id == batch.id, BatchRecord.source == source,
+                           BatchRecord.batch_key == batch.key, BatchRecord.fingerprint == batch.fingerprint)
+                    .values(batch_key=f"{REMOVED}{batch.id}:{batch.key}")).rowcount
+                if taken != 1:
+                    raise _Changed
             for move in moves:  # out of each other's way first (two files may have swapped names), each
                 # only as listed: the first update takes the write lock, so no other ingest comes between
                 taken = connection.execute(
