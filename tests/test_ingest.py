@@ -695,7 +695,8 @@ def test_a_new_file_is_hashed_beside_its_read_and_then_left_alone(project, runne
     stored = store.batch_fingerprint("bot", "file:data/a.csv")
     # the fingerprint kept is that of the content (with what shaped it): the same file again is unchanged
     settings = project.settings()
-    (batch,) = registry.create(settings.sources[0], settings.base_dir).file_batches([str(path)])
+    connector = registry.create(settings.sources[0], settings.base_dir)
+    (batch,) = connector.file_batches({connector.batch_key(str(path)): str(path)})
     assert batch.shape == {"format": "csv"}
     assert stored == batches._ingest_fingerprint(settings, settings.sources[0], batch, file_fingerprint(str(path)))
     assert table(ingest(project, runner).stdout)["bot"][:2] == ["1", "1"]

@@ -25,7 +25,7 @@ import hashlib
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -223,20 +223,24 @@ class FileConnector(Connector):
 
     def batches(self, window: Window) -> Iterator[Batch]:  # noqa: ARG002 - a file is read whole
         self.check()
-        return self.file_batches(self.files())
+        return self.file_batches(self.listed())
 
-    def file_batches(self, paths: list[str]) -> Iterator[Batch]:
-        """One batch a file, made as it is reached: a file's size and time are taken then, so
-        that its hash, taken later, can tell whether it changed meanwhile."""
-        for path in paths:
+    def listed(self) -> dict[str, str]:
+        """The files matched now, by batch key."""
+        return {self.batch_key(path): path for path in self.files()}
+
+    def file_batches(self, listed: Mapping[str, str]) -> Iterator[Batch]:
+        """One batch a file (`listed`: batch key -> path), made as it is reached: a file's size and
+        time are taken then, so that its hash, taken later, can tell whether it changed meanwhile."""
+        for key, path in listed.items():
             try:
-                listed = os.stat(path)
+                listed_stat = os.stat(path)
             except OSError:
-                listed = None  # gone already: hashing it will say why
+                listed_stat = None  # gone already: hashing it will say why
             yield Batch(
-                key=self.batch_key(path),
+                key=key,
                 label=escaped(path),
-                fingerprint=lambda path=path, listed=listed: file_fingerprint(path, listed),
+                fingerprint=lambda path=path, listed=listed_stat: file_fingerprint(path, listed),
                 read=lambda path=path: contained(escaped(path), lambda: self.read_file(path)),
                 shape=self.shape(path),
             )

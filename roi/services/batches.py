@@ -133,10 +133,9 @@ def ingest_source(
             listed: dict[str, str] = {}  # a file source's batch keys and their files
             if isinstance(connector, FileConnector):
                 connector.check()
-                paths = connector.files()
-                listed = {connector.batch_key(path): path for path in paths}
+                listed = connector.listed()
                 run.moved = follow_moves(store, source.name, listed, hashes)
-                batches = connector.file_batches(paths)
+                batches = connector.file_batches(listed)
             else:
                 batches = connector.batches(window or Window())
             for batch in batches:

@@ -67,19 +67,22 @@ def follow_moves(store: Store, source: str, listed: Mapping[str, str], hashes: d
                and (key not in by_key or (by_key[key].content is not None
                                           and _digest(by_key[key].content) != _digest(hashes[key].content)))]
     # of two batches with the same content, one whose file is gone first: a listed file's may be its own
-    donors = [batch for batch in gone + changed if batch.content is not None]
+    donors: dict[str, list[StoredFile]] = {}  # by content digest
+    for batch in gone + changed:
+        if batch.content is not None:
+            donors.setdefault(_digest(batch.content), []).append(batch)
     moves: list[Move] = []
     taken: set[int] = set()
     for key in needing:
-        found = next((batch for batch in donors if batch.id not in taken
-                      and _digest(batch.content) == _digest(hashes[key].content)), None)  # type: ignore[arg-type]
+        found = next((batch for batch in donors.get(_digest(hashes[key].content), ()) if batch.id not in taken), None)
         if found is not None:
             moves.append(Move(found, key=key, label=escaped(listed[key])))
             taken.add(found.id)
     moved_to = {move.key for move in moves}
-    for key in needing:  # no batch holds it whole: a gone file's may hold its start (appended to, then moved)
+    starts = [batch for batch in gone if batch.content is not None]  # a gone file's may be a grown file's start
+    for key in needing:  # no batch holds it whole: one may hold its start (appended to, then moved)
         if key not in moved_to:
-            candidates = [batch for batch in donors if batch.id not in taken and batch.key not in listed]
+            candidates = [batch for batch in starts if batch.id not in taken]
             if (found := _grown_from(listed[key], candidates)) is not None:
                 moves.append(Move(found, key=key, label=escaped(listed[key])))
                 taken.add(found.id)
